@@ -1,0 +1,130 @@
+"""Exact addition data of any length, and digit <-> integer helpers.
+
+Encoding (least significant digit first, one padding step on top):
+
+    maxlen = 3, a = 472, b = 365, a + b = 837
+
+    step      0  1  2  3       (t = digit position, units first)
+    num1      2  7  4  0       <- a, padded with one trailing 0
+    num2      5  6  3  0       <- b
+    result    7  3  8  0       <- the maxlen + 1 digits of a + b
+
+At step t the model sees (num1[t], num2[t]) and must emit result[t], which depends on
+the carry coming out of steps < t: the one thing the recurrence has to remember.
+
+Splits (EXPERIMENTS.md): "train" operands are uniform over [0, 5 * 10^(maxlen-1)), "test"
+operands over [5 * 10^(maxlen-1), 10^maxlen), so no test operand is ever seen in training.
+Digits are drawn directly as digit arrays (the leading one restricted by the split) and the sum
+is computed with a vectorised carry-lookahead: exact at any length, no floats, no int64 overflow.
+"""
+import numbers
+
+import numpy as np
+
+SPLITS = ("train", "test")  # allowed values of gen_data's split
+LEADING_DIGITS = {"train": (0, 5), "test": (5, 10)}  # [low, high) of the most significant digit
+MAX_DIGITS = 1_000_000  # largest maxlen accepted (memory guard, not a limit of the method)
+_CHUNK = 4000  # digits per str<->int conversion (Python refuses > 4300 at once by default)
+
+
+def check_int(name, value, low, high=None):
+    """Return `value` as int if it is an integer in [low, high]; else ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return value
+
+
+def make_rng(rng):
+    """A numpy Generator from None, an int seed, a SeedSequence or a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    return np.random.default_rng(check_int("rng (seed)", rng, 0))
+
+
+def add_digits(num1, num2):
+    """Digit-wise sum of two LSB-first digit arrays (..., T) with carries, keeping T digits.
+
+    A carry leaves position i iff the last position j <= i whose digit sum is not 9 has a digit
+    sum >= 10 (9s propagate a carry, sums < 9 absorb it): a running max finds that j for every
+    position at once, so the carry chain costs O(T) vectorised work, not a Python loop.
+    """
+    s = np.asarray(num1, dtype=np.int64) + np.asarray(num2, dtype=np.int64)  # (..., T), 0..18
+    pos = np.arange(s.shape[-1])
+    last = np.maximum.accumulate(np.where(s != 9, pos, -1), axis=-1)  # last non-9 position <= i
+    gen = np.take_along_axis(s, np.maximum(last, 0), axis=-1) >= 10
+    carry_out = (last >= 0) & gen  # (..., T) carry leaving position i
+    carry_in = np.zeros_like(s)
+    carry_in[..., 1:] = carry_out[..., :-1]
+    return (s + carry_in) % 10
+
+
+def gen_data(batch_size, maxlen, split="train", rng=None):
+    """`batch_size` random sums of two `maxlen`-digit operands from `split`.
+
+    Returns int64 arrays num1, num2, result of shape (batch_size, maxlen + 1), LSB first;
+    num1 and num2 end with the padding 0. `rng`: numpy Generator or int seed (same seed,
+    same batch).
+    """
+    batch_size = check_int("batch_size", batch_size, 1)
+    maxlen = check_int("maxlen", maxlen, 1, MAX_DIGITS)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    rng = make_rng(rng)
+    low, high = LEADING_DIGITS[split]
+    nums = np.zeros((2, batch_size, maxlen + 1), dtype=np.int64)
+    nums[:, :, : maxlen - 1] = rng.integers(0, 10, size=(2, batch_size, maxlen - 1))
+    nums[:, :, maxlen - 1] = rng.integers(low, high, size=(2, batch_size))
+    return nums[0], nums[1], add_digits(nums[0], nums[1])
+
+
+def _check_digits(digits):
+    arr = np.asarray(digits)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] == 0:
+        raise ValueError(f"digits must be a non-empty (rows, length) array, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"digits must be integers 0-9, got dtype {arr.dtype}")
+    bad = (arr < 0) | (arr > 9)
+    if bad.any():
+        raise ValueError(f"digits must be in 0-9, got {arr[bad][0]} at {np.argwhere(bad)[0].tolist()}")
+    return arr
+
+
+def digits_to_ints(digits):
+    """LSB-first digit rows (rows, T) or one row (T,) -> list of Python ints (any size)."""
+    arr = _check_digits(digits)
+    msb_first = arr[:, ::-1].astype(np.uint8) + ord("0")
+    out = []
+    for row in msb_first:
+        text = row.tobytes().decode()
+        value = 0
+        for i in range(0, len(text), _CHUNK):  # Horner over 4000-digit chunks
+            part = text[i : i + _CHUNK]
+            value = value * 10 ** len(part) + int(part)
+        out.append(value)
+    return out
+
+
+def ints_to_digits(numbers_, length):
+    """Python ints >= 0 -> int64 array (len(numbers), length) of LSB-first digits, zero-padded."""
+    length = check_int("length", length, 1, MAX_DIGITS)
+    out = np.zeros((len(numbers_), length), dtype=np.int64)
+    for r, n in enumerate(numbers_):
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"numbers must be non-negative integers, got {n!r} at index {r}")
+        chunks, n = [], int(n)
+        while n:
+            n, part = divmod(n, 10**_CHUNK)
+            chunks.append(str(part).zfill(_CHUNK))
+        text = "".join(reversed(chunks)).lstrip("0")
+        if len(text) > length:
+            raise ValueError(f"number at index {r} has {len(text)} digits, more than length={length}")
+        out[r, : len(text)] = np.frombuffer(text[::-1].encode(), dtype=np.uint8) - ord("0")
+    return out

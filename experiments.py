@@ -1,0 +1,176 @@
+"""Every experiment of the study: its constants at the top, then one plain function each.
+
+An experiment function trains nothing: it returns a plan (the runs to train, one label and
+one setting each) that source.py runs for every seed, caches as plots/<id>.json and draws as
+plots/<id>.png. Edit a constant and rerun `python source.py`: only the experiments whose
+plan changed are retrained.
+"""
+from models import ModelConfig
+from train import check_settings
+
+SEEDS = 5  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides)
+
+# --- pt_main: report §2.2, the basic model ---
+PT_MAIN_MAXLEN = 10  # digits per operand
+PT_MAIN_LR = 0.005  # Adam learning rate
+PT_MAIN_STEPS = 500  # training steps of 200 sums
+
+# --- pt_adv_main: report §3.2, the same with a step schedule ---
+PT_ADV_LR = 0.025  # initial learning rate
+PT_ADV_MILESTONES = [150, 300]  # steps at which MultiStepLR multiplies lr by PT_ADV_GAMMA
+PT_ADV_GAMMA = 0.2
+PT_ADV_STEPS = 500
+
+# --- hidden_mode_len5 / _len50 / _1layer / no_rnn: report figs. 1-4 ---
+HIDDEN_MODES = ["carry", "none", "zero"]  # report: True / False / Zero
+HIDDEN_MODE_LR = 0.01
+HIDDEN_MODE_STEPS = 300
+HIDDEN_MODE_SHORT = 5  # maxlen of fig. 1, fig. 3 and fig. 4
+HIDDEN_MODE_LONG = 50  # maxlen of fig. 2
+
+# --- maxlen: report fig. 5 ---
+MAXLEN_VALUES = [5, 10, 25, 50, 70]  # digits per operand
+MAXLEN_LR = 0.001
+MAXLEN_STEPS = 500
+
+# --- lr: report fig. 6 ---
+LR_VALUES = [0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5]  # constant learning rates
+LR_SCHEDULE = {"lr": 0.01, "milestones": [100], "gamma": 0.5}  # the MultiStepLR curve
+LR_MAXLEN = 5
+LR_STEPS = 1000
+
+# --- heat_lr_maxlen: report §3.2.3 ---
+HEAT_LR_VALUES = [0.001, 0.002, 0.005, 0.01, 0.05]  # rows
+HEAT_LR_MAXLENS = [5, 10, 25, 50, 70]  # columns
+HEAT_LR_LAYERS = 3
+HEAT_LR_CAP = 500  # step cap: a cell that never reaches accuracy 1.0 shows this
+
+# --- layers / layers_zero: report fig. 7 and §3.3.2 ---
+LAYERS_VALUES = [1, 2, 3, 4]  # stacked recurrent layers
+LAYERS_MAXLEN = 5
+LAYERS_LR = 0.001
+LAYERS_STEPS = 1000
+
+# --- heat_layers_mode: report §3.3.3 ---
+HEAT_MODE_MODES = ["carry", "none", "zero"]  # rows
+HEAT_MODE_LAYERS = [1, 2, 3, 4, 5]  # columns
+HEAT_MODE_MAXLEN = 10
+HEAT_MODE_LR = 0.001
+HEAT_MODE_CAP = 700
+
+# --- h0_init: report fig. 8 ---
+H0_INITS = ["randn", "randn10", "zero", "xavier", "xavier_he"]  # first carried state
+H0_MAXLEN = 5
+H0_LR = 0.001
+H0_STEPS = 1000
+
+# --- cells: report fig. 9 ---
+CELLS = [("rnn", "relu"), ("rnn", "tanh"), ("lstm", None), ("gru", None)]  # (cell, nonlinearity)
+CELLS_MAXLEN = 5
+CELLS_LR = 0.001
+CELLS_STEPS = 1000
+
+MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
+
+
+def run(label, **settings):
+    """One curve: ModelConfig fields go to the model, the rest to train.train_run."""
+    model = ModelConfig(**{k: v for k, v in settings.items() if k in MODEL_KEYS}).to_dict()
+    train = check_settings({"milestones": [], **{k: v for k, v in settings.items() if k not in MODEL_KEYS}})
+    return {"label": label, "model": model, "train": train}
+
+
+def heatmap(title, rows, cols, row_name, col_name, cap, make):
+    """A grid of runs, make(row, col) -> settings; each cell: median first step at accuracy 1.0."""
+    runs = [run(f"{row_name}={r}, {col_name}={c}", steps=cap, **make(r, c)) for r in rows for c in cols]
+    return {"title": title, "runs": runs,
+            "heatmap": {"rows": rows, "cols": cols, "row_name": row_name, "col_name": col_name, "cap": cap}}
+
+
+def pt_main():
+    return {"title": "pt_main: 2-layer ReLU RNN, maxlen 10 (report §2.2)",
+            "runs": [run(f"maxlen={PT_MAIN_MAXLEN}, lr={PT_MAIN_LR}", maxlen=PT_MAIN_MAXLEN, lr=PT_MAIN_LR,
+                         steps=PT_MAIN_STEPS)]}
+
+
+def pt_adv_main():
+    return {"title": "pt_adv_main: MultiStepLR schedule, maxlen 10 (report §3.2)",
+            "runs": [run(f"lr={PT_ADV_LR}, x{PT_ADV_GAMMA} at {PT_ADV_MILESTONES}", maxlen=PT_MAIN_MAXLEN,
+                         lr=PT_ADV_LR, milestones=PT_ADV_MILESTONES, gamma=PT_ADV_GAMMA, steps=PT_ADV_STEPS)]}
+
+
+def _modes(title, maxlen, num_layers):
+    return {"title": title, "runs": [run(f"hidden_mode={m}", hidden_mode=m, maxlen=maxlen, num_layers=num_layers,
+                                         lr=HIDDEN_MODE_LR, steps=HIDDEN_MODE_STEPS) for m in HIDDEN_MODES]}
+
+
+def hidden_mode_len5():
+    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_SHORT}, 2 layers (report fig. 1)", HIDDEN_MODE_SHORT, 2)
+
+
+def hidden_mode_len50():
+    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_LONG}, 2 layers (report fig. 2)", HIDDEN_MODE_LONG, 2)
+
+
+def no_rnn():
+    common = dict(maxlen=HIDDEN_MODE_SHORT, lr=HIDDEN_MODE_LR, steps=HIDDEN_MODE_STEPS)
+    return {"title": f"no RNN (embedding + linear) vs the RNN, maxlen {HIDDEN_MODE_SHORT} (report fig. 3)",
+            "runs": [run("no RNN", cell="linear", **common), run("2-layer RNN", **common)]}
+
+
+def hidden_mode_1layer():
+    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_SHORT}, 1 layer (report fig. 4)", HIDDEN_MODE_SHORT, 1)
+
+
+def maxlen():
+    return {"title": "number length, lr 0.001 (report fig. 5)",
+            "runs": [run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS) for m in MAXLEN_VALUES]}
+
+
+def lr():
+    runs = [run(f"lr={v}", lr=v, maxlen=LR_MAXLEN, steps=LR_STEPS) for v in LR_VALUES]
+    s = LR_SCHEDULE
+    runs.append(run(f"lr={s['lr']}, x{s['gamma']} at {s['milestones']}", maxlen=LR_MAXLEN, steps=LR_STEPS, **s))
+    return {"title": f"learning rate, maxlen {LR_MAXLEN} (report fig. 6)", "runs": runs}
+
+
+def heat_lr_maxlen():
+    return heatmap(f"first step at accuracy 1.0, {HEAT_LR_LAYERS} layers (report §3.2.3)", HEAT_LR_VALUES,
+                   HEAT_LR_MAXLENS, "lr", "maxlen", HEAT_LR_CAP,
+                   lambda r, c: dict(lr=r, maxlen=c, num_layers=HEAT_LR_LAYERS))
+
+
+def _layers(title, mode):
+    return {"title": title, "runs": [run(f"num_layers={n}", num_layers=n, hidden_mode=mode, maxlen=LAYERS_MAXLEN,
+                                         lr=LAYERS_LR, steps=LAYERS_STEPS) for n in LAYERS_VALUES]}
+
+
+def layers():
+    return _layers(f"number of layers, carry, maxlen {LAYERS_MAXLEN} (report fig. 7)", "carry")
+
+
+def layers_zero():
+    return _layers(f"number of layers, zero state, maxlen {LAYERS_MAXLEN} (report §3.3.2)", "zero")
+
+
+def heat_layers_mode():
+    return heatmap(f"first step at accuracy 1.0, maxlen {HEAT_MODE_MAXLEN} (report §3.3.3)", HEAT_MODE_MODES,
+                   HEAT_MODE_LAYERS, "hidden_mode", "num_layers", HEAT_MODE_CAP,
+                   lambda r, c: dict(hidden_mode=r, num_layers=c, maxlen=HEAT_MODE_MAXLEN, lr=HEAT_MODE_LR))
+
+
+def h0_init():
+    return {"title": f"initial hidden state, carry, maxlen {H0_MAXLEN} (report fig. 8)",
+            "runs": [run(f"h0_init={h}", h0_init=h, maxlen=H0_MAXLEN, lr=H0_LR, steps=H0_STEPS) for h in H0_INITS]}
+
+
+def cells():
+    return {"title": f"cell type, maxlen {CELLS_MAXLEN} (report fig. 9)",
+            "runs": [run(f"{c}/{nl}" if nl else c, cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
+                         lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS]}
+
+
+# id -> plan function, in the order `python source.py` runs them
+EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, hidden_mode_len50, no_rnn,
+                                       hidden_mode_1layer, maxlen, lr, heat_lr_maxlen, layers, layers_zero,
+                                       heat_layers_mode, h0_init, cells)}

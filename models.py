@@ -1,0 +1,140 @@
+"""The recurrent adder (RNN / LSTM / GRU picked by name) and the no-RNN baseline.
+
+myPTRNNModel keeps the source report's class name for its readers:
+    digit embeddings of both operands (B, T, 2E) -> nn.RNN|LSTM|GRU (B, T, H) -> Linear -> (B, T, 10)
+
+hidden_mode says what initial state each training batch starts from (EXPERIMENTS.md):
+    carry  the previous training batch's final state, detached (truncated BPTT); the first one
+           is drawn by h0_init. The report's "True", minus its bug of back-propagating through
+           every earlier batch.
+    none   no state passed (PyTorch then uses zeros): the report's "False".
+    zero   an explicit zero state every batch: the report's "Zero". Same computation as none.
+Either way the recurrence between the digits of one sum happens inside the layer: the passed
+state is only the state before the units digit.
+"""
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+
+CELLS = ("rnn", "lstm", "gru", "linear")  # "linear": the no-RNN baseline (report fig. 3)
+NONLINEARITIES = ("relu", "tanh")  # rnn only
+HIDDEN_MODES = ("carry", "none", "zero")
+H0_INITS = ("randn", "randn10", "zero", "xavier", "xavier_he")
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(allowed)}")
+
+
+@dataclass
+class ModelConfig:
+    cell: str = "rnn"  # rnn | lstm | gru | linear
+    nonlinearity: str = "relu"  # relu | tanh (rnn only)
+    num_layers: int = 2  # stacked recurrent layers, >= 1
+    hidden_size: int = 64  # units per layer, >= 1
+    embed_size: int = 32  # embedding size per operand digit, >= 1
+    hidden_mode: str = "carry"  # carry | none | zero
+    h0_init: str = "randn"  # first carried state: randn | randn10 | zero | xavier | xavier_he
+
+    def __post_init__(self):
+        from data import check_int
+
+        _choice("cell", self.cell, CELLS)
+        _choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
+        _choice("hidden_mode", self.hidden_mode, HIDDEN_MODES)
+        _choice("h0_init", self.h0_init, H0_INITS)
+        for name in ("num_layers", "hidden_size", "embed_size"):
+            setattr(self, name, check_int(name, getattr(self, name), 1, 4096))
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def init_state(how, shape, device=None):
+    """A fresh initial hidden state of `shape` (L, B, H) drawn as `how` (one of H0_INITS)."""
+    _choice("h0_init", how, H0_INITS)
+    h = torch.empty(shape, device=device)
+    if how == "randn":
+        return h.normal_()
+    if how == "randn10":
+        return h.normal_().mul_(10)
+    if how == "zero":
+        return h.zero_()
+    if how == "xavier":
+        return nn.init.xavier_uniform_(h, gain=1.0)
+    return nn.init.kaiming_uniform_(h, nonlinearity="relu")  # xavier_he
+
+
+class myPTRNNModel(nn.Module):
+    def __init__(self, cfg=None):
+        super().__init__()
+        self.cfg = cfg = cfg or ModelConfig()
+        if cfg.cell == "linear":
+            raise ValueError("cell 'linear' is the baseline: build it with build_model() or NoRNNModel")
+        self.embed = nn.Embedding(10, cfg.embed_size)
+        kwargs = {"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}
+        rnn_cls = getattr(nn, cfg.cell.upper())  # nn.RNN / nn.LSTM / nn.GRU
+        self.rnn = rnn_cls(2 * cfg.embed_size, cfg.hidden_size, cfg.num_layers, batch_first=True, **kwargs)
+        self.out = nn.Linear(cfg.hidden_size, 10)
+        self.h = None  # carried state (L, B, H), or (h, c) for LSTM; only in carry mode
+
+    def reset_state(self, batch_size):
+        """Draw a new carried state for `batch_size` sums (LSTM: h and c both by h0_init)."""
+        p = next(self.parameters())
+        shape = (self.cfg.num_layers, batch_size, self.cfg.hidden_size)
+        h = init_state(self.cfg.h0_init, shape, p.device)
+        self.h = (h, init_state(self.cfg.h0_init, shape, p.device)) if self.cfg.cell == "lstm" else h
+
+    def _state_batch(self):
+        return (self.h[0] if isinstance(self.h, tuple) else self.h).shape[1]
+
+    def _state_slice(self, n):  # first n rows of the carried state
+        if isinstance(self.h, tuple):
+            return tuple(s[:, :n] for s in self.h)
+        return self.h[:, :n]
+
+    def _zeros(self, batch_size, like):
+        z = like.new_zeros(self.cfg.num_layers, batch_size, self.cfg.hidden_size)
+        return (z, z.clone()) if self.cfg.cell == "lstm" else z
+
+    def forward(self, num1, num2):
+        """num1, num2: LongTensor (B, T) of digits -> logits (B, T, 10)."""
+        x = torch.cat([self.embed(num1), self.embed(num2)], dim=-1)  # (B, T, 2E)
+        mode, B = self.cfg.hidden_mode, x.shape[0]
+        if mode == "none":
+            y, _ = self.rnn(x)
+        elif mode == "zero":
+            y, _ = self.rnn(x, self._zeros(B, x))
+        elif self.training:  # carry: start from the last batch's state, pass this one on detached
+            if self.h is None:
+                self.reset_state(B)
+            if self._state_batch() != B:
+                raise ValueError(f"carry mode trains with a fixed batch size {self._state_batch()}, got {B}")
+            y, hn = self.rnn(x, self.h)
+            self.h = tuple(s.detach() for s in hn) if isinstance(hn, tuple) else hn.detach()
+        else:  # carry, evaluating: chunks of training-batch size from the carried state, not advanced
+            if self.h is None:
+                self.reset_state(B)
+            n = self._state_batch()
+            y = torch.cat([self.rnn(x[i : i + n], self._state_slice(len(x[i : i + n])))[0] for i in range(0, B, n)])
+        return self.out(y)  # (B, T, 10)
+
+
+class NoRNNModel(nn.Module):
+    """Report fig. 3: the same embeddings and output layer with nothing recurrent in between."""
+
+    def __init__(self, cfg=None):
+        super().__init__()
+        self.cfg = cfg = cfg or ModelConfig(cell="linear")
+        self.embed = nn.Embedding(10, cfg.embed_size)
+        self.out = nn.Linear(2 * cfg.embed_size, 10)
+
+    def forward(self, num1, num2):
+        return self.out(torch.cat([self.embed(num1), self.embed(num2)], dim=-1))  # (B, T, 10)
+
+
+def build_model(cfg):
+    """The model a ModelConfig describes."""
+    return NoRNNModel(cfg) if cfg.cell == "linear" else myPTRNNModel(cfg)

@@ -1,0 +1,127 @@
+"""Model family: shapes, the three hidden modes, detached carrying, bad names."""
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from models import CELLS, H0_INITS, HIDDEN_MODES, ModelConfig, NoRNNModel, build_model, myPTRNNModel
+
+RECURRENT = [("rnn", "relu"), ("rnn", "tanh"), ("lstm", "relu"), ("gru", "relu")]
+
+
+def batch(b=6, t=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 10, (b, t), generator=g), torch.randint(0, 10, (b, t), generator=g)
+
+
+@pytest.mark.parametrize("cell_nl, mode, h0", itertools.product(RECURRENT, HIDDEN_MODES, H0_INITS))
+def test_output_shape_every_cell_mode_init(cell_nl, mode, h0):
+    cell, nl = cell_nl
+    model = build_model(ModelConfig(cell=cell, nonlinearity=nl, hidden_mode=mode, h0_init=h0, num_layers=2,
+                                    hidden_size=8, embed_size=4))
+    a, b = batch()
+    assert model(a, b).shape == (6, 5, 10)
+    model.eval()
+    assert model(a, b).shape == (6, 5, 10)
+    assert model(*batch(b=3)).shape == (3, 5, 10)  # eval on fewer sums than the carried batch
+
+
+def test_baseline_shape_and_no_recurrence():
+    model = build_model(ModelConfig(cell="linear"))
+    assert isinstance(model, NoRNNModel)
+    a, b = batch()
+    out = model(a, b)
+    assert out.shape == (6, 5, 10)
+    a2 = a.clone()
+    a2[:, 0] = (a2[:, 0] + 1) % 10  # change the units digit only
+    assert torch.equal(model(a2, b)[:, 1:], out[:, 1:])  # later steps cannot see it
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_carry_really_carries_and_trains_without_inplace_error(cell):
+    torch.manual_seed(0)
+    model = myPTRNNModel(ModelConfig(cell=cell, hidden_mode="carry", hidden_size=16, embed_size=4))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    a, b = batch(seed=1)
+    first = model(a, b)  # from h0
+    loss = F.cross_entropy(first.reshape(-1, 10), a.reshape(-1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    state_after_1 = [s.clone() for s in (model.h if isinstance(model.h, tuple) else (model.h,))]
+    assert all(not s.requires_grad for s in state_after_1)  # detached: no path into batch 1's graph
+    # two more optimizer steps: the source code's bug (no detach) fails here with an in-place error
+    for _ in range(2):
+        out = model(a, b)
+        loss = F.cross_entropy(out.reshape(-1, 10), a.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    # the second batch's output depends on the state the first batch left: same input, new state
+    with torch.no_grad():
+        model.h = tuple(s.clone() for s in state_after_1) if cell == "lstm" else state_after_1[0].clone()
+        y1 = model(a, b)
+        model.reset_state(a.shape[0])
+        y2 = model(a, b)
+    assert not torch.allclose(y1, y2)
+
+
+def test_eval_uses_carried_state_and_does_not_advance_it():
+    torch.manual_seed(0)
+    model = myPTRNNModel(ModelConfig(hidden_mode="carry", hidden_size=8, embed_size=4))
+    a, b = batch(b=4)
+    model(a, b)  # one training batch of 4 sets the carried state
+    h = model.h.clone()
+    model.eval()
+    a10, b10 = batch(b=10, seed=3)
+    out = model(a10, b10)  # chunks of 4, 4, 2 each start from the carried state
+    assert torch.equal(model.h, h)
+    with torch.no_grad():
+        ref = torch.cat([model.out(model.rnn(torch.cat([model.embed(a10[i:i + 4]), model.embed(b10[i:i + 4])], -1),
+                                             h[:, :len(a10[i:i + 4])])[0]) for i in (0, 4, 8)])
+    assert torch.allclose(out, ref)
+
+
+def test_none_and_zero_identical():
+    torch.manual_seed(3)
+    m_none = myPTRNNModel(ModelConfig(hidden_mode="none", cell="lstm"))
+    m_zero = myPTRNNModel(ModelConfig(hidden_mode="zero", cell="lstm"))
+    m_zero.load_state_dict(m_none.state_dict())
+    a, b = batch()
+    assert torch.equal(m_none(a, b), m_zero(a, b))
+
+
+def test_h0_init_scales():
+    torch.manual_seed(0)
+    big = {}
+    for how in H0_INITS:
+        m = myPTRNNModel(ModelConfig(h0_init=how, hidden_size=64))
+        m.reset_state(200)
+        big[how] = m.h.std().item()
+    assert big["zero"] == 0
+    assert abs(big["randn"] - 1) < 0.05 and abs(big["randn10"] - 10) < 0.5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"cell": "transformer"}, "rnn, lstm, gru, linear"),
+    ({"nonlinearity": "sigmoid"}, "relu, tanh"),
+    ({"hidden_mode": "True"}, "carry, none, zero"),
+    ({"h0_init": "ones"}, "randn, randn10"),
+    ({"num_layers": 0}, "num_layers"),
+    ({"hidden_size": 2.5}, "hidden_size"),
+])
+def test_bad_names_raise_listing_valid(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ModelConfig(**kwargs)
+
+
+def test_carry_rejects_changed_training_batch_size():
+    model = myPTRNNModel(ModelConfig(hidden_mode="carry"))
+    model(*batch(b=6))
+    with pytest.raises(ValueError, match="batch size 6, got 5"):
+        model(*batch(b=5))
+
+
+def test_cells_listed():
+    assert CELLS == ("rnn", "lstm", "gru", "linear")

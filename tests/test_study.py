@@ -1,0 +1,140 @@
+"""The study pipeline (source.py): quick runs of every experiment, caching, interruption, heatmaps, CLI."""
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import experiments
+import source
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"seeds": 2, "steps": 30, "every": 10, "maxlen_div": 5}
+SERIES_KEYS = {"label", "seeds", "steps", "loss", "accuracy", "digit_accuracy", "diverged", "sec_per_step"}
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(source, "QUICK", TINY)
+    calls = []
+    real = source.train_run
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(source, "train_run", counting)
+    return calls
+
+
+def study(out, *ids, extra=()):
+    return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out), *extra, *ids])
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quick")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(source, "QUICK", TINY)
+    try:
+        assert study(out) == 0
+    finally:
+        mp.undo()
+    return out
+
+
+@pytest.mark.parametrize("eid", list(experiments.EXPERIMENTS))
+def test_every_experiment_writes_png_and_json(quick_results, eid):
+    png = quick_results / f"{eid}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    result = json.loads((quick_results / f"{eid}.json").read_text())
+    assert result["id"] == eid and result["config"]["seeds"] == [0, 1]
+    for s in result["series"]:
+        assert SERIES_KEYS <= set(s)
+        assert len(s["loss"]) == len(s["accuracy"]) == len(s["digit_accuracy"]) == 2
+        assert all(len(c) == len(s["steps"]) for c in s["accuracy"])
+    if "heatmap" not in result:  # real curves: the loss moves
+        losses = [v for s in result["series"] for c in s["loss"] for v in c if v is not None]
+        assert max(losses) > min(losses)
+
+
+def test_report_has_every_section_and_claim(quick_results):
+    text = (quick_results / "README.md").read_text()
+    for eid in experiments.EXPERIMENTS:
+        assert f"![{eid}]({eid}.png)" in text
+    for c in range(1, 10):
+        assert f"| C{c} |" in text
+
+
+def test_heatmap_cells_equal_first_exact_step_of_stored_curves(quick_results):
+    for eid in ("heat_lr_maxlen", "heat_layers_mode"):
+        result = json.loads((quick_results / f"{eid}.json").read_text())
+        hm = result["heatmap"]
+        cells = iter(result["series"])
+        for row in hm["values"]:
+            for value in row:
+                s = next(cells)
+                firsts = [next((st for st, a in zip(s["steps"], c) if a == 1.0), hm["cap"]) for c in s["accuracy"]]
+                assert value == statistics.median(firsts)
+
+
+def test_cache_skips_then_one_constant_retrains_one_then_force(tmp_path, tiny, monkeypatch):
+    assert study(tmp_path, "pt_main", "no_rnn") == 0
+    assert len(tiny) == 2 + 4
+    before = (tmp_path / "pt_main.json").read_text()
+    tiny.clear()
+    assert study(tmp_path, "pt_main", "no_rnn") == 0
+    assert tiny == [] and (tmp_path / "pt_main.json").read_text() == before
+    monkeypatch.setattr(experiments, "HIDDEN_MODE_LR", 0.02)  # a constant of no_rnn only
+    assert study(tmp_path, "pt_main", "no_rnn") == 0
+    assert len(tiny) == 4
+    tiny.clear()
+    assert study(tmp_path, "pt_main", extra=["--force"]) == 0
+    assert len(tiny) == 2
+
+
+def test_interrupted_run_keeps_finished_experiments_and_resumes(tmp_path, tiny, monkeypatch):
+    real = source.train_run
+
+    def dies_in_no_rnn(*args, **kwargs):
+        if args[0].cell == "linear":
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(source, "train_run", dies_in_no_rnn)
+    assert study(tmp_path, "pt_main", "pt_adv_main", "no_rnn", "cells") == 130
+    assert {p.name for p in tmp_path.glob("*.json")} == {"pt_main.json", "pt_adv_main.json"}
+    assert json.loads((tmp_path / "pt_main.json").read_text())["id"] == "pt_main"
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].cell)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(source, "train_run", counting)
+    assert study(tmp_path, "pt_main", "pt_adv_main", "no_rnn", "cells") == 0
+    assert sorted(set(calls)) == ["gru", "linear", "lstm", "rnn"] and len(calls) == 4 + 8  # no_rnn + cells only
+
+
+def test_bad_constant_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(experiments, "LR_VALUES", [0.01, "fast"])
+    with pytest.raises(ValueError, match="lr must be a positive finite number, got 'fast'"):
+        experiments.lr()
+    monkeypatch.setattr(experiments, "CELLS", [("rnn", "relu"), ("transformer", None)])
+    with pytest.raises(ValueError, match="unknown cell 'transformer'"):
+        experiments.cells()
+
+
+def test_cli_unknown_id_exits_2_with_valid_ids():
+    proc = subprocess.run([sys.executable, "source.py", "no_such_experiment"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "no_such_experiment" in proc.stderr and "pt_main" in proc.stderr and "heat_lr_maxlen" in proc.stderr
+
+
+def test_cli_list():
+    proc = subprocess.run([sys.executable, "source.py", "--list"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == list(experiments.EXPERIMENTS)

@@ -1,0 +1,151 @@
+"""The one training / evaluation loop every experiment shares.
+
+train_run() trains one model from one seed and returns its history: the mean training loss
+of every LOSS_EVERY-step window and, every EVAL_EVERY steps, exact-match and per-digit accuracy
+on one fixed batch of held-out test sums (drawn once, from the run's own test generator).
+"""
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from data import check_int, gen_data
+from models import ModelConfig, build_model
+
+BATCH_SIZE = 200  # training sums per step (report: 200)
+EVAL_SIZE = 1000  # held-out test sums in the fixed evaluation batch
+LOSS_EVERY = 50  # steps per recorded loss point (mean over the window)
+EVAL_EVERY = 50  # steps between evaluations
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device="auto"):
+    """'auto' -> cuda when available, else cpu. Asking for cuda without one is an error."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False; use cpu or auto")
+    return device
+
+
+def to_tensors(arrays, device):
+    return [torch.from_numpy(a).to(device) for a in arrays]
+
+
+@torch.no_grad()
+def evaluate(model, num1, num2, result):
+    """(exact-match accuracy, per-digit accuracy) of `model` on LongTensors (N, T)."""
+    was_training = model.training
+    model.eval()
+    correct = model(num1, num2).argmax(-1) == result  # (N, T)
+    model.train(was_training)
+    n = correct.shape[0]
+    return correct.all(dim=1).sum().item() / n, correct.sum().item() / correct.numel()
+
+
+def seed_streams(seed):
+    """Independent numpy generators for the training stream and the fixed test batch."""
+    train_ss, test_ss = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(train_ss), np.random.default_rng(test_ss)
+
+
+def _positive_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+SETTINGS = {  # train_run keyword -> validator; what an experiment's run may set besides ModelConfig
+    "maxlen": lambda v: check_int("maxlen", v, 1),
+    "steps": lambda v: check_int("steps", v, 1),
+    "lr": lambda v: _positive_number("lr", v),
+    "seed": lambda v: check_int("seed", v, 0),
+    "batch_size": lambda v: check_int("batch_size", v, 1),
+    "milestones": lambda v: [check_int("milestone", m, 1) for m in v],
+    "gamma": lambda v: _positive_number("gamma", v),
+    "eval_size": lambda v: check_int("eval_size", v, 1),
+    "loss_every": lambda v: check_int("loss_every", v, 1),
+    "eval_every": lambda v: check_int("eval_every", v, 1),
+}
+
+
+def check_settings(settings):
+    """Validate training settings (unknown names and bad values raise ValueError); return them."""
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown training setting(s) {sorted(unknown)}; valid: {', '.join(SETTINGS)}")
+    if not isinstance(settings.get("milestones", []), (list, tuple)):
+        raise ValueError(f"milestones must be a list of steps, got {settings['milestones']!r}")
+    return {k: SETTINGS[k](v) for k, v in settings.items()}
+
+
+def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(),
+              gamma=0.1, eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY,
+              device="cpu", stop_at_exact=False, progress=None):
+    """Train one model from `seed`; return (history, model), history a JSON-ready dict.
+
+    The history lives on the grid eval_steps = [eval_every, 2 * eval_every, ..., steps]
+    (loss on [loss_every, ...]); points a run never reached (it diverged, or stop_at_exact ended
+    it at its first exact evaluation) are None. `progress(n)` is called with steps done.
+    """
+    cfg = model_cfg if isinstance(model_cfg, ModelConfig) else ModelConfig(**(model_cfg or {}))
+    settings = check_settings(dict(maxlen=maxlen, steps=steps, lr=lr, seed=seed, batch_size=batch_size,
+                                   milestones=milestones, gamma=gamma, eval_size=eval_size,
+                                   loss_every=loss_every, eval_every=eval_every))
+    maxlen, steps, milestones = settings["maxlen"], settings["steps"], settings["milestones"]
+    device = resolve_device(device)
+
+    torch.manual_seed(seed)
+    train_rng, test_rng = seed_streams(seed)
+    model = build_model(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma) if milestones else None
+    test = to_tensors(gen_data(eval_size, maxlen, "test", test_rng), device)
+
+    loss_steps = list(range(loss_every, steps + 1, loss_every))
+    eval_steps = list(range(eval_every, steps + 1, eval_every))
+    hist = {"loss": [None] * len(loss_steps), "accuracy": [None] * len(eval_steps),
+            "digit_accuracy": [None] * len(eval_steps)}
+    diverged_at = first_exact = None
+    window, train_sec, done = 0.0, 0.0, 0
+    model.train()
+    for step in range(1, steps + 1):
+        t0 = time.perf_counter()
+        num1, num2, result = to_tensors(gen_data(batch_size, maxlen, "train", train_rng), device)
+        logits = model(num1, num2)  # (B, T, 10)
+        loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        value = loss.item()
+        train_sec += time.perf_counter() - t0
+        done = step
+        if not math.isfinite(value):
+            diverged_at = step
+            break
+        window += value
+        if step % loss_every == 0:
+            hist["loss"][step // loss_every - 1] = window / loss_every
+            window = 0.0
+        if step % eval_every == 0:
+            acc, digit = evaluate(model, *test)
+            hist["accuracy"][step // eval_every - 1] = acc
+            hist["digit_accuracy"][step // eval_every - 1] = digit
+            if acc == 1.0 and first_exact is None:
+                first_exact = step
+                if stop_at_exact:
+                    break
+        if progress is not None and step % loss_every == 0:
+            progress(loss_every)
+    if progress is not None:  # a run that stopped early still fills its share of the bar
+        progress(steps - done // loss_every * loss_every)
+    history = {"loss_steps": loss_steps, "eval_steps": eval_steps, **hist, "diverged": diverged_at is not None,
+               "diverged_at": diverged_at, "first_exact": first_exact, "steps_run": done,
+               "sec_per_step": train_sec / max(done, 1), "seed": seed}
+    return history, model
