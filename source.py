@@ -68,17 +68,17 @@ def load_json(path):
         return None
 
 
+RUN_THREADS = 1  # torch threads per run: fixed, because the thread count changes float sums (and curves)
+
+
 def _job(args):
     """One (run, seed) in a worker or in-process: the history, without the model."""
+    torch.set_num_threads(RUN_THREADS)  # same numbers serial or parallel, whatever --workers is
     run, seed, device, stop_at_exact = args[:4]
     progress = args[4] if len(args) > 4 else None
     hist, _ = train_run(ModelConfig(**run["model"]), **run["train"], seed=seed, device=device,
                         stop_at_exact=stop_at_exact, progress=progress)
     return hist
-
-
-def _init_worker(threads):
-    torch.set_num_threads(threads)
 
 
 def job_cost(run):
@@ -110,9 +110,8 @@ class Runner:
                     bar.set_postfix_str(f"run {n}/{len(jobs)}: {plan['runs'][i]['label']}, seed {s}")
                     hists[i, s] = _job((plan["runs"][i], s, self.device, stop_at_exact, bar.update))
             else:
-                if self.pool is None:
-                    threads = max(1, (os.cpu_count() or 1) // self.workers)
-                    self.pool = mp.get_context("spawn").Pool(self.workers, _init_worker, (threads,))
+                if self.pool is None:  # spawn, not fork: forking a process that already ran torch can hang
+                    self.pool = mp.get_context("spawn").Pool(self.workers)
                 args = [(plan["runs"][i], s, self.device, stop_at_exact) for i, s in jobs]
                 for n, ((i, s), h) in enumerate(zip(jobs, self.pool.imap(_job, args)), 1):
                     hists[i, s] = h

@@ -102,7 +102,7 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     torch.manual_seed(seed)
     train_rng, test_rng = seed_streams(seed)
     model = build_model(cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel for all parameters
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma) if milestones else None
     test = to_tensors(gen_data(eval_size, maxlen, "test", test_rng), device)
 

@@ -1,0 +1,50 @@
+"""Fast paths give the same numbers as the straightforward ones: worker processes, early-stopped heatmaps."""
+import pytest
+
+import experiments
+import source
+
+
+def small_plan():
+    return {"title": "t", "runs": [experiments.run("a", maxlen=4, steps=60, lr=0.01, loss_every=20, eval_every=20),
+                                   experiments.run("b", cell="gru", hidden_mode="none", maxlen=3, steps=40, lr=0.01,
+                                                   loss_every=20, eval_every=20)]}
+
+
+def test_parallel_workers_match_serial_exactly():
+    plan, seeds = small_plan(), [0, 1]
+    serial = source.Runner("cpu", 1).run("t", plan, seeds, stop_at_exact=False)
+    runner = source.Runner("cpu", 2)
+    try:
+        parallel = runner.run("t", plan, seeds, stop_at_exact=False)
+    finally:
+        runner.close()
+    assert serial.keys() == parallel.keys()
+    for key in serial:
+        for field in ("loss", "accuracy", "digit_accuracy", "first_exact"):
+            assert serial[key][field] == parallel[key][field], (key, field)
+
+
+@pytest.fixture
+def small_heatmap(monkeypatch):
+    monkeypatch.setattr(experiments, "HEAT_MODE_MODES", ["none"])
+    monkeypatch.setattr(experiments, "HEAT_MODE_LAYERS", [1, 2])
+    monkeypatch.setattr(experiments, "HEAT_MODE_MAXLEN", 5)
+    monkeypatch.setattr(experiments, "HEAT_MODE_LR", 0.01)
+    monkeypatch.setattr(experiments, "HEAT_MODE_CAP", 250)
+    return experiments.heat_layers_mode()
+
+
+def test_early_stopped_heatmap_equals_full_runs(small_heatmap):
+    seeds = [0, 1]
+    runner = source.Runner("cpu", 1)
+    early = runner.run("h", small_heatmap, seeds, stop_at_exact=True)
+    full = runner.run("h", small_heatmap, seeds, stop_at_exact=False)
+    cfg = source.make_config(small_heatmap, seeds)
+    hm_early = source.assemble("h", small_heatmap, cfg, seeds, early, "cpu", 0)["heatmap"]["values"]
+    hm_full = source.assemble("h", small_heatmap, cfg, seeds, full, "cpu", 0)["heatmap"]["values"]
+    assert hm_early == hm_full
+    assert any(v < 250 for row in hm_full for v in row)  # some cell really reached 1.0 before the cap
+    for key in early:  # the early run stopped at its first exact evaluation, the full one went on
+        if full[key]["first_exact"] is not None:
+            assert early[key]["steps_run"] == full[key]["first_exact"] and full[key]["steps_run"] == 250
