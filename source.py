@@ -11,6 +11,7 @@ as soon as it finishes, so an interrupted run keeps every finished experiment; a
 experiment whose stored config equals its current one. plots/README.md is regenerated at the end.
 """
 import argparse
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -50,8 +51,15 @@ def quick_plan(plan):
 
 
 def make_config(plan, seeds):
-    """What the cached result must match to be reused: schema, seeds, every run's settings."""
-    return {"schema": SCHEMA_VERSION, "seeds": list(seeds), "runs": plan["runs"], "heatmap": plan.get("heatmap")}
+    """What the cached result must match to be reused: schema, seeds, every run's settings.
+
+    A plan may also name, per run, "after": {"fn": "module.function", "args": {...}} called as
+    fn(model, run, seed, **args) on each trained model (its JSON-ready return is stored per seed as
+    the series' "extra"), and "chart" / "section": "module.function" to draw it and write its report
+    section in place of the default line chart and table.
+    """
+    return {"schema": SCHEMA_VERSION, "seeds": list(seeds), "runs": plan["runs"], "heatmap": plan.get("heatmap"),
+            **{k: plan[k] for k in ("chart", "section") if k in plan}}
 
 
 def write_json(path, obj):
@@ -76,9 +84,17 @@ def _job(args):
     torch.set_num_threads(RUN_THREADS)  # same numbers serial or parallel, whatever --workers is
     run, seed, device, stop_at_exact = args[:4]
     progress = args[4] if len(args) > 4 else None
-    hist, _ = train_run(ModelConfig(**run["model"]), **run["train"], seed=seed, device=device,
-                        stop_at_exact=stop_at_exact, progress=progress)
+    hist, model = train_run(ModelConfig(**run["model"]), **run["train"], seed=seed, device=device,
+                            stop_at_exact=stop_at_exact, progress=progress)
+    if run.get("after"):  # an experiment's own measurement of the trained model, stored per seed as "extra"
+        hist["extra"] = resolve(run["after"]["fn"])(model, run, seed, **run["after"].get("args", {}))
     return hist
+
+
+def resolve(name):
+    """'module.function' -> the function (plans name functions so they stay JSON and picklable)."""
+    module, _, fn = name.rpartition(".")
+    return getattr(importlib.import_module(module), fn)
 
 
 def job_cost(run):
@@ -128,9 +144,12 @@ def assemble(eid, plan, config, seeds, hists, device, wall):
             "label": r["label"], "settings": {**r["model"], **r["train"]}, "seeds": list(seeds),
             "steps": hs[0]["eval_steps"], "loss_steps": hs[0]["loss_steps"],
             **{k: [h[k] for h in hs] for k in ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at",
-                                               "first_exact", "sec_per_step")}})
+                                               "first_exact", "steps_run", "sec_per_step")}})
+        if r.get("after"):
+            series[-1]["extra"] = [h.get("extra") for h in hs]
     result = {"id": eid, "title": plan["title"], "config": config, "series": series,
-              "device": device, "torch": torch.__version__, "wall_seconds": wall}
+              "device": device, "torch": torch.__version__, "wall_seconds": wall,
+              **{k: plan[k] for k in ("chart", "section") if k in plan}}
     if plan.get("heatmap"):
         hm = plan["heatmap"]
         cells = iter(series)  # runs are row-major over (rows, cols)
@@ -156,7 +175,8 @@ def run_experiment(eid, out_dir, runner, seeds, quick=False, force=False):
         result = assemble(eid, plan, config, seeds, hists, runner.device, time.perf_counter() - t0)
         write_json(path, result)
         trained = True
-    plot.draw(result, out_dir / f"{eid}.png")
+    resolve(result["chart"])(result, out_dir / f"{eid}.png") if "chart" in result else plot.draw(
+        result, out_dir / f"{eid}.png")
     return result, trained
 
 
