@@ -101,7 +101,7 @@ class myPTRNNModel(nn.Module):
 
     def forward(self, num1, num2):
         """num1, num2: LongTensor (B, T) of digits -> logits (B, T, 10)."""
-        x = torch.cat([self.embed(num1), self.embed(num2)], dim=-1)  # (B, T, 2E)
+        x = self.embed(torch.stack([num1, num2], dim=-1)).flatten(-2)  # (B, T, 2E): [emb(a_t), emb(b_t)]
         mode, B = self.cfg.hidden_mode, x.shape[0]
         if mode == "none":
             y, _ = self.rnn(x)
@@ -132,7 +132,7 @@ class NoRNNModel(nn.Module):
         self.out = nn.Linear(2 * cfg.embed_size, 10)
 
     def forward(self, num1, num2):
-        return self.out(torch.cat([self.embed(num1), self.embed(num2)], dim=-1))  # (B, T, 10)
+        return self.out(self.embed(torch.stack([num1, num2], dim=-1)).flatten(-2))  # (B, T, 10)
 
 
 def build_model(cfg):

@@ -173,6 +173,7 @@ def run_experiment(eid, out_dir, runner, seeds, quick=False, force=False):
         t0 = time.perf_counter()
         hists = runner.run(eid, plan, seeds, stop_at_exact="heatmap" in plan)
         result = assemble(eid, plan, config, seeds, hists, runner.device, time.perf_counter() - t0)
+        result["workers"] = runner.workers
         write_json(path, result)
         trained = True
     resolve(result["chart"])(result, out_dir / f"{eid}.png") if "chart" in result else plot.draw(
