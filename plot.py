@@ -63,8 +63,9 @@ def heatmap(result, path):
         for c in range(values.shape[1]):
             v = values[r, c]
             text = f"{v:g}" + (" (cap)" if v >= hm["cap"] else "")
-            ax.text(c, r, text, ha="center", va="center", color="white" if v < 0.6 * hm["cap"] else "black",
-                    fontsize=9)
+            red, green, blue, _ = im.cmap(im.norm(v))
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # perceived luminance of the cell
+            ax.text(c, r, text, ha="center", va="center", color="white" if dark else "black", fontsize=9)
     ax.set_xticks(range(len(hm["cols"])), [str(c) for c in hm["cols"]])
     ax.set_yticks(range(len(hm["rows"])), [str(r) for r in hm["rows"]])
     ax.set(xlabel=hm["col_name"], ylabel=hm["row_name"], title=result["title"])
