@@ -116,7 +116,8 @@ def probe_eval(model, run, seed, sums, length, norm_length, norm_sums, norm_poin
     n1, n2, _ = gen_data(norm_sums, norm_length, "test", _rng(seed, 1))
     norms = [h.norm(dim=-1).mean(0).numpy() for h in layer_states(model, n1, n2)]  # (T,) per layer
     at = np.unique(np.geomspace(1, norm_length + 1, norm_points).astype(int)) - 1  # log-spaced steps
-    out["norm"] = {"steps": (at + 1).tolist(), "per_layer": [np.round(n[at], 5).tolist() for n in norms]}
+    out["norm"] = {"steps": (at + 1).tolist(),  # an overflowed norm (inf / nan) is stored as None
+                   "per_layer": [[float(v) if np.isfinite(v) else None for v in np.round(n[at], 5)] for n in norms]}
     return out
 
 
@@ -152,6 +153,7 @@ def probe_chart(result, path):
     for k, s in enumerate(series):
         norm = s["extra"][0]["norm"]
         for l, values in enumerate(norm["per_layer"]):
+            values = [np.nan if v is None else v for v in values]
             ax2.plot(norm["steps"], values, color=f"C{k}", linestyle="-" if l else ":", label=f"{s['label']} L{l + 1}")
     ax2.set(xscale="log", yscale="log", xlabel="step", ylabel="mean hidden-state norm",
             title="hidden-state norm along one sum, from zeros")
@@ -178,8 +180,8 @@ def probe_section(result):
                   f"{np.mean([e['probe_carry_out'][i] for e in ex]):.4f}" for i in range(len(layers))]
         steps = ex[0]["norm"]["steps"]
         at10 = min(range(len(steps)), key=lambda i: abs(steps[i] - 10))
-        n10 = np.mean([e["norm"]["per_layer"][-1][at10] for e in ex])
-        nlast = np.mean([e["norm"]["per_layer"][-1][-1] for e in ex])
+        n10, nlast = (np.mean([np.inf if e["norm"]["per_layer"][-1][i] is None else e["norm"]["per_layer"][-1][i]
+                               for e in ex]) for i in (at10, -1))  # None: overflowed
         share = np.mean([e["pca"]["variance_share"] for e in ex])
         lines.append(f"| {s['label']} | " + " | ".join(probes) + f" | {share:.2f} | {n10:.3g} | {nlast:.3g} "
                      f"(step {steps[-1]:,}) |")
