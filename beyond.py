@@ -11,8 +11,11 @@ fn(model, run, seed, **args) once the model is trained, it returns a JSON-ready 
     bptt_cost     what the source code's carry mode cost: one step back-propagating through the
                   last d batches (its state was never detached), for growing d
 
-The charts and report sections of these experiments are in beyond_report.py.
+Below them, the summaries the report and charts read from stored results (seeds exact per test length,
+first failing chain length, minimal hidden size, cost to exact). The charts and report sections of these
+experiments are in beyond_report.py.
 """
+import statistics
 import time
 
 import numpy as np
@@ -21,6 +24,7 @@ import torch
 from data import carry_chain_data, check_int, gen_data, ints_to_digits
 from train import BATCH_SIZE
 
+GOAL_LENGTH, GOAL_FRACTION = 10000, 0.8  # the issue's goal: exact at 10,000 digits for >= 8/10 seeds
 TIME_CHUNK = 2000  # time steps per forward call in long evaluations (bounds memory at any length)
 SUM_CHUNK = 250  # sums per forward call
 
@@ -139,8 +143,8 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
     model.train()
     out = {"depths": depths, "sec_per_step": []}
     for d in depths:
-        batches = [[torch.from_numpy(v) for v in gen_data(t.get("batch_size", BATCH_SIZE), t["maxlen"], "train", rng)]
-                   for _ in range(d)]
+        size = t.get("batch_size", BATCH_SIZE)
+        batches = [[torch.from_numpy(v) for v in gen_data(size, t["maxlen"], "train", rng)] for _ in range(d)]
         best = float("inf")
         for _ in range(repeats):
             model.zero_grad(set_to_none=True)
@@ -156,3 +160,84 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
         out["sec_per_step"].append(best)
     model.zero_grad(set_to_none=True)
     return out
+
+
+# --- summaries of stored results (JSON dicts; used by beyond_report.py) ---
+
+
+def seed_exact(extra, i):
+    """Whether one seed's length_eval was exact at the i-th length on all the sums asked for."""
+    return extra["accuracy"][i] == 1.0 and not extra["reduced"][i]
+
+
+def exact_fraction(series, i):
+    """Fraction of seeds exact at the i-th test length."""
+    return statistics.mean(seed_exact(e, i) for e in series["extra"])
+
+
+def longest_exact(series, fraction=GOAL_FRACTION):
+    """Longest test length up to which (at every length) >= fraction of seeds are exact; None if not even the first."""
+    best = None
+    for i, length in enumerate(series["extra"][0]["lengths"]):
+        if exact_fraction(series, i) < fraction:
+            break
+        best = length
+    return best
+
+
+def first_fail(series):
+    """Smallest chain length k at which the mean exact-match accuracy over seeds drops below 1 (None: never)."""
+    chains = series["extra"][0]["chains"]
+    for i, k in enumerate(chains):
+        if statistics.mean(e["accuracy"][i] for e in series["extra"]) < 1.0:
+            return k
+    return None
+
+
+def seed_first_fails(series):
+    """Per seed, the smallest chain length k at which not every sum came out right (None: never)."""
+    return [next((k for k, a in zip(e["chains"], e["accuracy"]) if a < 1.0), None) for e in series["extra"]]
+
+
+def median_first_fail(series):
+    """Median over seeds of seed_first_fails (a seed that never fails ranks above every k); None: most never fail."""
+    fails = seed_first_fails(series)
+    never = max(series["extra"][0]["chains"]) + 1
+    med = statistics.median_low([never if f is None else f for f in fails])
+    return None if med == never else med
+
+
+def size_table(result):
+    """cell label -> {hidden_size: (successes, seeds, median first exact or None)}."""
+    table = {}
+    for s in result["series"]:
+        cell = s["label"].split(", hidden_size=")[0]
+        hit = [f for f in s["first_exact"] if f is not None]
+        table.setdefault(cell, {})[s["settings"]["hidden_size"]] = (
+            len(hit), len(s["first_exact"]), statistics.median(hit) if hit else None)
+    return table
+
+
+def minimal_size(row, success=None):
+    """Smallest hidden size whose fraction of successful seeds is >= success (default SIZE_SUCCESS)."""
+    import experiments
+
+    success = experiments.SIZE_SUCCESS if success is None else success
+    return next((h for h in sorted(row) if row[h][0] / row[h][1] >= success), None)
+
+
+def _median_or_none(values):
+    hit = [v for v in values if v is not None]
+    return (statistics.median(hit) if hit else None), len(hit)
+
+
+def cost_rows(result):
+    """Per series: (label, median steps, examples, seconds to the first exact evaluation, seeds reaching, ms/step)."""
+    rows = []
+    for s in result["series"]:
+        steps, hit = _median_or_none(s["first_exact"])
+        secs, _ = _median_or_none(s["first_exact_sec"])
+        batch = s["settings"].get("batch_size", BATCH_SIZE)
+        rows.append((s["label"], steps, None if steps is None else steps * batch, secs, hit,
+                     1e3 * statistics.mean(s["sec_per_step"])))
+    return rows

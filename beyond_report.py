@@ -14,11 +14,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import beyond  # noqa: E402
 import experiments  # noqa: E402
 from plot import band  # noqa: E402
-from train import BATCH_SIZE  # noqa: E402
 
-GOAL_LENGTH, GOAL_FRACTION = 10000, 0.8  # the issue's goal: exact at 10,000 digits for >= 8/10 seeds
+GOAL_LENGTH, GOAL_FRACTION = beyond.GOAL_LENGTH, beyond.GOAL_FRACTION
 
 
 def header(result):
@@ -38,25 +38,6 @@ def save(fig, path, title):
     plt.close(fig)
 
 
-def _exact(extra, i):
-    return extra["accuracy"][i] == 1.0 and not extra["reduced"][i]
-
-
-def exact_fraction(series, i):
-    """Fraction of seeds exact at the i-th test length."""
-    return statistics.mean(_exact(e, i) for e in series["extra"])
-
-
-def longest_exact(series, fraction=GOAL_FRACTION):
-    """Longest test length up to which (at every length) >= fraction of seeds are exact; None if not even the first."""
-    best = None
-    for i, length in enumerate(series["extra"][0]["lengths"]):
-        if exact_fraction(series, i) < fraction:
-            break
-        best = length
-    return best
-
-
 def length_chart(result, path):
     fig, axes = plt.subplots(1, 3, figsize=(17, 5))
     for k, s in enumerate(result["series"]):
@@ -68,7 +49,7 @@ def length_chart(result, path):
             mean, lo, hi = band(vals)
             ax.plot(x, mean, color=color, marker="o", label=s["label"])
             ax.fill_between(x, lo, hi, color=color, alpha=0.15, linewidth=0)
-        axes[1].plot(x, [exact_fraction(s, i) for i in range(len(x))], color=color, marker="o", label=s["label"])
+        axes[1].plot(x, [beyond.exact_fraction(s, i) for i in range(len(x))], color=color, marker="o", label=s["label"])
     axes[0].set(ylabel="exact-match accuracy", ylim=(-0.02, 1.02), title="exact match (mean, min-max band)")
     axes[1].set(ylabel="fraction of seeds exact", ylim=(-0.02, 1.02), title="seeds with every test sum right")
     axes[1].axhline(GOAL_FRACTION, color="gray", linestyle=":")
@@ -91,7 +72,7 @@ def length_section(result):
     for s in result["series"]:
         cells = []
         for i in range(len(lengths)):
-            n_ok = sum(_exact(e, i) for e in s["extra"])
+            n_ok = sum(beyond.seed_exact(e, i) for e in s["extra"])
             asked = max(e["n_sums"][i] for e in s["extra"])
             digit = statistics.mean(e["digit_accuracy"][i] for e in s["extra"])
             cells.append(f"{n_ok}/{len(s['extra'])} ({asked:,} sums)<br>{digit:.7f}")
@@ -112,39 +93,34 @@ def goal_lines(result):
     trained = [s for s in result["series"] if s["settings"]["maxlen"] == maxlen]
     def reached(s):  # >= GOAL_FRACTION of seeds exact at GOAL_LENGTH, on >= 1,000 sums each
         i = lengths.index(GOAL_LENGTH) if GOAL_LENGTH in lengths else None
-        return (i is not None and exact_fraction(s, i) >= GOAL_FRACTION
+        return (i is not None and beyond.exact_fraction(s, i) >= GOAL_FRACTION
                 and min(e["n_sums"][i] for e in s["extra"]) >= 1000)
 
-    best = max(trained, key=lambda s: (reached(s), lengths.index(longest_exact(s)) if longest_exact(s) else -1,
-                                       [exact_fraction(s, i) for i in range(len(lengths))]))
-    far = longest_exact(best)
+    def reach(s):  # index of the longest length held, -1 if none
+        far = beyond.longest_exact(s)
+        return lengths.index(far) if far else -1
+
+    best = max(trained, key=lambda s: (reached(s), reach(s),
+                                       [beyond.exact_fraction(s, i) for i in range(len(lengths))]))
+    far = beyond.longest_exact(best)
     lines = [f"**Best configuration** (trained on {maxlen} digits): `{best['label']}`, "
              f"{GOAL_FRACTION:.0%} or more of its seeds exact up to "
              + (f"{far:,}-digit sums." if far else "no test length (not even the shortest).")]
     if GOAL_LENGTH in lengths:
         i = lengths.index(GOAL_LENGTH)
         asked = min(e["n_sums"][i] for e in best["extra"])
-        n_ok = sum(_exact(e, i) for e in best["extra"])
+        n_ok = sum(beyond.seed_exact(e, i) for e in best["extra"])
         lines.append(f"Goal (exact on {GOAL_LENGTH:,}-digit sums for >= {GOAL_FRACTION:.0%} of seeds, on "
                      f">= 1,000 sums): {'**reached**' if reached(best) else '**not reached**'}, "
                      f"{n_ok}/{len(best['extra'])} "
                      f"seeds exact on {asked:,} sums.")
         for j in range(i + 1, len(lengths)):
-            n_ok = sum(_exact(e, j) for e in best["extra"])
+            n_ok = sum(beyond.seed_exact(e, j) for e in best["extra"])
             asked = max(e["n_sums"][j] for e in best["extra"])
             digit = statistics.mean(e["digit_accuracy"][j] for e in best["extra"])
             lines.append(f"At {lengths[j]:,} digits it holds for {n_ok}/{len(best['extra'])} seeds ({asked:,} sums "
                          f"each), mean per-digit accuracy {digit:.7f}.")
     return [" ".join(lines), ""]
-
-
-def first_fail(series):
-    """Smallest chain length k at which the mean exact-match accuracy over seeds drops below 1 (None: never)."""
-    chains = series["extra"][0]["chains"]
-    for i, k in enumerate(chains):
-        if statistics.mean(e["accuracy"][i] for e in series["extra"]) < 1.0:
-            return k
-    return None
 
 
 def chain_chart(result, path):
@@ -156,7 +132,9 @@ def chain_chart(result, path):
         ax.fill_between(x, lo, hi, color=f"C{k}", alpha=0.15, linewidth=0)
     ax.axvline(result["series"][0]["settings"]["maxlen"] - 1, color="gray", linestyle=":",
                label="longest chain seen in training")
-    ax.set(xscale="symlog", xlabel="longest carry chain k (digit sums of 9 after a generating pair)",
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(-0.3, 1.3 * max(result["series"][0]["extra"][0]["chains"]))
+    ax.set(xlabel="longest carry chain k (digit sums of 9 after a generating pair)",
            ylabel="exact-match accuracy", ylim=(-0.02, 1.02))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -170,39 +148,28 @@ def chain_section(result):
         f"Exact-match accuracy (mean over seeds) on {ex['n_sums']} sums of {ex['length']:,} digits whose longest "
         f"carry chain is exactly k; trained on {result['series'][0]['settings']['maxlen']} digits, the models never "
         f"saw a chain longer than {result['series'][0]['settings']['maxlen'] - 1}.", "",
-        "| cell | first failing k | " + " | ".join(f"k={k}" for k in chains) + " | 99…9 + 1 | 1 + 99…9 |",
-        "|---|---" + "|---" * len(chains) + "|---|---|"]
+        "| cell | first failing k: mean / per seed | " + " | ".join(f"k={k}" for k in chains)
+        + " | 99…9 + 1 | 1 + 99…9 |", "|---|---" + "|---" * len(chains) + "|---|---|"]
     for s in result["series"]:
         acc = [statistics.mean(e["accuracy"][i] for e in s["extra"]) for i in range(len(chains))]
-        f = first_fail(s)
+        f = beyond.first_fail(s)
         n = len(s["extra"])
-        lines.append(f"| {s['label']} | {'none' if f is None else f} | " + " | ".join(f"{a:.2f}" for a in acc)
+        per_seed = ", ".join("never" if k is None else str(k) for k in beyond.seed_first_fails(s))
+        lines.append(f"| {s['label']} | {'never' if f is None else f} / {per_seed} | "
+                     + " | ".join(f"{a:.3f}" for a in acc)
                      + f" | {sum(e['nines_plus_one'] for e in s['extra'])}/{n} | "
                      f"{sum(e['one_plus_nines'] for e in s['extra'])}/{n} |")
-    lines += ["", "Per cell, the chain length at which it first fails: " + "; ".join(
-        f"{s['label']} {'never' if first_fail(s) is None else f'k = {first_fail(s)}'}" for s in result["series"])
-        + ". The last two columns count seeds that get the whole worst-case sum right."]
+    lines += ["", "Per cell, the chain length at which it first fails (smallest k where the mean over seeds drops "
+              "below 1; in brackets the median over seeds of each seed's own first failing k): " + "; ".join(
+                  f"{s['label']} {'never' if beyond.first_fail(s) is None else f'k = {beyond.first_fail(s)}'} "
+                  f"({'never' if beyond.median_first_fail(s) is None else f'k = {beyond.median_first_fail(s)}'})"
+                  for s in result["series"])
+              + ". The last two columns count seeds that get the whole worst-case sum right."]
     return lines + footer(result)
 
 
-def _size_table(result):
-    """cell label -> {hidden_size: (successes, seeds, median first exact or None)}."""
-    table = {}
-    for s in result["series"]:
-        cell = s["label"].split(", hidden_size=")[0]
-        hit = [f for f in s["first_exact"] if f is not None]
-        table.setdefault(cell, {})[s["settings"]["hidden_size"]] = (
-            len(hit), len(s["first_exact"]), statistics.median(hit) if hit else None)
-    return table
-
-
-def minimal_size(row, success=None):
-    success = experiments.SIZE_SUCCESS if success is None else success
-    return next((h for h in sorted(row) if row[h][0] / row[h][1] >= success), None)
-
-
 def size_chart(result, path):
-    table = _size_table(result)
+    table = beyond.size_table(result)
     cells, sizes = list(table), sorted(next(iter(table.values())))
     frac = np.array([[table[c][h][0] / table[c][h][1] for h in sizes] for c in cells])
     fig, ax = plt.subplots(figsize=(1.2 * len(sizes) + 3, 0.8 * len(cells) + 2))
@@ -221,56 +188,41 @@ def size_chart(result, path):
 
 
 def size_section(result):
-    table = _size_table(result)
+    table = beyond.size_table(result)
     sizes = sorted(next(iter(table.values())))
     cap = result["series"][0]["settings"]["steps"]
     lines = header(result) + [
         f"Seeds reaching exact accuracy within {cap} steps (median first exact step) per hidden size; "
         f"minimal size = smallest with at least {experiments.SIZE_SUCCESS:.0%} of seeds succeeding.", "",
-        "| cell | minimal size | " + " | ".join(f"h={h}" for h in sizes) + " |", "|---|---" + "|---" * len(sizes) + "|"]
+        "| cell | minimal size | smallest with any seed | " + " | ".join(f"h={h}" for h in sizes) + " |",
+        "|---|---|---" + "|---" * len(sizes) + "|"]
     for cell, row in table.items():
-        m = minimal_size(row)
+        m, any_seed = beyond.minimal_size(row), beyond.minimal_size(row, 1e-9)
         cells = [f"{row[h][0]}/{row[h][1]}" + (f" ({row[h][2]:g})" if row[h][2] else "") for h in sizes]
-        lines.append(f"| {cell} | {m if m else 'none'} | " + " | ".join(cells) + " |")
+        lines.append(f"| {cell} | {m if m else 'none'} | {any_seed if any_seed else 'none'} | "
+                     + " | ".join(cells) + " |")
     return lines + footer(result)
 
 
-def _median_or_none(values):
-    hit = [v for v in values if v is not None]
-    return (statistics.median(hit) if hit else None), len(hit)
-
-
-def cost_rows(result):
-    """Per series: (label, median steps, examples, seconds to the first exact evaluation, seeds reaching, ms/step)."""
-    rows = []
-    for s in result["series"]:
-        steps, hit = _median_or_none(s["first_exact"])
-        secs, _ = _median_or_none(s["first_exact_sec"])
-        batch = s["settings"].get("batch_size", BATCH_SIZE)
-        rows.append((s["label"], steps, None if steps is None else steps * batch, secs, hit,
-                     1e3 * statistics.mean(s["sec_per_step"])))
-    return rows
-
-
 def cost_chart(result, path):
-    rows = cost_rows(result)
+    rows = beyond.cost_rows(result)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, j, name in ((axes[0], 1, "training steps"), (axes[1], 2, "training examples (sums)"),
+    for ax, j, name in ((axes[0], 1, "training steps"), (axes[1], 2, "training sums"),
                         (axes[2], 3, "wall seconds (training + evaluations)")):
         for k, (s, row) in enumerate(zip(result["series"], rows)):
             ax.bar(k, row[j] or 0, color=f"C{k}", alpha=0.6)
             per_seed = s["first_exact"] if j < 3 else s["first_exact_sec"]
-            scale = s["settings"].get("batch_size", BATCH_SIZE) if j == 2 else 1
+            scale = s["settings"].get("batch_size", beyond.BATCH_SIZE) if j == 2 else 1
             ax.plot([k] * len(per_seed), [v * scale for v in per_seed if v is not None]
                     + [np.nan] * sum(v is None for v in per_seed), "k.", markersize=6)
         ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=20, ha="right", fontsize=8)
-        ax.set(title=f"{name} to the first exact evaluation", ylabel=f"median (bar) and per seed (dots)")
+        ax.set(title=name, ylabel="median (bar) and per seed (dots)")
         ax.grid(alpha=0.3, axis="y")
-    save(fig, path, result["title"])
+    save(fig, path, f"{result['title']}: each run stops at its first exact evaluation")
 
 
 def cost_section(result):
-    rows = cost_rows(result)
+    rows = beyond.cost_rows(result)
     cap = result["series"][0]["settings"]["steps"]
     every = result["series"][0]["settings"]["eval_every"]
     lines = header(result) + [

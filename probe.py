@@ -185,6 +185,15 @@ def probe_section(result):
         share = np.mean([e["pca"]["variance_share"] for e in ex])
         lines.append(f"| {s['label']} | " + " | ".join(probes) + f" | {share:.2f} | {n10:.3g} | {nlast:.3g} "
                      f"(step {steps[-1]:,}) |")
+    ratios = []
+    for s in result["series"]:
+        first = [e["norm"]["per_layer"][-1][0] for e in s["extra"]]
+        last = [e["norm"]["per_layer"][-1][-1] for e in s["extra"]]
+        ok = [b / a for a, b in zip(first, last) if a and b is not None]
+        ratios.append(f"{s['label']} {np.mean(ok):.2f}" if len(ok) == len(first) else f"{s['label']} overflowed")
+    steps = result["series"][0]["extra"][0]["norm"]["steps"]
+    lines += ["", f"Last-layer norm at step {steps[-1]:,} over its norm at step {steps[0]} (drift along the sum): "
+              + ", ".join(ratios) + "."]
     best = {s["label"]: max(np.mean([e["probe_carry_out"][i] for e in s["extra"]]) for i in range(len(layers)))
             for s in result["series"]}
     lines += ["", "Best layer's probe accuracy for the carry passed on: "

@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import beyond
-import beyond_report
 import probe
 from data import carry_chain_data, digits_to_ints, gen_data, longest_carry_chain
 from models import ModelConfig, build_model
@@ -180,9 +179,9 @@ def test_size_and_cost_summaries_read_the_series():
          "first_exact_sec": [1.0, None], "sec_per_step": [0.001, 0.001]},
         {"label": "rnn/relu, hidden_size=4", "settings": {"hidden_size": 4, "steps": 100}, "first_exact": [20, 30],
          "first_exact_sec": [0.5, 0.7], "sec_per_step": [0.001, 0.001]}]}
-    table = beyond_report._size_table(result)
+    table = beyond.size_table(result)
     assert table["rnn/relu"] == {1: (0, 2, None), 2: (1, 2, 40), 4: (2, 2, 25)}
-    assert beyond_report.minimal_size(table["rnn/relu"], 0.5) == 2
-    assert beyond_report.minimal_size(table["rnn/relu"], 1.0) == 4
-    rows = beyond_report.cost_rows(result)
+    assert beyond.minimal_size(table["rnn/relu"], 0.5) == 2
+    assert beyond.minimal_size(table["rnn/relu"], 1.0) == 4
+    rows = beyond.cost_rows(result)
     assert rows[2][:5] == ("rnn/relu, hidden_size=4", 25, 25 * 200, 0.6, 2) and rows[0][1] is None
