@@ -142,3 +142,64 @@ def ints_to_digits(numbers_, length):
             raise ValueError(f"number at index {r} has {len(text)} digits, more than length={length}")
         out[r, : len(text)] = np.frombuffer(text[::-1].encode(), dtype=np.uint8) - ord("0")
     return out
+
+
+def carry_chain_lengths(num1, num2):
+    """Per position of LSB-first digit rows (..., T): how many digit sums of 9 in a row end here fed by a carry.
+
+    A carry chain is a generating pair (digit sum >= 10) followed by k propagating pairs (sum == 9):
+    the carry it makes crosses all k of them. The value at position i is that k so far if position i
+    propagates a carry (its sum is 9 and the last non-9 position before it generates), else 0.
+    """
+    s = np.asarray(num1, dtype=np.int64) + np.asarray(num2, dtype=np.int64)
+    pos = np.arange(s.shape[-1])
+    last = np.maximum.accumulate(np.where(s != 9, pos, -1), axis=-1)  # last non-9 position <= i
+    fed = (s == 9) & (last >= 0) & (np.take_along_axis(s, np.maximum(last, 0), axis=-1) >= 10)
+    return np.where(fed, pos - last, 0)
+
+
+def longest_carry_chain(num1, num2):
+    """Longest carry chain (propagating pairs after one generating pair) per row of (..., T) digits."""
+    return carry_chain_lengths(num1, num2).max(axis=-1)
+
+
+def carry_chain_data(batch_size, length, chain, rng=None):
+    """`batch_size` sums of two `length`-digit operands whose longest carry chain is exactly `chain`.
+
+    Each row holds one generating pair at a random position g followed by `chain` pairs summing to 9
+    and, if g + chain + 1 < length, a pair that is not 9 (which ends the chain); every other pair is
+    random, except that a pair that would lengthen some other chain past `chain` is replaced by one
+    summing to <= 8 (a chain of 9s after such a pair carries nothing). Operands use all digits 0-9
+    (no train/test split) and may have leading zeros. Returns int64 num1, num2, result of shape
+    (batch_size, length + 1), LSB first, like gen_data.
+    """
+    batch_size = check_int("batch_size", batch_size, 1)
+    length = check_int("length", length, 1, MAX_DIGITS)
+    chain = check_int("chain", chain, 0, length - 1)
+    rng = make_rng(rng)
+    rows = np.arange(batch_size)[:, None]
+    a = rng.integers(0, 10, size=(batch_size, length))
+    b = rng.integers(0, 10, size=(batch_size, length))
+    start = rng.integers(0, length - chain, size=batch_size)  # generating position g
+    gen_a = rng.integers(1, 10, size=batch_size)  # a generating pair: a in 1..9, b in 10-a..9
+    a[rows[:, 0], start] = gen_a
+    b[rows[:, 0], start] = rng.integers(10 - gen_a, 10)
+    if chain:
+        cols = start[:, None] + np.arange(1, chain + 1)  # the k propagating pairs: a + b == 9
+        a[rows, cols] = rng.integers(0, 10, size=(batch_size, chain))
+        b[rows, cols] = 9 - a[rows, cols]
+    end = start + chain + 1  # the pair after the chain must not sum to 9
+    has_end = end < length
+    r_end, c_end = rows[has_end, 0], end[has_end]
+    s_end = a[r_end, c_end] + b[r_end, c_end]
+    nine = s_end == 9
+    b[r_end[nine], c_end[nine]] = (b[r_end[nine], c_end[nine]] + 1) % 10  # 9 -> 10 or, for b=9, 0: never 9
+    over = carry_chain_lengths(a, b) == chain + 1  # first pair past `chain` of another chain: absorb instead
+    r_over, c_over = np.nonzero(over)
+    a_new = rng.integers(0, 9, size=len(r_over))  # a in 0..8, b in 0..8-a: sum <= 8
+    a[r_over, c_over] = a_new
+    b[r_over, c_over] = np.floor(rng.random(len(r_over)) * (9 - a_new)).astype(np.int64)
+    num1 = np.zeros((batch_size, length + 1), dtype=np.int64)
+    num2 = np.zeros_like(num1)
+    num1[:, :length], num2[:, :length] = a, b
+    return num1, num2, add_digits(num1, num2)

@@ -70,6 +70,56 @@ CELLS_MAXLEN = 5
 CELLS_LR = 0.001
 CELLS_STEPS = 1000
 
+# --- length_generalization: beyond the report, train at maxlen 10, test up to 100,000 digits ---
+# Reduced from the issue for a shared 2-core machine (whole default run of the five experiments ~25 min
+# with --workers 2): train lengths 5 and 20 only for LENGTH_SHORT_LONG_CELL, and a two-variant "what helps"
+# comparison on that cell; 1,000 sums at 10,000 digits only for the goal series (LENGTH_GOAL), whose
+# 100,000-digit check uses 20 sums; every other series uses LENGTH_SUMS_OTHERS (100 sums at 10,000, 10 at
+# 100,000). A model not exact at a shorter length is evaluated on LENGTH_FALLBACK_SUMS only at longer ones.
+LENGTH_SEEDS = 10
+LENGTH_CELLS = [("rnn", "relu"), ("rnn", "tanh"), ("lstm", None), ("gru", None)]  # (cell, nonlinearity)
+LENGTH_MAXLEN = 10  # train length of the cell comparison
+LENGTH_LR = 0.005
+LENGTH_STEPS = 600  # first exact evaluation at maxlen 10 comes after 100-300 steps (pt_main)
+LENGTH_TEST = [10, 100, 1000, 10000, 100000]  # test lengths (digits per operand)
+LENGTH_SUMS = [1000, 1000, 1000, 1000, 20]  # test sums per length for the goal series
+LENGTH_SUMS_OTHERS = [1000, 1000, 1000, 100, 10]  # for every other series (evaluation time)
+LENGTH_FALLBACK_SUMS = 5  # sums at a length after the model already failed a shorter one
+LENGTH_SHORT_LONG_CELL = ("rnn", "tanh")  # the cell also trained at other lengths and with the variants
+LENGTH_OTHER_MAXLENS = [5, 20]
+LENGTH_VARIANTS = {  # label -> extra settings: what might help generalization (on LENGTH_SHORT_LONG_CELL)
+    "mixed lengths 1..10": {"mixed_lengths": True},
+    "lr x0.1 at 400, clip 1": {"milestones": [400], "gamma": 0.1, "clip_grad": 1.0},
+}
+LENGTH_GOAL = "rnn/tanh"  # the series checked on 1,000 sums at 10,000 digits (the goal's configuration;
+# chosen from a pilot: rnn/tanh and lstm trained 600 steps were exact on 1,000 10,000-digit sums for 3/3 and 2/3 seeds)
+
+# --- carry_chains: accuracy vs the longest carry chain, models trained at maxlen 10 ---
+CHAIN_SEEDS = 5  # same settings as length_generalization, so these are its seeds 0-4 again
+CHAIN_LENGTH = 1000  # digits of every test sum
+CHAIN_KS = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 15, 20, 30, 50, 100, 200, 500, 999]  # longest chain k
+CHAIN_SUMS = 50  # sums per k (few, for time: 19 k x 50 sums x 1,000 digits per model)
+
+# --- hidden_probe: linear probe / PCA of hidden states, norm along 10,000 steps ---
+PROBE_SEEDS = 2
+PROBE_SUMS = 200  # held-out sums the probe is fitted (first half) and scored (second half) on
+PROBE_LENGTH = 20  # digits per probe sum (twice the training length)
+PROBE_NORM_LENGTH = 10000  # steps of the hidden-norm trace
+PROBE_NORM_SUMS = 4
+PROBE_NORM_POINTS = 120  # log-spaced steps stored
+
+# --- hidden_size_min: smallest hidden size that still learns maxlen 10 ---
+SIZE_VALUES = [1, 2, 4, 8, 16, 32, 64]  # hidden_size per layer
+SIZE_SEEDS = 5
+SIZE_CAP = 500  # step budget (LENGTH_LR); a run stops at its first exact evaluation
+SIZE_SUCCESS = 0.5  # a size "learns" when at least this fraction of seeds reaches accuracy 1.0
+
+# --- cost_to_exact: steps, examples and seconds to the first exact evaluation ---
+COST_CAP = 2000  # step budget; each run stops at its first exact evaluation
+COST_EVERY = 10  # steps between evaluations (the resolution of "steps to exact")
+COST_CARRY_CELL = ("rnn", "relu")  # also trained in carry mode: what passing the state in changes
+COST_BPTT_DEPTHS = [1, 4, 16, 64]  # batches the source code's undetached carry back-propagated through
+
 MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
 
 
@@ -170,7 +220,71 @@ def cells():
                          lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS]}
 
 
+def _cell_label(cell, nl):
+    return f"{cell}/{nl}" if nl else cell
+
+
+def _cell_settings(cell, nl):
+    return {"cell": cell, "nonlinearity": nl or "relu"}
+
+
+def length_generalization():
+    def one(label, cell, nl, **extra):
+        sums = LENGTH_SUMS if label == LENGTH_GOAL else LENGTH_SUMS_OTHERS
+        settings = {"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra}
+        after = {"fn": "beyond.length_eval", "args": {"lengths": LENGTH_TEST, "sums": sums,
+                                                      "fallback_sums": LENGTH_FALLBACK_SUMS}}
+        return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
+
+    runs = [one(_cell_label(c, nl), c, nl) for c, nl in LENGTH_CELLS]
+    c, nl = LENGTH_SHORT_LONG_CELL
+    runs += [one(f"{_cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
+    runs += [one(f"{_cell_label(c, nl)}, {name}", c, nl, **extra) for name, extra in LENGTH_VARIANTS.items()]
+    return {"title": f"length generalization: trained on {LENGTH_MAXLEN} digits, tested up to "
+                     f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
+            "chart": "beyond_report.length_chart", "section": "beyond_report.length_section"}
+
+
+def carry_chains():
+    after = {"fn": "beyond.chain_eval", "args": {"length": CHAIN_LENGTH, "chains": CHAIN_KS, "sums": CHAIN_SUMS}}
+    runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
+                   **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
+    return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
+                     f"(trained on {LENGTH_MAXLEN})", "runs": runs, "seeds": CHAIN_SEEDS,
+            "chart": "beyond_report.chain_chart", "section": "beyond_report.chain_section"}
+
+
+def hidden_probe():
+    after = {"fn": "probe.probe_eval", "args": {"sums": PROBE_SUMS, "length": PROBE_LENGTH,
+                                                "norm_length": PROBE_NORM_LENGTH, "norm_sums": PROBE_NORM_SUMS,
+                                                "norm_points": PROBE_NORM_POINTS}}
+    runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
+                   **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
+    return {"title": f"where the carry lives: linear probe, PCA and hidden-state norm (trained on {LENGTH_MAXLEN})",
+            "runs": runs, "seeds": PROBE_SEEDS,
+            "chart": "probe.probe_chart", "section": "probe.probe_section"}
+
+
+def hidden_size_min():
+    runs = [run(f"{_cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
+                lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl)) for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
+    return {"title": f"smallest hidden size that learns maxlen {LENGTH_MAXLEN} within {SIZE_CAP} steps",
+            "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
+            "chart": "beyond_report.size_chart", "section": "beyond_report.size_section"}
+
+
+def cost_to_exact():
+    common = dict(maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=COST_CAP, eval_every=COST_EVERY, loss_every=COST_EVERY)
+    runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common) for c, nl in LENGTH_CELLS]
+    c, nl = COST_CARRY_CELL
+    runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
+                       **common), "after": {"fn": "beyond.bptt_cost", "args": {"depths": COST_BPTT_DEPTHS}}})
+    return {"title": f"cost to the first exact evaluation at maxlen {LENGTH_MAXLEN}", "runs": runs,
+            "stop_at_exact": True, "chart": "beyond_report.cost_chart", "section": "beyond_report.cost_section"}
+
+
 # id -> plan function, in the order `python source.py` runs them
 EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, hidden_mode_len50, no_rnn,
                                        hidden_mode_1layer, maxlen, lr, heat_lr_maxlen, layers, layers_zero,
-                                       heat_layers_mode, h0_init, cells)}
+                                       heat_layers_mode, h0_init, cells, length_generalization,
+                                       carry_chains, hidden_probe, hidden_size_min, cost_to_exact)}

@@ -43,6 +43,8 @@ def quick_plan(plan):
         t.update(steps=min(t["steps"], QUICK["steps"]), maxlen=max(1, round(t["maxlen"] / QUICK["maxlen_div"])),
                  loss_every=QUICK["every"], eval_every=QUICK["every"],
                  milestones=sorted({max(1, round(m * scale)) for m in t["milestones"]}))
+        if r.get("after"):  # the measurement shrinks itself (its test lengths, sums) when told it is quick
+            r = {**r, "after": {**r["after"], "args": {**r["after"].get("args", {}), "quick": True}}}
         runs.append({**r, "train": t})
     plan = {**plan, "runs": runs}
     if "heatmap" in plan:
@@ -56,10 +58,11 @@ def make_config(plan, seeds):
     A plan may also name, per run, "after": {"fn": "module.function", "args": {...}} called as
     fn(model, run, seed, **args) on each trained model (its JSON-ready return is stored per seed as
     the series' "extra"), and "chart" / "section": "module.function" to draw it and write its report
-    section in place of the default line chart and table.
+    section in place of the default line chart and table. "seeds": N sets its number of seeds when
+    --seeds is not given; "stop_at_exact": true ends each run at its first exact evaluation.
     """
     return {"schema": SCHEMA_VERSION, "seeds": list(seeds), "runs": plan["runs"], "heatmap": plan.get("heatmap"),
-            **{k: plan[k] for k in ("chart", "section") if k in plan}}
+            **{k: plan[k] for k in ("chart", "section", "stop_at_exact") if k in plan}}
 
 
 def write_json(path, obj):
@@ -144,7 +147,7 @@ def assemble(eid, plan, config, seeds, hists, device, wall):
             "label": r["label"], "settings": {**r["model"], **r["train"]}, "seeds": list(seeds),
             "steps": hs[0]["eval_steps"], "loss_steps": hs[0]["loss_steps"],
             **{k: [h[k] for h in hs] for k in ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at",
-                                               "first_exact", "steps_run", "sec_per_step")}})
+                                               "first_exact", "first_exact_sec", "steps_run", "sec_per_step")}})
         if r.get("after"):
             series[-1]["extra"] = [h.get("extra") for h in hs]
     result = {"id": eid, "title": plan["title"], "config": config, "series": series,
@@ -159,9 +162,14 @@ def assemble(eid, plan, config, seeds, hists, device, wall):
     return result
 
 
-def run_experiment(eid, out_dir, runner, seeds, quick=False, force=False):
-    """Train (or reuse from cache) one experiment; write its JSON and PNG; return (result, trained)."""
+def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
+    """Train (or reuse from cache) one experiment; write its JSON and PNG; return (result, trained).
+
+    seeds None: the plan's own "seeds" count, else experiments.SEEDS.
+    """
     plan = experiments.EXPERIMENTS[eid]()
+    if seeds is None:
+        seeds = range(plan.get("seeds", experiments.SEEDS))
     if quick:
         plan = quick_plan(plan)
     config = make_config(plan, seeds)
@@ -171,7 +179,7 @@ def run_experiment(eid, out_dir, runner, seeds, quick=False, force=False):
         result, trained = cached, False
     else:
         t0 = time.perf_counter()
-        hists = runner.run(eid, plan, seeds, stop_at_exact="heatmap" in plan)
+        hists = runner.run(eid, plan, seeds, stop_at_exact="heatmap" in plan or plan.get("stop_at_exact", False))
         result = assemble(eid, plan, config, seeds, hists, runner.device, time.perf_counter() - t0)
         result["workers"] = runner.workers
         write_json(path, result)
@@ -205,8 +213,8 @@ def main(argv=None):
     if unknown:
         print(f"unknown experiment id(s): {', '.join(unknown)}\nvalid ids: {', '.join(valid)}", file=sys.stderr)
         return 2
-    n_seeds = args.seeds if args.seeds is not None else (QUICK["seeds"] if args.quick else experiments.SEEDS)
-    if n_seeds < 1 or args.workers < 1:
+    n_seeds = args.seeds if args.seeds is not None else (QUICK["seeds"] if args.quick else None)
+    if (n_seeds is not None and n_seeds < 1) or args.workers < 1:
         print(f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
         return 2
     out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
@@ -215,7 +223,8 @@ def main(argv=None):
     t0 = time.perf_counter()
     try:
         for eid in args.ids or valid:
-            result, trained = run_experiment(eid, out_dir, runner, range(n_seeds), args.quick, args.force)
+            seeds = None if n_seeds is None else range(n_seeds)  # None: the plan's own count
+            result, trained = run_experiment(eid, out_dir, runner, seeds, args.quick, args.force)
             how = f"trained in {result['wall_seconds']:.1f}s" if trained else "cached"
             tqdm.write(f"[{eid}] {how}: {report.summary_line(result)}")
     except KeyboardInterrupt:

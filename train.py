@@ -59,6 +59,12 @@ def _positive_number(name, value):
     return float(value)
 
 
+def _flag(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
 SETTINGS = {  # train_run keyword -> validator; what an experiment's run may set besides ModelConfig
     "maxlen": lambda v: check_int("maxlen", v, 1),
     "steps": lambda v: check_int("steps", v, 1),
@@ -70,6 +76,8 @@ SETTINGS = {  # train_run keyword -> validator; what an experiment's run may set
     "eval_size": lambda v: check_int("eval_size", v, 1),
     "loss_every": lambda v: check_int("loss_every", v, 1),
     "eval_every": lambda v: check_int("eval_every", v, 1),
+    "mixed_lengths": lambda v: _flag("mixed_lengths", v),
+    "clip_grad": lambda v: None if v is None else _positive_number("clip_grad", v),
 }
 
 
@@ -85,17 +93,21 @@ def check_settings(settings):
 
 def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(),
               gamma=0.1, eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY,
-              device="cpu", stop_at_exact=False, progress=None):
+              mixed_lengths=False, clip_grad=None, device="cpu", stop_at_exact=False, progress=None):
     """Train one model from `seed`; return (history, model), history a JSON-ready dict.
 
     The history lives on the grid eval_steps = [eval_every, 2 * eval_every, ..., steps]
     (loss on [loss_every, ...]); points a run never reached (it diverged, or stop_at_exact ended
     it at its first exact evaluation) are None. `progress(n)` is called with steps done.
+    mixed_lengths: each step's sums get a length drawn uniformly from 1..maxlen (test sums stay at
+    maxlen); clip_grad: clip the gradient's total norm to this value. Their defaults (off) draw
+    and compute exactly what a run without them does.
     """
     cfg = model_cfg if isinstance(model_cfg, ModelConfig) else ModelConfig(**(model_cfg or {}))
     settings = check_settings(dict(maxlen=maxlen, steps=steps, lr=lr, seed=seed, batch_size=batch_size,
                                    milestones=milestones, gamma=gamma, eval_size=eval_size,
-                                   loss_every=loss_every, eval_every=eval_every))
+                                   loss_every=loss_every, eval_every=eval_every, mixed_lengths=mixed_lengths,
+                                   clip_grad=clip_grad))
     maxlen, steps, milestones = settings["maxlen"], settings["steps"], settings["milestones"]
     device = resolve_device(device)
 
@@ -110,16 +122,20 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     eval_steps = list(range(eval_every, steps + 1, eval_every))
     hist = {"loss": [None] * len(loss_steps), "accuracy": [None] * len(eval_steps),
             "digit_accuracy": [None] * len(eval_steps)}
-    diverged_at = first_exact = None
+    diverged_at = first_exact = first_exact_sec = None
+    t_start = time.perf_counter()
     window, train_sec, done = 0.0, 0.0, 0
     model.train()
     for step in range(1, steps + 1):
         t0 = time.perf_counter()
-        num1, num2, result = to_tensors(gen_data(batch_size, maxlen, "train", train_rng), device)
+        length = int(train_rng.integers(1, maxlen + 1)) if mixed_lengths else maxlen
+        num1, num2, result = to_tensors(gen_data(batch_size, length, "train", train_rng), device)
         logits = model(num1, num2)  # (B, T, 10)
         loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if clip_grad is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
         opt.step()
         if sched is not None:
             sched.step()
@@ -138,7 +154,7 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
             hist["accuracy"][step // eval_every - 1] = acc
             hist["digit_accuracy"][step // eval_every - 1] = digit
             if acc == 1.0 and first_exact is None:
-                first_exact = step
+                first_exact, first_exact_sec = step, time.perf_counter() - t_start
                 if stop_at_exact:
                     break
         if progress is not None and step % loss_every == 0:
@@ -146,6 +162,7 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     if progress is not None:  # a run that stopped early still fills its share of the bar
         progress(steps - done // loss_every * loss_every)
     history = {"loss_steps": loss_steps, "eval_steps": eval_steps, **hist, "diverged": diverged_at is not None,
-               "diverged_at": diverged_at, "first_exact": first_exact, "steps_run": done,
+               "diverged_at": diverged_at, "first_exact": first_exact,
+               "first_exact_sec": first_exact_sec, "steps_run": done,
                "sec_per_step": train_sec / max(done, 1), "seed": seed}
     return history, model

@@ -11,3 +11,21 @@ import torch  # noqa: E402
 def one_thread():
     """Train as the study does (source.RUN_THREADS): the thread count changes float sums and so curves."""
     torch.set_num_threads(1)
+
+
+TINY = {"seeds": 2, "steps": 30, "every": 10, "maxlen_div": 5}  # source.QUICK for the tests
+
+
+@pytest.fixture(scope="session")
+def quick_results(tmp_path_factory):
+    """The whole study in quick mode with TINY settings, run once per session: its output folder."""
+    import source
+
+    out = tmp_path_factory.mktemp("quick")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(source, "QUICK", TINY)
+    try:
+        assert source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out)]) == 0
+    finally:
+        mp.undo()
+    return out

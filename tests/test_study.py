@@ -11,7 +11,7 @@ import experiments
 import source
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"seeds": 2, "steps": 30, "every": 10, "maxlen_div": 5}
+from conftest import TINY  # noqa: E402  (quick_results, the whole quick study, is in conftest.py)
 SERIES_KEYS = {"label", "seeds", "steps", "loss", "accuracy", "digit_accuracy", "diverged", "sec_per_step"}
 
 
@@ -31,18 +31,6 @@ def tiny(monkeypatch):
 
 def study(out, *ids, extra=()):
     return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out), *extra, *ids])
-
-
-@pytest.fixture(scope="module")
-def quick_results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("quick")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(source, "QUICK", TINY)
-    try:
-        assert study(out) == 0
-    finally:
-        mp.undo()
-    return out
 
 
 @pytest.mark.parametrize("eid", list(experiments.EXPERIMENTS))

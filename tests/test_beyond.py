@@ -1,0 +1,187 @@
+"""Beyond the report: carry-chain data, chunked long evaluation, the linear probe, new training options,
+and the quick runs of the five experiments (length_generalization ... cost_to_exact)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import beyond
+import probe
+from data import carry_chain_data, digits_to_ints, gen_data, longest_carry_chain
+from models import ModelConfig, build_model
+from train import check_settings, evaluate, to_tensors, train_run
+
+NEW = ["length_generalization", "carry_chains", "hidden_probe", "hidden_size_min", "cost_to_exact"]
+
+
+def scan_longest_chain(a, b):
+    """Independent reference: walk the digits with an explicit carry, count 9-sums a carry crosses."""
+    best, run, carry = 0, 0, False
+    for x, y in zip(a, b):
+        s = int(x) + int(y)
+        if s == 9 and carry:
+            run += 1
+            best = max(best, run)
+        else:
+            run = 0
+        carry = s + carry >= 10
+    return best
+
+
+@pytest.mark.parametrize("length, chains", [(1, [0]), (2, [0, 1]), (7, range(7)), (40, [0, 3, 9, 10, 39]),
+                                            (1000, [0, 1, 50, 500, 998, 999])])
+def test_carry_chain_data_has_exactly_k_and_adds_up(length, chains):
+    for k in chains:
+        num1, num2, result = carry_chain_data(40, length, k, rng=k)
+        assert num1.shape == (40, length + 1) and (num1[:, -1] == 0).all() and (num2[:, -1] == 0).all()
+        assert [scan_longest_chain(a, b) for a, b in zip(num1, num2)] == [k] * 40
+        assert (longest_carry_chain(num1, num2) == k).all()
+        a, b, r = digits_to_ints(num1), digits_to_ints(num2), digits_to_ints(result)
+        assert [x + y for x, y in zip(a, b)] == r
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 30), st.integers(0, 2**32 - 1))
+def test_longest_carry_chain_matches_scan_on_random_sums(length, seed):
+    rng = np.random.default_rng(seed)
+    num1, num2 = rng.integers(0, 10, (2, 20, length))
+    num2 = np.where(rng.random((20, length)) < 0.4, 9 - num1, num2)  # many 9-sums: long chains occur
+    assert longest_carry_chain(num1, num2).tolist() == [scan_longest_chain(a, b) for a, b in zip(num1, num2)]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(batch_size=1, length=5, chain=5), "chain must be in \\[0, 4\\], got 5"),
+    (dict(batch_size=1, length=5, chain=-1), "chain must be in \\[0, 4\\], got -1"),
+    (dict(batch_size=1, length=0, chain=0), "length must be in \\[1, 1000000\\], got 0"),
+    (dict(batch_size=0, length=5, chain=0), "batch_size must be >= 1, got 0"),
+    (dict(batch_size=1, length=5, chain=2.5), "chain must be an integer, got 2.5"),
+])
+def test_carry_chain_data_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        carry_chain_data(**kwargs)
+
+
+def test_worst_cases_are_nines_plus_one():
+    num1, num2, result = beyond.worst_cases(1000)
+    assert digits_to_ints(num1) == [10**1000 - 1, 1] and digits_to_ints(num2) == [1, 10**1000 - 1]
+    assert digits_to_ints(result) == [10**1000, 10**1000]
+    assert longest_carry_chain(num1, num2).tolist() == [999, 999]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_chunked_evaluation_equals_one_pass(cell):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(cell=cell, hidden_mode="none", hidden_size=16, num_layers=2)).eval()
+    num1, num2, result = gen_data(37, 50, "test", 1)
+    with torch.no_grad():
+        full = model(*to_tensors((num1, num2), "cpu")).argmax(-1).numpy() == result
+    ok, right = beyond.predict_correct(model, num1, num2, result, time_chunk=7)
+    assert ok.tolist() == full.all(1).tolist() and right == full.sum()
+    start = [0]
+
+    def next_rows(n):  # the next n rows, like a generator drawing fresh sums
+        rows = slice(start[0], start[0] + n)
+        start[0] += n
+        return num1[rows], num2[rows], result[rows]
+
+    acc, digit, _ = beyond.evaluate_sums(model, next_rows, 30, sum_chunk=8)
+    assert start[0] == 30
+    assert (acc, digit) == pytest.approx(evaluate(model, *to_tensors((num1[:30], num2[:30], result[:30]), "cpu")))
+
+
+def test_trained_model_is_exact_on_long_sums_checked_with_python_ints():
+    hist, model = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none"}, maxlen=6, steps=300,
+                            lr=0.01, seed=0, eval_every=100)
+    assert hist["accuracy"][-1] == 1.0
+    num1, num2, result = gen_data(20, 300, "test", 5)
+    ok, _ = beyond.predict_correct(model, num1, num2, result, time_chunk=64)
+    logits = model.eval()(*to_tensors((num1, num2), "cpu"))
+    truth = [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2))]
+    assert ok.tolist() == [p == t for p, t in zip(digits_to_ints(logits.argmax(-1).numpy()), truth)]
+    out = beyond.length_eval(model, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
+    assert out["lengths"] == [10, 30, 60] and len(out["eval_sec"]) == 3
+    assert all(n == 50 or (r and n == 5) for n, r in zip(out["n_sums"], out["reduced"]))
+
+
+def test_linear_probe_separates_synthetic_states():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6000, 32))
+    w = rng.normal(size=32)
+    x = x[np.abs(x @ w + 0.3) > 0.5][:4000]  # separable with a margin, as distinct carry states are
+    y = (x @ w + 0.3 > 0).astype(np.int64)
+    assert probe.linear_probe(x[:3000], y[:3000], x[3000:], y[3000:]) >= 0.99
+    assert probe.linear_probe(x[:3000], rng.integers(0, 2, 3000), x[3000:], rng.integers(0, 2, 1000)) < 0.6
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_layer_states_rebuild_the_stacked_layer(cell):
+    torch.manual_seed(1)
+    model = build_model(ModelConfig(cell=cell, hidden_mode="none", num_layers=3, hidden_size=8)).eval()
+    num1, num2, _ = gen_data(5, 12, "test", 2)
+    states = probe.layer_states(model, num1, num2)
+    with torch.no_grad():
+        x = torch.cat([model.embed(torch.from_numpy(num1)), model.embed(torch.from_numpy(num2))], -1)
+        top, _ = model.rnn(x)
+    assert len(states) == 3 and torch.allclose(states[-1], top, atol=1e-6)
+
+
+def test_carry_bits_match_school_addition():
+    num1, num2, result = gen_data(30, 15, "test", 3)
+    carry_in, carry_out = probe.carry_bits(num1, num2, result)
+    for a, b, cin, cout in zip(num1, num2, carry_in, carry_out):
+        c = 0
+        for t in range(len(a)):
+            assert cin[t] == c
+            c = int(a[t] + b[t] + c >= 10)
+            assert cout[t] == c
+
+
+def test_new_training_options_validated_and_off_by_default():
+    assert check_settings({"mixed_lengths": True, "clip_grad": 1.0}) == {"mixed_lengths": True, "clip_grad": 1.0}
+    with pytest.raises(ValueError, match="mixed_lengths must be true or false, got 1"):
+        check_settings({"mixed_lengths": 1})
+    with pytest.raises(ValueError, match="clip_grad must be a positive finite number, got -1"):
+        check_settings({"clip_grad": -1})
+    kw = dict(maxlen=6, steps=60, lr=0.01, seed=3, loss_every=20, eval_every=20)
+    base, _ = train_run({}, **kw)
+    same, _ = train_run({}, mixed_lengths=False, clip_grad=None, **kw)
+    mixed, _ = train_run({}, mixed_lengths=True, **kw)
+    clipped, _ = train_run({}, clip_grad=1e-3, **kw)
+    assert base["loss"] == same["loss"] and base["accuracy"] == same["accuracy"]
+    assert mixed["loss"] != base["loss"] and clipped["loss"] != base["loss"]
+    assert base["first_exact_sec"] is None or base["first_exact_sec"] > 0
+
+
+@pytest.mark.parametrize("eid", NEW)
+def test_quick_run_of_new_experiment_writes_png_json_and_section(quick_results, eid):
+    png = quick_results / f"{eid}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    result = json.loads((quick_results / f"{eid}.json").read_text())
+    assert result["id"] == eid and result["config"]["seeds"] == [0, 1]
+    text = (quick_results / "README.md").read_text()
+    assert f"## `{eid}`" in text and f"![{eid}]({eid}.png)" in text
+    if eid == "length_generalization":
+        extra = result["series"][0]["extra"][0]
+        assert max(extra["lengths"]) <= 100 and len(extra["accuracy"]) == len(extra["lengths"])
+        assert "**Best configuration**" in text
+    if eid == "cost_to_exact":
+        assert "§2.3.2" in text and "back-propagat" in text
+
+
+def test_size_and_cost_summaries_read_the_series():
+    result = {"series": [
+        {"label": "rnn/relu, hidden_size=1", "settings": {"hidden_size": 1, "steps": 100}, "first_exact": [None, None],
+         "first_exact_sec": [None, None], "sec_per_step": [0.001, 0.001]},
+        {"label": "rnn/relu, hidden_size=2", "settings": {"hidden_size": 2, "steps": 100}, "first_exact": [40, None],
+         "first_exact_sec": [1.0, None], "sec_per_step": [0.001, 0.001]},
+        {"label": "rnn/relu, hidden_size=4", "settings": {"hidden_size": 4, "steps": 100}, "first_exact": [20, 30],
+         "first_exact_sec": [0.5, 0.7], "sec_per_step": [0.001, 0.001]}]}
+    table = beyond.size_table(result)
+    assert table["rnn/relu"] == {1: (0, 2, None), 2: (1, 2, 40), 4: (2, 2, 25)}
+    assert beyond.minimal_size(table["rnn/relu"], 0.5) == 2
+    assert beyond.minimal_size(table["rnn/relu"], 1.0) == 4
+    rows = beyond.cost_rows(result)
+    assert rows[2][:5] == ("rnn/relu, hidden_size=4", 25, 25 * 200, 0.6, 2) and rows[0][1] is None
