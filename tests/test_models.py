@@ -15,7 +15,7 @@ def batch(b=6, t=5, seed=0):
     return torch.randint(0, 10, (b, t), generator=g), torch.randint(0, 10, (b, t), generator=g)
 
 
-@pytest.mark.parametrize("cell_nl, mode, h0", itertools.product(RECURRENT, HIDDEN_MODES, H0_INITS))
+@pytest.mark.parametrize("cell_nl, mode, h0", list(itertools.product(RECURRENT, HIDDEN_MODES, H0_INITS)))
 def test_output_shape_every_cell_mode_init(cell_nl, mode, h0):
     cell, nl = cell_nl
     model = build_model(ModelConfig(cell=cell, nonlinearity=nl, hidden_mode=mode, h0_init=h0, num_layers=2,
