@@ -47,7 +47,7 @@ def make_rng(rng):
     return np.random.default_rng(check_int("rng (seed)", rng, 0))
 
 
-def add_digits(num1, num2):
+def add_digits(num1, num2, out=None):
     """Digit-wise sum of two LSB-first digit arrays (..., T) with carries, keeping T digits.
 
     Decimal carries are binary carries in disguise: with G = "digit sum >= 10" (generates a carry)
@@ -55,27 +55,37 @@ def add_digits(num1, num2):
     G + (G | P) carries out of bit i exactly when the decimal sum carries out of position i, and
     the carry into each bit is (G + (G | P)) ^ P. So the whole carry chain is one uint64 addition
     per 64 digits (numpy, vectorised over rows): exact at any length, no Python loop over digits.
+    Returns int64 (..., T), written into `out` if given.
     """
-    s = np.asarray(num1).astype(np.uint8) + np.asarray(num2).astype(np.uint8)  # (..., T), 0..18
+    s = np.add(num1, num2, dtype=np.uint8, casting="unsafe")  # (..., T), 0..18 (digits fit a uint8)
     T = s.shape[-1]
-    rows = s.reshape(-1, T)  # (N, T)
-    words = -(-T // 64)
-    g = np.zeros((rows.shape[0], 64 * words), dtype=bool)
-    p = np.zeros_like(g)
-    np.greater_equal(rows, 10, out=g[:, :T])
-    np.equal(rows, 9, out=p[:, :T])
-    G = np.packbits(g, axis=-1, bitorder="little").view(np.uint64)  # (N, words)
-    P = np.packbits(p, axis=-1, bitorder="little").view(np.uint64)
-    GP, S = G | P, np.empty_like(G)
-    carry = np.zeros(rows.shape[0], dtype=np.uint64)  # carry between 64-digit words
-    for w in range(words):
-        part = G[:, w] + GP[:, w]  # wraps modulo 2^64; overflow detected below
-        S[:, w] = part + carry
-        carry = ((part < G[:, w]) | (S[:, w] < part)).astype(np.uint64)
-    carry_in = np.unpackbits((S ^ P).view(np.uint8), axis=-1, count=T, bitorder="little")  # (N, T) 0/1
-    out = rows + carry_in
-    out -= 10 * (out >= 10).view(np.uint8)
-    return out.reshape(s.shape).astype(np.int64)
+    padded = np.zeros((s.size // T, -(-T // 64) * 64), dtype=np.uint8)  # whole words; a 0 passes nothing
+    padded[:, :T] = s.reshape(-1, T)
+    digits = _resolve_carries(padded)[:, :T].reshape(s.shape)
+    if out is None:
+        return digits.astype(np.int64)
+    np.copyto(out, digits)  # int64 out: one casting copy, no temporary
+    return out
+
+
+def _resolve_carries(sums):
+    """(N, 64 * words) uint8 digit sums 0..18, zero-padded to whole words -> (N, 64 * words) sum digits."""
+    words = sums.shape[1] // 64
+    G = np.packbits(sums >= 10, axis=-1, bitorder="little").view(np.uint64)  # (N, words)
+    P = np.packbits(sums == 9, axis=-1, bitorder="little").view(np.uint64)
+    S = G + (G | P)  # per word, wrapping modulo 2^64; the carries between words follow
+    if words > 1:
+        G_w, S_w = G.T.copy(), S.T.copy()  # (words, N): contiguous rows for the loop over words
+        carry = S_w[0] < G_w[0]  # G + (G | P) >= G, so it overflowed iff it came out smaller
+        for w in range(1, words):
+            part = S_w[w].copy() if w < words - 1 else S_w[w]
+            S_w[w] += carry
+            if w < words - 1:  # the carry out of the last word falls off the top
+                carry = (part < G_w[w]) | (S_w[w] < part)
+        S = np.ascontiguousarray(S_w.T)
+    digits = sums + np.unpackbits((S ^ P).view(np.uint8), axis=-1, bitorder="little")  # + carry in, 0..19
+    digits -= 10 * (digits >= 10).view(np.uint8)
+    return digits
 
 
 def gen_data(batch_size, maxlen, split="train", rng=None):
@@ -91,10 +101,14 @@ def gen_data(batch_size, maxlen, split="train", rng=None):
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     rng = make_rng(rng)
     low, high = LEADING_DIGITS[split]
-    nums = np.zeros((2, batch_size, maxlen + 1), dtype=np.uint8)
+    T = maxlen + 1
+    nums = np.zeros((2, batch_size, -(-T // 64) * 64), dtype=np.uint8)  # zero-padded to whole 64-digit words
     nums[..., : maxlen - 1] = rng.integers(0, 10, size=(2, batch_size, maxlen - 1), dtype=np.uint8)
     nums[..., maxlen - 1] = rng.integers(low, high, size=(2, batch_size), dtype=np.uint8)
-    return nums[0].astype(np.int64), nums[1].astype(np.int64), add_digits(nums[0], nums[1])
+    out = np.empty((3, batch_size, T), dtype=np.int64)  # num1, num2, result: one allocation
+    np.copyto(out[:2], nums[..., :T])
+    np.copyto(out[2], _resolve_carries(nums[0] + nums[1])[:, :T])
+    return out[0], out[1], out[2]
 
 
 def _check_digits(digits):
