@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from data import carry_chain_data, check_int, gen_data, ints_to_digits
+from models import embed_pair
 from train import BATCH_SIZE
 
 GOAL_LENGTH, GOAL_FRACTION = 10000, 0.8  # the goal: exact at 10,000 digits for >= 8/10 seeds
@@ -52,8 +53,7 @@ def predict_correct(model, num1, num2, result, time_chunk=TIME_CHUNK):
     for t in range(0, steps, time_chunk):
         a, b, r = (torch.from_numpy(np.ascontiguousarray(v[:, t : t + time_chunk])).to(device)
                    for v in (num1, num2, result))
-        x = torch.cat([model.embed(a), model.embed(b)], dim=-1)
-        y, h = model.rnn(x, h)
+        y, h = model.rnn(embed_pair(model.embed, a, b), h)
         correct = model.out(y).argmax(-1) == r
         ok &= correct.all(dim=1)
         right += int(correct.sum())
@@ -152,8 +152,7 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
             for i, (a, b, r) in enumerate(batches):  # the state is passed on with its graph, as in the source
                 if i == d - 1:  # the step itself: this batch's forward, then backward through all d batches
                     t0 = time.perf_counter()
-                x = torch.cat([model.embed(a), model.embed(b)], dim=-1)
-                y, h = model.rnn(x, h)
+                y, h = model.rnn(embed_pair(model.embed, a, b), h)
             loss = F.cross_entropy(model.out(y).reshape(-1, 10), r.reshape(-1))  # the last batch's loss only
             loss.backward()
             best = min(best, time.perf_counter() - t0)

@@ -67,6 +67,11 @@ def init_state(how, shape, device=None):
     return nn.init.kaiming_uniform_(h, nonlinearity="relu")  # xavier_he
 
 
+def embed_pair(embed, num1, num2):
+    """The recurrence's input: each step's two digit embeddings side by side, (B, T) x 2 -> (B, T, 2E)."""
+    return embed(torch.stack([num1, num2], dim=-1)).flatten(-2)  # one lookup: [emb(a_t), emb(b_t)]
+
+
 class myPTRNNModel(nn.Module):
     def __init__(self, cfg=None):
         super().__init__()
@@ -101,7 +106,7 @@ class myPTRNNModel(nn.Module):
 
     def forward(self, num1, num2):
         """num1, num2: LongTensor (B, T) of digits -> logits (B, T, 10)."""
-        x = self.embed(torch.stack([num1, num2], dim=-1)).flatten(-2)  # (B, T, 2E): [emb(a_t), emb(b_t)]
+        x = embed_pair(self.embed, num1, num2)  # (B, T, 2E)
         mode, B = self.cfg.hidden_mode, x.shape[0]
         if mode == "none":
             y, _ = self.rnn(x)
@@ -132,7 +137,7 @@ class NoRNNModel(nn.Module):
         self.out = nn.Linear(2 * cfg.embed_size, 10)
 
     def forward(self, num1, num2):
-        return self.out(self.embed(torch.stack([num1, num2], dim=-1)).flatten(-2))  # (B, T, 10)
+        return self.out(embed_pair(self.embed, num1, num2))  # (B, T, 10)
 
 
 def build_model(cfg):

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from data import check_int, gen_data
+from models import embed_pair
 
 PCA_POINTS = 400  # points kept for the PCA scatter
 
@@ -41,7 +42,7 @@ def single_layers(rnn):
 @torch.no_grad()
 def layer_states(model, num1, num2):
     """Per layer, the state after every step (N, T, H) from zeros, for digit arrays (N, T)."""
-    x = torch.cat([model.embed(torch.from_numpy(num1)), model.embed(torch.from_numpy(num2))], dim=-1)
+    x = embed_pair(model.embed, torch.from_numpy(num1), torch.from_numpy(num2))  # (N, T, 2E)
     states = []
     for layer in single_layers(model.rnn):
         x, _ = layer(x)
