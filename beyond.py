@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 
+import experiments
 from data import carry_chain_data, check_int, gen_data, ints_to_digits
 from models import embed_pair
 from train import BATCH_SIZE
@@ -219,8 +220,6 @@ def size_table(result):
 
 def minimal_size(row, success=None):
     """Smallest hidden size whose fraction of successful seeds is >= success (default SIZE_SUCCESS)."""
-    import experiments
-
     success = experiments.SIZE_SUCCESS if success is None else success
     return next((h for h in sorted(row) if row[h][0] / row[h][1] >= success), None)
 

@@ -5,6 +5,8 @@ one setting each) that source.py runs for every seed, caches as plots/<id>.json 
 plots/<id>.png. Edit a constant and rerun `python source.py`: only the experiments whose
 plan changed are retrained.
 """
+import importlib
+
 from models import ModelConfig
 from train import check_settings
 
@@ -281,6 +283,12 @@ def cost_to_exact():
                        **common), "after": {"fn": "beyond.bptt_cost", "args": {"depths": COST_BPTT_DEPTHS}}})
     return {"title": f"cost to the first exact evaluation at maxlen {LENGTH_MAXLEN}", "runs": runs,
             "stop_at_exact": True, "chart": "beyond_report.cost_chart", "section": "beyond_report.cost_section"}
+
+
+def resolve(name):
+    """'module.function' -> the function (plans name their hooks, charts and sections so they stay JSON)."""
+    module, _, fn = name.rpartition(".")
+    return getattr(importlib.import_module(module), fn)
 
 
 # id -> plan function, in the order `python source.py` runs them

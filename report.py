@@ -209,10 +209,7 @@ def write_report(out_dir, quick=False):
              "a fixed batch of held-out test sums.", "", "## The source report's claims", ""]
     lines += claims_table(results) + [""]
     for eid, result in results.items():
-        if "section" in result:
-            import source  # here, not at the top: source imports this module
-            lines += source.resolve(result["section"])(result)
-        else:
-            lines += section(result)
+        write_section = experiments.resolve(result["section"]) if "section" in result else section
+        lines += write_section(result)
     (out_dir / "README.md").write_text("\n".join(lines) + "\n")
     return results

@@ -11,7 +11,6 @@ as soon as it finishes, so an interrupted run keeps every finished experiment; a
 experiment whose stored config equals its current one. plots/README.md is regenerated at the end.
 """
 import argparse
-import importlib
 import json
 import multiprocessing as mp
 import os
@@ -90,14 +89,8 @@ def _job(args):
     hist, model = train_run(ModelConfig(**run["model"]), **run["train"], seed=seed, device=device,
                             stop_at_exact=stop_at_exact, progress=progress)
     if run.get("after"):  # an experiment's own measurement of the trained model, stored per seed as "extra"
-        hist["extra"] = resolve(run["after"]["fn"])(model, run, seed, **run["after"].get("args", {}))
+        hist["extra"] = experiments.resolve(run["after"]["fn"])(model, run, seed, **run["after"].get("args", {}))
     return hist
-
-
-def resolve(name):
-    """'module.function' -> the function (plans name functions so they stay JSON and picklable)."""
-    module, _, fn = name.rpartition(".")
-    return getattr(importlib.import_module(module), fn)
 
 
 def job_cost(run):
@@ -184,8 +177,8 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
         result["workers"] = runner.workers
         write_json(path, result)
         trained = True
-    resolve(result["chart"])(result, out_dir / f"{eid}.png") if "chart" in result else plot.draw(
-        result, out_dir / f"{eid}.png")
+    draw = experiments.resolve(result["chart"]) if "chart" in result else plot.draw
+    draw(result, out_dir / f"{eid}.png")
     return result, trained
 
 
