@@ -78,10 +78,10 @@ def _resolve_carries(sums):
         G_w, S_w = G.T.copy(), S.T.copy()  # (words, N): contiguous rows for the loop over words
         carry = S_w[0] < G_w[0]  # G + (G | P) >= G, so it overflowed iff it came out smaller
         for w in range(1, words):
-            part = S_w[w].copy() if w < words - 1 else S_w[w]
-            S_w[w] += carry
-            if w < words - 1:  # the carry out of the last word falls off the top
-                carry = (part < G_w[w]) | (S_w[w] < part)
+            with_carry = S_w[w] + carry
+            if w < words - 1:  # overflow of G + (G | P) or of adding the carry; out of the last word it falls off
+                carry = (S_w[w] < G_w[w]) | (with_carry < S_w[w])
+            S_w[w] = with_carry
         S = np.ascontiguousarray(S_w.T)
     digits = sums + np.unpackbits((S ^ P).view(np.uint8), axis=-1, bitorder="little")  # + carry in, 0..19
     digits -= 10 * (digits >= 10).view(np.uint8)
