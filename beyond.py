@@ -90,13 +90,14 @@ def length_eval(model, run, seed, lengths, sums, fallback_sums, quick=False):
         fallback_sums = min(fallback_sums, 10)
     out = {k: [] for k in ("lengths", "accuracy", "digit_accuracy", "n_sums", "reduced", "eval_sec")}
     exact_so_far = True
-    for length, n in zip(lengths, sums):
+    for length, n in zip(lengths, sums, strict=False):
         length, n = check_int("length", length, 1), check_int("sums", n, 1)
         n_used = n if exact_so_far else min(n, fallback_sums)
         rng = _rng(seed, length)
-        acc, digit, sec = evaluate_sums(model, lambda k: gen_data(k, length, "test", rng), n_used)
+        acc, digit, sec = evaluate_sums(model, lambda k, length=length, rng=rng: gen_data(k, length, "test", rng),
+                                        n_used)
         exact_so_far = exact_so_far and acc == 1.0
-        for k, v in zip(out, (length, acc, digit, n_used, n_used < n, sec)):
+        for k, v in zip(out, (length, acc, digit, n_used, n_used < n, sec), strict=False):
             out[k].append(v)
     return out
 
@@ -122,7 +123,7 @@ def chain_eval(model, run, seed, length, chains, sums, quick=False):
     out = {"length": length, "chains": chains, "accuracy": [], "digit_accuracy": [], "n_sums": sums}
     for k in chains:
         rng = _rng(seed, length, k)
-        acc, digit, _ = evaluate_sums(model, lambda n: carry_chain_data(n, length, k, rng), sums)
+        acc, digit, _ = evaluate_sums(model, lambda n, k=k, rng=rng: carry_chain_data(n, length, k, rng), sums)
         out["accuracy"].append(acc)
         out["digit_accuracy"].append(digit)
     ok, _ = predict_correct(model, *worst_cases(length))
@@ -150,7 +151,7 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
         for _ in range(repeats):
             model.zero_grad(set_to_none=True)
             h = None
-            for i, (a, b, r) in enumerate(batches):  # the state is passed on with its graph, as in the source
+            for i, (a, b, r) in enumerate(batches):  # noqa: B007 (r: the last batch's target, used below)
                 if i == d - 1:  # the step itself: this batch's forward, then backward through all d batches
                     t0 = time.perf_counter()
                 y, h = model.rnn(embed_pair(model.embed, a, b), h)
@@ -196,7 +197,8 @@ def first_fail(series):
 
 def seed_first_fails(series):
     """Per seed, the smallest chain length k at which not every sum came out right (None: never)."""
-    return [next((k for k, a in zip(e["chains"], e["accuracy"]) if a < 1.0), None) for e in series["extra"]]
+    return [next((k for k, a in zip(e["chains"], e["accuracy"], strict=False) if a < 1.0), None)
+            for e in series["extra"]]
 
 
 def median_first_fail(series):

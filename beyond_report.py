@@ -81,7 +81,7 @@ def length_section(result):
             for i in range(len(lengths))]
     lines += ["", "Evaluation time per sum (mean over all models, one CPU thread, sums evaluated in chunks of "
               "250 and 2,000 time steps with the state carried between chunks): "
-              + ", ".join(f"{n:,} digits {1e3 * t:.2f} ms" for n, t in zip(lengths, secs)) + ".", ""]
+              + ", ".join(f"{n:,} digits {1e3 * t:.2f} ms" for n, t in zip(lengths, secs, strict=False)) + ".", ""]
     lines += goal_lines(result)
     return lines + footer(result)
 
@@ -209,7 +209,7 @@ def cost_chart(result, path):
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for ax, j, name in ((axes[0], 1, "training steps"), (axes[1], 2, "training sums"),
                         (axes[2], 3, "wall seconds (training + evaluations)")):
-        for k, (s, row) in enumerate(zip(result["series"], rows)):
+        for k, (s, row) in enumerate(zip(result["series"], rows, strict=False)):
             ax.bar(k, row[j] or 0, color=f"C{k}", alpha=0.6)
             per_seed = s["first_exact"] if j < 3 else s["first_exact_sec"]
             scale = s["settings"].get("batch_size", beyond.BATCH_SIZE) if j == 2 else 1
@@ -230,8 +230,10 @@ def cost_section(result):
         f"every {every} steps, one CPU thread) until the first evaluation with every held-out sum right "
         f"(cap {cap} steps).", "", "| series | steps | examples | seconds | seeds reaching | ms/step |",
         "|---|---|---|---|---|---|"]
+    def fmt(v, f):
+        return "never" if v is None else f.format(v)
+
     for label, steps, examples, secs, hit, ms in rows:
-        fmt = (lambda v, f: "never" if v is None else f.format(v))
         lines.append(f"| {label} | {fmt(steps, '{:g}')} | {fmt(examples, '{:,.0f}')} | {fmt(secs, '{:.1f}')} | "
                      f"{hit}/{len(result['config']['seeds'])} | {ms:.2f} |")
     lines += [""] + answer_232(result, rows)
@@ -265,10 +267,10 @@ def answer_232(result, rows):
                     f"({none[4]} seeds reaching) at {none[5]:.2f} ms/step; "
                     f"that state belongs to unrelated sums, so it is at best noise the model learns to overwrite "
                     f"(`hidden_probe` reads the carry from states computed from a zero start).")
-    text.append(f"The source code's carry mode was slow because it never detached that state: step n "
-                f"back-propagated through all n batches so far. Measured on this model, one step back-propagating "
-                f"through " + ", ".join(f"{k} batch{'es' if k > 1 else ''} takes {1e3 * v:.1f} ms"
-                                        for k, v in zip(d, sec))
+    text.append("The source code's carry mode was slow because it never detached that state: step n "
+                "back-propagated through all n batches so far. Measured on this model, one step back-propagating "
+                "through " + ", ".join(f"{k} batch{'es' if k > 1 else ''} takes {1e3 * v:.1f} ms"
+                                        for k, v in zip(d, sec, strict=False))
                 + f" ({sec[-1] / sec[0]:.0f}x the depth-1 step at depth {d[-1]}): the cost of step n grew with n, "
                   f"so a run's with the square of its length.")
     return head + [" ".join(text), ""]

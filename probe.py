@@ -29,12 +29,12 @@ def single_layers(rnn):
     """One-layer copies of each layer of a stacked nn.RNN / LSTM / GRU (same weights)."""
     kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
     layers = []
-    for l in range(rnn.num_layers):
-        size_in = rnn.input_size if l == 0 else rnn.hidden_size
+    for li in range(rnn.num_layers):
+        size_in = rnn.input_size if li == 0 else rnn.hidden_size
         one = type(rnn)(size_in, rnn.hidden_size, 1, batch_first=True, **kwargs)
         with torch.no_grad():
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(one, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{l}"))
+                getattr(one, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{li}"))
         layers.append(one)
     return layers
 
@@ -102,10 +102,10 @@ def probe_eval(model, run, seed, sums, length, norm_length, norm_sums, norm_poin
     half = sums // 2  # probe trained on the first half of the sums, scored on the other half
     out = {"layers": [], "probe_carry_in": [], "probe_carry_out": []}
     states = layer_states(model, num1, num2)
-    for l, h in enumerate(states):
+    for li, h in enumerate(states):
         h = h.numpy()
         feats_tr, feats_te = h[:half].reshape(-1, h.shape[-1]), h[half:].reshape(-1, h.shape[-1])
-        out["layers"].append(l + 1)
+        out["layers"].append(li + 1)
         for key, bits in (("probe_carry_in", carry_in), ("probe_carry_out", carry_out)):
             out[key].append(linear_probe(feats_tr, bits[:half].ravel(), feats_te, bits[half:].ravel()))
     last = states[-1].numpy().reshape(-1, states[-1].shape[-1])
@@ -147,15 +147,16 @@ def probe_chart(result, path):
         for key, hatch in (("probe_carry_out", None),):
             acc = [np.mean([e[key][i] for e in s["extra"]]) for i in range(len(layers))]
             ax.bar(np.arange(len(layers)) + k * width, acc, width, label=s["label"], color=f"C{k}", hatch=hatch)
-    ax.set(xticks=np.arange(len(layers)) + 0.4 - width / 2, xticklabels=[f"layer {l}" for l in layers],
+    ax.set(xticks=np.arange(len(layers)) + 0.4 - width / 2, xticklabels=[f"layer {li}" for li in layers],
            ylim=(0.4, 1.01), ylabel="probe accuracy, held-out sums", title="linear probe: the carry passed on")
     ax.legend(fontsize=8)
     ax2 = fig.add_subplot(grid[2, n:])
     for k, s in enumerate(series):
         norm = s["extra"][0]["norm"]
-        for l, values in enumerate(norm["per_layer"]):
+        for li, values in enumerate(norm["per_layer"]):
             values = [np.nan if v is None else v for v in values]
-            ax2.plot(norm["steps"], values, color=f"C{k}", linestyle="-" if l else ":", label=f"{s['label']} L{l + 1}")
+            ax2.plot(norm["steps"], values, color=f"C{k}", linestyle="-" if li else ":",
+                     label=f"{s['label']} L{li + 1}")
     ax2.set(xscale="log", yscale="log", xlabel="step", ylabel="mean hidden-state norm",
             title="hidden-state norm along one sum, from zeros")
     ax2.legend(fontsize=6, ncol=2)
@@ -173,7 +174,7 @@ def probe_section(result):
         "scored on the other half), mean over seeds: the carry coming into step t / the carry step t passes on "
         "(chance is the share of the majority bit, about 0.5). Norm: mean state norm of the last layer along one "
         "sum from a zero state.", "",
-        "| cell | " + " | ".join(f"layer {l}: in / out" for l in layers) + " | PCA 2-D variance share | "
+        "| cell | " + " | ".join(f"layer {li}: in / out" for li in layers) + " | PCA 2-D variance share | "
         "norm at step 10 | norm at last step |", "|---" + "|---" * len(layers) + "|---|---|---|"]
     for s in result["series"]:
         ex = s["extra"]
@@ -190,7 +191,7 @@ def probe_section(result):
     for s in result["series"]:
         first = [e["norm"]["per_layer"][-1][0] for e in s["extra"]]
         last = [e["norm"]["per_layer"][-1][-1] for e in s["extra"]]
-        ok = [b / a for a, b in zip(first, last) if a and b is not None]
+        ok = [b / a for a, b in zip(first, last, strict=False) if a and b is not None]
         ratios.append(f"{s['label']} {np.mean(ok):.2f}" if len(ok) == len(first) else f"{s['label']} overflowed")
     steps = result["series"][0]["extra"][0]["norm"]["steps"]
     lines += ["", f"Last-layer norm at step {steps[-1]:,} over its norm at step {steps[0]} (drift along the sum): "

@@ -48,7 +48,8 @@ def summary_line(result):
         return f"{hm['row_name']} x {hm['col_name']} medians (cap {hm['cap']}): {hm['values']}"
     parts = []
     for s in result["series"]:
-        extra = f", {1e3 * statistics.mean(s['sec_per_step']):.1f} ms/step" if result["id"].startswith("hidden_mode") else ""
+        ms = 1e3 * statistics.mean(s["sec_per_step"])
+        extra = f", {ms:.1f} ms/step" if result["id"].startswith("hidden_mode") else ""
         div = f", diverged {sum(s['diverged'])}/{len(s['seeds'])}" if any(s["diverged"]) else ""
         parts.append(f"{s['label']}: first 1.0 at {fmt_first(s)}{extra}{div}")
     return "; ".join(parts)
@@ -115,7 +116,7 @@ def _c6(r):
     first = {x["label"]: first_exact(x)[0] for x in r["lr"]["series"]}
     reached = {k: v for k, v in first.items() if v is not None}
     sched_first = bool(reached) and first[sched["label"]] == min(reached.values())
-    ev = (f"diverged seeds: " + ", ".join(f"{x['label']} {sum(x['diverged'])}/{len(x['seeds'])}" for x in big)
+    ev = ("diverged seeds: " + ", ".join(f"{x['label']} {sum(x['diverged'])}/{len(x['seeds'])}" for x in big)
           + "; final accuracy: " + ", ".join(f"{x['label']} {final_accuracy(x):.3f}" for x in mid)
           + "; median first step at 1.0: " + ", ".join(f"{k} {fmt_first(s[k])}" for k in first))
     return ev, _verdict([all_nan, oscill, sched_first])
@@ -123,7 +124,7 @@ def _c6(r):
 
 def _c7(r):
     sp = [(s["settings"]["num_layers"], speed(s)) for s in r["layers"]["series"]]
-    dec = all(a[1] > b[1] for a, b in zip(sp, sp[1:]))
+    dec = all(a[1] > b[1] for a, b in zip(sp, sp[1:], strict=False))
     worse = sp[0][1] > sp[-1][1] + SAME
     ev = "learning speed by num_layers: " + ", ".join(f"{n}: {v:.3f}" for n, v in sp)
     return ev, _verdict([dec, worse])
@@ -180,7 +181,8 @@ def section(result):
                   f"rows {hm['row_name']}, columns {hm['col_name']}.", "",
                   "| " + hm["row_name"] + " \\ " + hm["col_name"] + " | " + " | ".join(map(str, hm["cols"])) + " |",
                   "|---" * (len(hm["cols"]) + 1) + "|"]
-        lines += [f"| {r} | " + " | ".join(f"{v:g}" for v in vals) + " |" for r, vals in zip(hm["rows"], hm["values"])]
+        lines += [f"| {r} | " + " | ".join(f"{v:g}" for v in vals) + " |"
+                  for r, vals in zip(hm["rows"], hm["values"], strict=False)]
     else:
         lines += ["| curve | first step at 1.0, median (seeds reaching) | final accuracy | learning speed | "
                   "ms/step | diverged |", "|---|---|---|---|---|---|"]
@@ -208,7 +210,7 @@ def write_report(out_dir, quick=False):
              "accuracy curve, 1.0 = exact from the first evaluation). Accuracy = exact match of the whole sum on "
              "a fixed batch of held-out test sums.", "", "## The source report's claims", ""]
     lines += claims_table(results) + [""]
-    for eid, result in results.items():
+    for result in results.values():
         write_section = experiments.resolve(result["section"]) if "section" in result else section
         lines += write_section(result)
     (out_dir / "README.md").write_text("\n".join(lines) + "\n")

@@ -125,7 +125,7 @@ class Runner:
                 if self.pool is None:  # spawn, not fork: forking a process that already ran torch can hang
                     self.pool = mp.get_context("spawn").Pool(self.workers)
                 args = [(plan["runs"][i], s, self.device, stop_at_exact) for i, s in jobs]
-                for n, ((i, s), h) in enumerate(zip(jobs, self.pool.imap(_job, args)), 1):
+                for n, ((i, s), h) in enumerate(zip(jobs, self.pool.imap(_job, args), strict=False), 1):
                     hists[i, s] = h
                     bar.set_postfix_str(f"run {n}/{len(jobs)} done")
                     bar.update(plan["runs"][i]["train"]["steps"])

@@ -52,7 +52,7 @@ def check(num1, num2, result, maxlen):
     assert num1.shape == num2.shape == result.shape == (BATCH_SIZE, maxlen + 1), num1.shape
     assert num1.dtype == np.int64, num1.dtype
     a, b, s = digits_to_ints(num1), digits_to_ints(num2), digits_to_ints(result)
-    assert all(x + y == z for x, y, z in zip(a, b, s)), "naive generator: wrong sum"
+    assert all(x + y == z for x, y, z in zip(a, b, s, strict=False)), "naive generator: wrong sum"
 
 
 def main(argv=None):
@@ -70,8 +70,8 @@ def main(argv=None):
     random.seed(0)
     ratios = {}
     for maxlen in args.maxlens:
-        ours = lambda: gen_data(BATCH_SIZE, maxlen, "train", rng)  # noqa: E731
-        naive = lambda: naive_gen_data(BATCH_SIZE, maxlen)  # noqa: E731
+        ours = lambda maxlen=maxlen: gen_data(BATCH_SIZE, maxlen, "train", rng)  # noqa: E731
+        naive = lambda maxlen=maxlen: naive_gen_data(BATCH_SIZE, maxlen)  # noqa: E731
         try:
             check(*naive(), maxlen)
         except ValueError as e:  # e.g. str() of an int over sys.get_int_max_str_digits() digits

@@ -49,8 +49,8 @@ def main(argv=None):
     n = args.seeds
     torch.manual_seed(0)
     rnns = [nn.RNN(IN, HIDDEN, LAYERS, nonlinearity="relu", batch_first=True) for _ in range(n)]
-    weights = [[torch.stack([getattr(r, f"{name}_l{l}").detach() for r in rnns]).requires_grad_()
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")] for l in range(LAYERS)]
+    weights = [[torch.stack([getattr(r, f"{name}_l{li}").detach() for r in rnns]).requires_grad_()
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")] for li in range(LAYERS)]
     peak = peak_matmul_gflops()
     print(f"torch {torch.__version__}, 1 thread; {n} seeds; mm peak {peak:.1f} GFLOP/s\n")
     print(f"{'maxlen':>6} | {'separate ms':>11} | {'ensemble ms':>11} | {'ratio':>6} | {'ens. of peak':>12}")
@@ -61,13 +61,13 @@ def main(argv=None):
         h0 = torch.randn(LAYERS, n, BATCH, HIDDEN)
         gy = torch.randn(n, BATCH, t, HIDDEN)
 
-        def separate():
+        def separate(x=x, h0=h0, gy=gy):
             for k, r in enumerate(rnns):
                 r.zero_grad(set_to_none=True)
                 y, _ = r(x[k], h0[:, k].contiguous())
                 y.backward(gy[k])
 
-        def ensemble():
+        def ensemble(x=x, h0=h0, gy=gy):
             for w in weights:
                 for p_ in w:
                     p_.grad = None
@@ -75,10 +75,10 @@ def main(argv=None):
 
         separate()
         ensemble()
-        for l in range(LAYERS):  # same math: every weight gradient agrees with the separate runs'
+        for li in range(LAYERS):  # same math: every weight gradient agrees with the separate runs'
             for j, name in enumerate(("weight_ih", "weight_hh", "bias_ih", "bias_hh")):
-                ref = torch.stack([getattr(r, f"{name}_l{l}").grad for r in rnns])
-                assert torch.allclose(weights[l][j].grad, ref, rtol=1e-3, atol=1e-3), f"{name}_l{l} differs"
+                ref = torch.stack([getattr(r, f"{name}_l{li}").grad for r in rnns])
+                assert torch.allclose(weights[li][j].grad, ref, rtol=1e-3, atol=1e-3), f"{name}_l{li} differs"
         sep, ens = median_seconds(separate, repeats=REPEATS), median_seconds(ensemble, repeats=REPEATS)
         flop = n * 3 * rnn_forward_flops({"cell": "rnn", "num_layers": LAYERS, "hidden_size": HIDDEN,
                                           "embed_size": IN // 2}, maxlen, BATCH)

@@ -41,7 +41,7 @@ def _model(cfg):
 def rnn_forward_flops(model_cfg_dict, maxlen, batch_size=BATCH_SIZE):
     """Forward FLOPs of the recurrent layers alone over one batch of maxlen + 1 steps."""
     cell, layers, H, E = _model(model_cfg_dict)
-    per_step = sum(2 * batch_size * ((2 * E if l == 0 else H) * H + H * H) * GATES[cell] for l in range(layers))
+    per_step = sum(2 * batch_size * ((2 * E if li == 0 else H) * H + H * H) * GATES[cell] for li in range(layers))
     return per_step * (maxlen + 1)
 
 

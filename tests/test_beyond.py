@@ -20,7 +20,7 @@ NEW = ["length_generalization", "carry_chains", "hidden_probe", "hidden_size_min
 def scan_longest_chain(a, b):
     """Independent reference: walk the digits with an explicit carry, count 9-sums a carry crosses."""
     best, run, carry = 0, 0, False
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         s = int(x) + int(y)
         if s == 9 and carry:
             run += 1
@@ -37,10 +37,10 @@ def test_carry_chain_data_has_exactly_k_and_adds_up(length, chains):
     for k in chains:
         num1, num2, result = carry_chain_data(40, length, k, rng=k)
         assert num1.shape == (40, length + 1) and (num1[:, -1] == 0).all() and (num2[:, -1] == 0).all()
-        assert [scan_longest_chain(a, b) for a, b in zip(num1, num2)] == [k] * 40
+        assert [scan_longest_chain(a, b) for a, b in zip(num1, num2, strict=False)] == [k] * 40
         assert (longest_carry_chain(num1, num2) == k).all()
         a, b, r = digits_to_ints(num1), digits_to_ints(num2), digits_to_ints(result)
-        assert [x + y for x, y in zip(a, b)] == r
+        assert [x + y for x, y in zip(a, b, strict=False)] == r
 
 
 @settings(max_examples=60, deadline=None)
@@ -49,7 +49,8 @@ def test_longest_carry_chain_matches_scan_on_random_sums(length, seed):
     rng = np.random.default_rng(seed)
     num1, num2 = rng.integers(0, 10, (2, 20, length))
     num2 = np.where(rng.random((20, length)) < 0.4, 9 - num1, num2)  # many 9-sums: long chains occur
-    assert longest_carry_chain(num1, num2).tolist() == [scan_longest_chain(a, b) for a, b in zip(num1, num2)]
+    expected = [scan_longest_chain(a, b) for a, b in zip(num1, num2, strict=True)]
+    assert longest_carry_chain(num1, num2).tolist() == expected
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -99,11 +100,11 @@ def test_trained_model_is_exact_on_long_sums_checked_with_python_ints():
     num1, num2, result = gen_data(20, 300, "test", 5)
     ok, _ = beyond.predict_correct(model, num1, num2, result, time_chunk=64)
     logits = model.eval()(*to_tensors((num1, num2), "cpu"))
-    truth = [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2))]
-    assert ok.tolist() == [p == t for p, t in zip(digits_to_ints(logits.argmax(-1).numpy()), truth)]
+    truth = [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2), strict=False)]
+    assert ok.tolist() == [p == t for p, t in zip(digits_to_ints(logits.argmax(-1).numpy()), truth, strict=False)]
     out = beyond.length_eval(model, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
     assert out["lengths"] == [10, 30, 60] and len(out["eval_sec"]) == 3
-    assert all(n == 50 or (r and n == 5) for n, r in zip(out["n_sums"], out["reduced"]))
+    assert all(n == 50 or (r and n == 5) for n, r in zip(out["n_sums"], out["reduced"], strict=False))
 
 
 def test_linear_probe_separates_synthetic_states():
@@ -131,7 +132,7 @@ def test_layer_states_rebuild_the_stacked_layer(cell):
 def test_carry_bits_match_school_addition():
     num1, num2, result = gen_data(30, 15, "test", 3)
     carry_in, carry_out = probe.carry_bits(num1, num2, result)
-    for a, b, cin, cout in zip(num1, num2, carry_in, carry_out):
+    for a, b, cin, cout in zip(num1, num2, carry_in, carry_out, strict=False):
         c = 0
         for t in range(len(a)):
             assert cin[t] == c

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 import source
+from data import gen_data
 from models import ModelConfig, build_model
 from train import evaluate, resolve_device, seed_streams, to_tensors, train_run
-from data import gen_data
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

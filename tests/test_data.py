@@ -3,7 +3,8 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from data import add_digits, digits_to_ints, gen_data, ints_to_digits
 
@@ -28,7 +29,7 @@ def test_sums_exact_and_in_split_range(maxlen, split):
     assert (num1[:, -1] == 0).all() and (num2[:, -1] == 0).all()  # the padding step
     half = 5 * 10 ** (maxlen - 1)
     low, high = (0, half) if split == "train" else (half, 10**maxlen)
-    for a_row, b_row, r_row in zip(num1, num2, result):
+    for a_row, b_row, r_row in zip(num1, num2, result, strict=False):
         a, b = as_int(a_row), as_int(b_row)
         assert low <= a < high and low <= b < high
         assert as_int(r_row) == a + b
@@ -41,7 +42,7 @@ def test_sums_exact_and_in_split_range(maxlen, split):
 @given(st.integers(1, 60), st.integers(0, 2**32 - 1), st.sampled_from(["train", "test"]))
 def test_property_sum_matches_python_ints(maxlen, seed, split):
     num1, num2, result = gen_data(8, maxlen, split, rng=seed)
-    assert digits_to_ints(result) == [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2))]
+    assert digits_to_ints(result) == [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2), strict=False)]
 
 
 @settings(max_examples=100, deadline=None)
@@ -50,7 +51,7 @@ def test_property_sum_matches_python_ints(maxlen, seed, split):
 def test_add_digits_any_operands(xs, ys):
     xs = xs + ys[: 5 - len(xs)]
     a, b = ints_to_digits(xs, 302), ints_to_digits(ys, 302)
-    assert [as_int(r) for r in add_digits(a, b)] == [x + y for x, y in zip(xs, ys)]
+    assert [as_int(r) for r in add_digits(a, b)] == [x + y for x, y in zip(xs, ys, strict=False)]
 
 
 def test_worst_carry_chain_1000_digits():
@@ -86,7 +87,7 @@ def test_same_seed_same_batch_and_generator_accepted():
     a = gen_data(50, 30, "test", rng=7)
     b = gen_data(50, 30, "test", rng=np.random.default_rng(7))
     c = gen_data(50, 30, "test", rng=8)
-    assert all((x == y).all() for x, y in zip(a, b))
+    assert all((x == y).all() for x, y in zip(a, b, strict=False))
     assert not (a[0] == c[0]).all()
 
 

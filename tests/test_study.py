@@ -12,6 +12,7 @@ import source
 
 ROOT = Path(__file__).resolve().parents[1]
 from conftest import TINY  # noqa: E402  (quick_results, the whole quick study, is in conftest.py)
+
 SERIES_KEYS = {"label", "seeds", "steps", "loss", "accuracy", "digit_accuracy", "diverged", "sec_per_step"}
 
 
@@ -64,7 +65,8 @@ def test_heatmap_cells_equal_first_exact_step_of_stored_curves(quick_results):
         for row in hm["values"]:
             for value in row:
                 s = next(cells)
-                firsts = [next((st for st, a in zip(s["steps"], c) if a == 1.0), hm["cap"]) for c in s["accuracy"]]
+                firsts = [next((st for st, a in zip(s["steps"], c, strict=False) if a == 1.0), hm["cap"])
+                          for c in s["accuracy"]]
                 assert value == statistics.median(firsts)
 
 

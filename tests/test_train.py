@@ -16,8 +16,8 @@ def test_small_run_learns_to_exact_accuracy_on_held_out_sums():
     num1, num2, result = gen_data(1000, 5, "test", test_rng)
     t1, t2, _ = to_tensors((num1, num2, result), "cpu")
     pred = model.eval()(t1, t2).argmax(-1).numpy()
-    truth = [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2))]
-    exact = sum(p == t for p, t in zip(digits_to_ints(pred), truth)) / 1000
+    truth = [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2), strict=False)]
+    exact = sum(p == t for p, t in zip(digits_to_ints(pred), truth, strict=False)) / 1000
     assert exact == hist["accuracy"][-1]
     assert min(digits_to_ints(num1)) >= 50_000  # evaluated on the test split
 
