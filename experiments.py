@@ -14,6 +14,7 @@ SEEDS = 5  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides)
 
 # --- pt_main: report §2.2, the basic model ---
 PT_MAIN_MAXLEN = 10  # digits per operand
+PT_MAIN_LAYERS = 3  # the source code's pt_main builds myPTRNNModel(num_layers=3); pt_adv_main keeps the default 2
 PT_MAIN_LR = 0.005  # Adam learning rate
 PT_MAIN_STEPS = 500  # training steps of 200 sums
 
@@ -140,9 +141,9 @@ def heatmap(title, rows, cols, row_name, col_name, cap, make):
 
 
 def pt_main():
-    return {"title": "pt_main: 2-layer ReLU RNN, maxlen 10 (report §2.2)",
+    return {"title": f"pt_main: {PT_MAIN_LAYERS}-layer ReLU RNN, maxlen {PT_MAIN_MAXLEN} (report §2.2)",
             "runs": [run(f"maxlen={PT_MAIN_MAXLEN}, lr={PT_MAIN_LR}", maxlen=PT_MAIN_MAXLEN, lr=PT_MAIN_LR,
-                         steps=PT_MAIN_STEPS)]}
+                         num_layers=PT_MAIN_LAYERS, steps=PT_MAIN_STEPS)]}
 
 
 def pt_adv_main():
