@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 
 import experiments
+import fidelity
 
 SAME = 0.05  # learning speeds closer than this count as "alike"
 
@@ -209,7 +210,7 @@ def write_report(out_dir, quick=False):
              "Learning speed = mean exact-match test accuracy over all evaluations and seeds (area under the "
              "accuracy curve, 1.0 = exact from the first evaluation). Accuracy = exact match of the whole sum on "
              "a fixed batch of held-out test sums.", "", "## The source report's claims", ""]
-    lines += claims_table(results) + [""]
+    lines += claims_table(results) + [""] + fidelity.section(results)
     for result in results.values():
         write_section = experiments.resolve(result["section"]) if "section" in result else section
         lines += write_section(result)
