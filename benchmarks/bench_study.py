@@ -1,13 +1,15 @@
 """The whole study: wall time, training steps and achieved FLOP rate per experiment, against the machine.
 
-    python -m benchmarks.bench_study                              train everything (--force), then tabulate
+    python -m benchmarks.bench_study                              the study from an empty run store, tabulated
     python -m benchmarks.bench_study --quick --workers 2 pt_main no_rnn     any source.py arguments pass through
     python -m benchmarks.bench_study --from-json [--quick]        only tabulate the JSONs already in plots/
 
-Default: time source.main(["--force", *args]) in this process, then read plots/<id>.json (plots/quick/ with
---quick, or --out) of every experiment asked for and write benchmarks/study_times.csv (study_times_quick.csv
-with --quick). Per experiment:
-    runs          series x seeds
+Default: delete the result JSONs of the experiments asked for, time source.main(args) in this process with
+a new, empty run store (a temporary folder unless --store is given), so every run the study needs is
+trained once, then read plots/<id>.json (plots/quick/ with --quick, or --out) of every experiment asked
+for and write benchmarks/study_times.csv (study_times_quick.csv with --quick). Per experiment:
+    runs          series x seeds (planned)
+    trained       runs trained for it (the others were in the store: trained by an earlier experiment)
     train_steps   steps actually run, summed over runs and seeds: the JSON's steps_run if it has one, else
                   diverged_at for a diverged seed, min(steps, first_exact) in a heatmap experiment (those
                   stop at their first exact evaluation), else the planned steps
@@ -15,12 +17,15 @@ with --quick). Per experiment:
     step_seconds  sum of sec_per_step x steps: worker time inside training steps (no evaluation, no startup)
     tflop         sum of benchmarks.flops.train_step_flops x steps (evaluation passes not counted)
     gflop_s       tflop / wall_seconds
+train_steps, step_seconds and tflop count every run the result holds, also those an earlier experiment
+trained (trained < runs): there gflop_s is what the result holds per wall second, not the machine's rate.
 The aggregate peak is the single-thread torch.mm 1024x1024 rate measured here x --workers (each study run
 trains single-threaded, one run per worker process).
 """
 import argparse
 import csv
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +41,7 @@ torch.set_num_threads(1)  # as source.RUN_THREADS: every run trains single-threa
 HERE = Path(__file__).resolve().parent
 CSV_FULL, CSV_QUICK = HERE / "study_times.csv", HERE / "study_times_quick.csv"  # output tables
 MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
-COLUMNS = ["experiment", "runs", "train_steps", "wall_seconds", "step_seconds", "tflop", "gflop_s"]
+COLUMNS = ["experiment", "runs", "trained", "train_steps", "wall_seconds", "step_seconds", "tflop", "gflop_s"]
 
 
 def steps_run(series, k, heatmap):
@@ -61,7 +66,8 @@ def experiment_row(result):
             n = steps_run(s, k, heatmap)
             runs, steps, flop, step_sec = runs + 1, steps + n, flop + per_step * n, step_sec + s["sec_per_step"][k] * n
     wall = result["wall_seconds"]
-    return {"experiment": result["id"], "runs": runs, "train_steps": steps, "wall_seconds": wall,
+    return {"experiment": result["id"], "runs": runs, "trained": result.get("runs_trained", runs),
+            "train_steps": steps, "wall_seconds": wall,
             "step_seconds": step_sec, "tflop": flop / 1e12, "gflop_s": flop / 1e9 / wall}
 
 
@@ -71,7 +77,7 @@ def total_row(rows):
 
 
 def fmt(r):
-    return (f"{r['experiment']:<20} {r['runs']:>5} {r['train_steps']:>9} {r['wall_seconds']:>9.1f} "
+    return (f"{r['experiment']:<22} {r['runs']:>5} {r['trained']:>7} {r['train_steps']:>9} {r['wall_seconds']:>9.1f} "
             f"{r['step_seconds']:>9.1f} {r['tflop']:>8.3f} {r['gflop_s']:>8.1f}")
 
 
@@ -87,9 +93,12 @@ def main(argv=None):
     print(f"torch {torch.__version__}, torch.set_num_threads(1) here and in every study run; workers {args.workers}")
     study_wall = None
     if not ours.from_json:
-        t0 = time.perf_counter()
-        code = source.main(["--force", *rest])
-        study_wall = time.perf_counter() - t0
+        for eid in ids:
+            (out_dir / f"{eid}.json").unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+            t0 = time.perf_counter()
+            code = source.main([*rest, *([] if args.store else ["--store", tmp])])
+            study_wall = time.perf_counter() - t0
         if code != 0:
             print(f"source.main exited with {code}", file=sys.stderr)
             return code
@@ -116,11 +125,12 @@ def main(argv=None):
     print(f"\nresults: {out_dir}   table: {csv_path.relative_to(HERE.parent)}")
     if missing:
         print(f"no JSON (skipped): {', '.join(missing)}")
-    print(f"\n{'experiment':<20} {'runs':>5} {'steps':>9} {'wall s':>9} {'step s':>9} {'TFLOP':>8} {'GFLOP/s':>8}")
-    print("-" * 73)
+    print(f"\n{'experiment':<22} {'runs':>5} {'trained':>7} {'steps':>9} {'wall s':>9} {'step s':>9} {'TFLOP':>8} "
+          f"{'GFLOP/s':>8}")
+    print("-" * 83)
     for r in rows:
         if r["experiment"] == "TOTAL":
-            print("-" * 73)
+            print("-" * 83)
         print(fmt(r))
 
     tot = rows[-1]
