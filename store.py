@@ -80,6 +80,15 @@ def changed(old, new, keys=(*CODE_FILES, "torch")):
     return [k for k in keys if (old or {}).get(k) != new.get(k)]
 
 
+def stale_files(result):
+    """Files whose current code differs from the code a result JSON was made with (["unknown"]: not recorded)."""
+    if "fingerprint" not in result:
+        return ["unknown"]
+    modules = hook_modules(result["config"]["runs"])
+    now = fingerprint(modules)
+    return changed(result["fingerprint"], now, keys=[*CODE_FILES, *(f"{m}.py" for m in modules), "torch"])
+
+
 def canonical(model, train):
     """Settings that give bitwise the same run map to one form (each identity is tested by training both).
 

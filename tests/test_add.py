@@ -1,0 +1,69 @@
+"""add.py: the trained adder on a user's numbers, checked against Python integers; bad input exits 2."""
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import add
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lines(capsys):
+    out = capsys.readouterr().out.splitlines()
+    return {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out if ":" in line}
+
+
+def check_against_python(fields, a, b):
+    """The printed true sum is Python's; the wrong positions are exactly where the model's answer differs."""
+    truth = str(a + b)
+    assert fields["true"] == truth
+    model = fields["model"].zfill(len(truth) + 1)[-(len(truth) + 1):][::-1]  # LSB first, one digit per position
+    expect = [i for i, (m, t) in enumerate(zip(model, truth.zfill(len(model))[::-1], strict=True)) if m != t]
+    if not expect:
+        assert fields["exact"].startswith("all")
+    else:
+        assert fields["wrong"].startswith(f"{len(expect):,} of")
+        listed = fields["wrong"].split("at positions ")[1].split(" (")[0].split(", ")
+        assert [int(p) for p in listed if p != "..."] == expect[:20]
+
+
+def test_exact_sum_of_two_100000_digit_numbers(capsys):
+    sys.set_int_max_str_digits(0)
+    rng = random.Random(5)
+    a, b = rng.getrandbits(332_000), rng.getrandbits(332_000)  # about 100,000 digits each
+    a, b = int(str(a)[:100_000]), int(str(b)[:100_000])
+    assert add.main([str(a), str(b), "--full"]) == 0  # seed 0 of the default recipe is exact on random sums
+    check_against_python(lines(capsys), a, b)
+
+
+def test_wrong_digits_are_reported_where_they_are(capsys, tmp_path):
+    a, b = 10**1000 - 1, 1  # a 1,000-digit carry chain: the default model drops it after a few dozen digits
+    (tmp_path / "n.txt").write_text(f"{a}\n{b}\n")
+    code = add.main(["--file", str(tmp_path / "n.txt"), "--full"])
+    fields = lines(capsys)
+    check_against_python(fields, a, b)
+    assert code == (0 if "exact" in fields else 1)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-5", "3"], "'-' is not a digit"),
+    (["12a", "3"], "'a' is not a digit"),
+    (["", "3"], "first number is empty"),
+    (["1"], "expected two numbers, got 1"),
+    (["1", "2", "--file", "x"], "either as arguments or with --file"),
+    (["1", "2", "--maxlen", "0"], "--maxlen must be >= 1"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
+    assert add.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and err.startswith("add.py: ")
+
+
+def test_cli_reads_stdin_and_rejects_a_minus_sign():
+    proc = subprocess.run([sys.executable, "add.py", "--file", "-"], input="12 x5", cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip() == \
+        "add.py: second number 'x5' is not a non-negative integer: 'x' is not a digit 0-9"
