@@ -142,21 +142,26 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
 
     depths = [check_int("depth", d, 1) for d in depths][: 2 if quick else None]
     t, rng = run["train"], _rng(seed, 1)
+    device = next(model.parameters()).device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)  # GPU work is asynchronous
     model.train()
     out = {"depths": depths, "sec_per_step": []}
     for d in depths:
         size = t.get("batch_size", BATCH_SIZE)
-        batches = [[torch.from_numpy(v) for v in gen_data(size, t["maxlen"], "train", rng)] for _ in range(d)]
+        batches = [[torch.from_numpy(v).to(device) for v in gen_data(size, t["maxlen"], "train", rng)]
+                   for _ in range(d)]
         best = float("inf")
         for _ in range(repeats):
             model.zero_grad(set_to_none=True)
             h = None
             for i, (a, b, r) in enumerate(batches):  # noqa: B007 (r: the last batch's target, used below)
                 if i == d - 1:  # the step itself: this batch's forward, then backward through all d batches
+                    sync()
                     t0 = time.perf_counter()
                 y, h = model.rnn(embed_pair(model.embed, a, b), h)
             loss = F.cross_entropy(model.out(y).reshape(-1, 10), r.reshape(-1))  # the last batch's loss only
             loss.backward()
+            sync()
             best = min(best, time.perf_counter() - t0)
         out["sec_per_step"].append(best)
     model.zero_grad(set_to_none=True)

@@ -35,18 +35,19 @@ def single_layers(rnn):
         with torch.no_grad():
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 getattr(one, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{li}"))
-        layers.append(one)
+        layers.append(one.to(rnn.weight_ih_l0.device))  # on the trained model's device
     return layers
 
 
 @torch.no_grad()
 def layer_states(model, num1, num2):
-    """Per layer, the state after every step (N, T, H) from zeros, for digit arrays (N, T)."""
-    x = embed_pair(model.embed, torch.from_numpy(num1), torch.from_numpy(num2))  # (N, T, 2E)
+    """Per layer, the state after every step (N, T, H) from zeros, for digit arrays (N, T); on the CPU."""
+    device = model.embed.weight.device
+    x = embed_pair(model.embed, torch.from_numpy(num1).to(device), torch.from_numpy(num2).to(device))  # (N, T, 2E)
     states = []
     for layer in single_layers(model.rnn):
         x, _ = layer(x)
-        states.append(x)
+        states.append(x.cpu())  # probes, PCA and norms run on the CPU in float64 / numpy
     return states
 
 

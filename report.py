@@ -18,6 +18,7 @@ from pathlib import Path
 
 import experiments
 import plot
+import split
 
 Z = 2.0  # a difference between two settings counts when it exceeds Z standard errors of the difference over seeds
 EPS = 1e-12  # gaps below this are float noise even when every seed agrees (standard error 0)
@@ -346,6 +347,35 @@ def section(result):
     common = {k: v for k, v in first.items() if all(s["settings"].get(k) == v for s in result["series"])}
     lines += ["", f"Constants shared by every curve: `{json.dumps(common)}`; seeds {result['config']['seeds']}; "
               f"trained on {result['device']} in {result['wall_seconds']:.0f} s (torch {result['torch']}).", ""]
+    return lines
+
+
+def maxlen_section(result):
+    """The default section of the maxlen sweep, then each model's errors on test-range vs train-range sums."""
+    lines = section(result)
+    if not split.has_positions(result):
+        return lines
+    n = result["series"][0]["extra"][0]["sums"]
+
+    def share(s, where):
+        v = split.top_share(s, where)
+        return "no errors" if v is None else f"{v:.2f}"
+
+    lines += ["### The split's shift", "",
+              f"Each trained model on {n:,} held-out sums from the test range (top result digit 1) and {n:,} from "
+              f"the training range (top result digit 0): exact match, and the share of its wrong digits at the two "
+              f"highest result positions (mean over seeds; per position in the right panel of the chart).", "",
+              "| curve | exact, test range | exact, train range | top-2 share of errors, test | same, train |",
+              "|---|---|---|---|---|"]
+    gaps = []
+    for s in result["series"]:
+        test, train = split.mean_exact(s, "test"), split.mean_exact(s, "train")
+        gaps.append((test - train, s["label"]))
+        lines.append(f"| {s['label']} | {test:.3f} | {train:.3f} | {share(s, 'test')} | {share(s, 'train')} |")
+    diff, label = max(gaps, key=lambda g: abs(g[0]))
+    lines += ["", f"Largest gap between the ranges: {label}, exact match {diff:+.3f} on test-range sums relative to "
+              f"train-range sums. The learning curves on train-range sums are `maxlen_control`; claim C5 is judged "
+              f"on both.", ""]
     return lines
 
 
