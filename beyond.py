@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import experiments
-from data import carry_chain_data, check_int, gen_data, ints_to_digits
+from data import LEADING_DIGITS, carry_chain_data, check_int, gen_data, ints_to_digits
 from models import embed_pair
 from train import BATCH_SIZE
 
@@ -169,6 +169,17 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
 
 
 # --- summaries of stored results (JSON dicts; used by beyond_report.py) ---
+
+
+def longest_chain_possible(maxlen, split="train"):
+    """Longest carry chain (9-sums a carry crosses) a maxlen-digit sum of `split` can hold.
+
+    The carry must be generated at some position and then cross digit sums of 9 above it; the top position
+    can pass it on only if two leading digits of the split can sum to 9 (train 0-4: at most 8; test 5-9: 10+).
+    """
+    low, high = LEADING_DIGITS[split]
+    top_passes = 2 * low <= 9 <= 2 * (high - 1)
+    return max(0, maxlen - (1 if top_passes else 2))
 
 
 def seed_exact(extra, i):
