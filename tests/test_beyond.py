@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import assert_drawn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -158,8 +159,7 @@ def test_new_training_options_validated_and_off_by_default():
 
 @pytest.mark.parametrize("eid", NEW)
 def test_quick_run_of_new_experiment_writes_png_json_and_section(quick_results, eid):
-    png = quick_results / f"{eid}.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert_drawn(quick_results / f"{eid}.png")
     result = json.loads((quick_results / f"{eid}.json").read_text())
     assert result["id"] == eid and result["config"]["seeds"] == [0, 1]
     text = (quick_results / "README.md").read_text()
