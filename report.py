@@ -268,7 +268,7 @@ def _c6(r):
 
 def _c7(r):
     sp = [(s["settings"]["num_layers"], seed_speeds(s)) for s in r["layers"]["series"]]
-    return judge([(f"{n} layers faster than {m}: " + versus(str(n), a, str(m), b), above(a, b))
+    return judge([(f"{m} layers slower than {n}: " + versus(f"{n} layers", a, f"{m} layers", b), above(a, b))
                   for (n, a), (m, b) in zip(sp, sp[1:], strict=False)])
 
 
