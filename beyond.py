@@ -41,24 +41,27 @@ def _initial_state(model, n):
 
 
 @torch.no_grad()
-def predict_correct(model, num1, num2, result, time_chunk=TIME_CHUNK):
-    """Per-sum (all digits right: bool (N,)) and number of right digits, for int64 arrays (N, T).
+def predict_digits(model, num1, num2, time_chunk=TIME_CHUNK):
+    """The model's sum digits, int64 (N, T), for LSB-first operand digit arrays (N, T) of any length.
 
     Runs the recurrent layer over time chunks, passing its state along, so any length fits memory.
     """
     model.eval()
     device = next(model.parameters()).device
     n, steps = num1.shape
-    ok = torch.ones(n, dtype=torch.bool, device=device)
-    right, h = 0, _initial_state(model, n)
+    out = np.empty((n, steps), dtype=np.int64)
+    h = _initial_state(model, n)
     for t in range(0, steps, time_chunk):
-        a, b, r = (torch.from_numpy(np.ascontiguousarray(v[:, t : t + time_chunk])).to(device)
-                   for v in (num1, num2, result))
-        y, h = model.rnn(embed_pair(model.embed, a, b), h)
-        correct = model.out(y).argmax(-1) == r
-        ok &= correct.all(dim=1)
-        right += int(correct.sum())
-    return ok.cpu().numpy(), right
+        a, b = (torch.from_numpy(np.ascontiguousarray(v[:, t : t + time_chunk])).to(device) for v in (num1, num2))
+        y, h = model.rnn(embed_pair(model.embed, a, b), h)  # (N, chunk, H)
+        out[:, t : t + time_chunk] = model.out(y).argmax(-1).cpu().numpy()
+    return out
+
+
+def predict_correct(model, num1, num2, result, time_chunk=TIME_CHUNK):
+    """Per-sum (all digits right: bool (N,)) and number of right digits, for int64 arrays (N, T)."""
+    correct = predict_digits(model, num1, num2, time_chunk) == result
+    return correct.all(axis=1), int(correct.sum())
 
 
 def evaluate_sums(model, make_batch, n_sums, sum_chunk=SUM_CHUNK):

@@ -17,6 +17,7 @@ import statistics
 from pathlib import Path
 
 import experiments
+import fidelity
 import plot
 import split
 
@@ -392,7 +393,7 @@ def write_report(out_dir, quick=False):
              "Learning speed = mean exact-match test accuracy over all evaluations and seeds (area under the "
              "accuracy curve, 1.0 = exact from the first evaluation). Accuracy = exact match of the whole sum on "
              "a fixed batch of held-out test sums.", "", "## The source report's claims", ""]
-    lines += claims_table(results) + [""]
+    lines += claims_table(results) + [""] + fidelity.section(results)
     for result in results.values():
         write_section = experiments.resolve(result["section"]) if "section" in result else section
         lines += write_section(result)

@@ -6,9 +6,11 @@
     python source.py --quick          tiny settings, end to end in about a minute (plots/quick/)
     python source.py --force          retrain even where a cached result matches
 
-Each experiment's result is written to plots/<id>.json (atomically) and drawn as plots/<id>.png
-as soon as it finishes, so an interrupted run keeps every finished experiment; a rerun skips an
-experiment whose stored config equals its current one. plots/README.md is regenerated at the end.
+Every (run, seed) is looked up in the run store (store.py) first and trained only if missing; each
+trained run is written to the store as soon as it finishes, so an interrupted run loses no finished
+run. Each experiment's result is then assembled, written to plots/<id>.json (atomically) and drawn
+as plots/<id>.png; plots/README.md is regenerated at the end. A result made by other code (its code
+fingerprint differs) is never served as current: its runs are retrained, with a line saying why.
 """
 import argparse
 import json
@@ -17,6 +19,7 @@ import os
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -26,9 +29,10 @@ import experiments
 import plot
 import report
 from models import ModelConfig
+from store import HISTORY_FIELDS, Store, code_id, fingerprint, hook_modules, model_from_blob, weights_blob
 from train import resolve_device, train_run
 
-SCHEMA_VERSION = 1  # bump when the result JSON changes shape: every cached result is retrained
+SCHEMA_VERSION = 2  # bump when the result JSON changes shape: every cached result is retrained
 OUT_DIR = Path(__file__).resolve().parent / "plots"
 QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: seeds, step cap, interval, maxlen / 5
 
@@ -81,16 +85,36 @@ def load_json(path):
 RUN_THREADS = 1  # torch threads per run: fixed, because the thread count changes float sums (and curves)
 
 
-def _job(args):
-    """One (run, seed) in a worker or in-process: the history, without the model."""
+def request(run, seed, device, stop):
+    """One (run, seed) as the store keys it: model and training settings, seed, device, stop at exact, hook."""
+    return {"model": run["model"], "train": run["train"], "seed": seed, "device": device, "stop": stop,
+            "after": run.get("after")}
+
+
+def _job(job):
+    """Train and/or measure one (run, seed), in a worker or in-process: (history, measurement, weights).
+
+    With a store path the worker writes the run (and measurement) itself as soon as it has it, so a
+    finished run survives whatever happens to the driver; without one (a cluster without a shared
+    disk) it returns the weights as bytes for the driver to store.
+    """
     torch.set_num_threads(RUN_THREADS)  # same numbers serial or parallel, whatever --workers is
-    run, seed, device, stop_at_exact = args[:4]
-    progress = args[4] if len(args) > 4 else None
-    hist, model = train_run(ModelConfig(**run["model"]), **run["train"], seed=seed, device=device,
-                            stop_at_exact=stop_at_exact, progress=progress)
-    if run.get("after"):  # an experiment's own measurement of the trained model, stored per seed as "extra"
-        hist["extra"] = experiments.resolve(run["after"]["fn"])(model, run, seed, **run["after"].get("args", {}))
-    return hist
+    run, req, todo = job["run"], job["req"], job["todo"]
+    st = Store(job["store"], job["fp"]) if job.get("store") else None
+    hist = extra = blob = None
+    if "train" in todo:
+        hist, model = train_run(ModelConfig(**req["model"]), **req["train"], seed=req["seed"], device=req["device"],
+                                stop_at_exact=req["stop"], progress=job.get("progress"))
+        blob = weights_blob(model)
+        if st is not None:
+            st.save_run(req, hist, blob)
+    else:
+        model = model_from_blob(req["model"], job["weights"], req["device"])
+    if "measure" in todo:  # an experiment's own measurement of the trained model, stored per seed as "extra"
+        extra = experiments.resolve(run["after"]["fn"])(model, run, req["seed"], **run["after"].get("args", {}))
+        if st is not None:
+            st.save_measure(req, extra)
+    return hist, extra, (None if st is not None else blob)
 
 
 def job_cost(run):
@@ -100,10 +124,12 @@ def job_cost(run):
 
 
 class Runner:
-    """Trains the runs of a plan, serially or in a pool of worker processes made once and reused."""
+    """Trains what the store lacks of a plan, serially or in a pool of worker processes made once and reused."""
 
-    def __init__(self, device, workers):
+    def __init__(self, device, workers, store=None):
         self.device, self.workers, self.pool = device, workers, None
+        self.store = store if store is not None else Store()
+        self.trained = self.measured = 0
 
     def close(self, terminate=False):
         if self.pool is not None:
@@ -111,38 +137,91 @@ class Runner:
             self.pool.join()
             self.pool = None
 
-    def run(self, eid, plan, seeds, stop_at_exact):
-        jobs = [(i, s) for i, _ in enumerate(plan["runs"]) for s in seeds]
-        jobs.sort(key=lambda j: -job_cost(plan["runs"][j[0]]))
-        total = sum(plan["runs"][i]["train"]["steps"] for i, _ in jobs)
-        hists = {}
-        with tqdm(total=total, desc=eid, unit="step", dynamic_ncols=True, leave=False) as bar:
+    def plan_jobs(self, eid, plan, seeds, stop_at_exact, force):
+        """Look every (run, seed) up; return (histories, measurements, jobs): jobs hold what is missing."""
+        hists, extras, jobs, stale = {}, {}, {}, Counter()
+        for i, run in enumerate(plan["runs"]):
+            for s in seeds:
+                req = request(run, s, self.device, stop_at_exact)
+                hist, has_weights = (None, False) if force else self.store.history(req)
+                extra = None if force or not req["after"] else self.store.measure(req)
+                if hist is not None:
+                    hists[i, s] = hist
+                if extra is not None:
+                    extras[i, s] = extra
+                measure = req["after"] is not None and extra is None
+                todo = (("train",) if hist is None or (measure and not has_weights) else ()) + (
+                    ("measure",) if measure else ())
+                if not todo:
+                    continue
+                if hist is None and not force:
+                    stale[tuple(self.store.stale_reason(req))] += 1
+                folder, stem = self.store._run_stem(req)
+                key = (str(folder / stem), json.dumps(req["after"], sort_keys=True), todo)  # identical runs: one job
+                job = jobs.setdefault(key, {"run": run, "req": req, "todo": todo, "keys": [], "store": str(
+                    self.store.root), "fp": self.store.fp})
+                job["keys"].append((i, s))
+        for files, n in stale.items():
+            if files:
+                tqdm.write(f"[{eid}] {', '.join(files)} changed since {n} of its runs were stored: retraining them")
+        return hists, extras, list(jobs.values())
+
+    def run(self, eid, plan, seeds, stop_at_exact, force=False):
+        """Histories and measurements of every (run index, seed): from the store, else trained now."""
+        hists, extras, jobs = self.plan_jobs(eid, plan, seeds, stop_at_exact, force)
+        for job in jobs:
+            if job["todo"] == ("measure",):
+                job["weights"] = self.store.weights(job["req"])
+        jobs.sort(key=lambda j: -job_cost(j["run"]))
+        self.trained = sum("train" in j["todo"] for j in jobs)
+        self.measured = sum("measure" in j["todo"] for j in jobs)
+        with tqdm(total=len(jobs), desc=eid, unit="run", dynamic_ncols=True, leave=False) as bar:
             if self.workers <= 1:
-                for n, (i, s) in enumerate(jobs, 1):
-                    bar.set_postfix_str(f"run {n}/{len(jobs)}: {plan['runs'][i]['label']}, seed {s}")
-                    hists[i, s] = _job((plan["runs"][i], s, self.device, stop_at_exact, bar.update))
+                def progress(k, job):  # in-process: the bar moves by the fraction of the run's steps done
+                    done = [0]
+
+                    def update(n):
+                        done[0] += n
+                        bar.n = k + min(1.0, done[0] / job["run"]["train"]["steps"])
+                        bar.refresh()
+                    return update
+
+                results = ((j, _job({**j, "progress": progress(k, j)})) for k, j in enumerate(jobs))
             else:
                 if self.pool is None:  # spawn, not fork: forking a process that already ran torch can hang
                     self.pool = mp.get_context("spawn").Pool(self.workers)
-                args = [(plan["runs"][i], s, self.device, stop_at_exact) for i, s in jobs]
-                for n, ((i, s), h) in enumerate(zip(jobs, self.pool.imap(_job, args), strict=False), 1):
-                    hists[i, s] = h
-                    bar.set_postfix_str(f"run {n}/{len(jobs)} done")
-                    bar.update(plan["runs"][i]["train"]["steps"])
-        return hists
+                done = self.pool.imap_unordered(_indexed_job, list(enumerate(jobs)))
+                results = ((jobs[n], out) for n, out in done)
+            for n, (job, (hist, extra, blob)) in enumerate(results, 1):
+                if blob is not None:
+                    self.store.save_run(job["req"], hist, blob)
+                    if extra is not None:
+                        self.store.save_measure(job["req"], extra)
+                for key in job["keys"]:
+                    if hist is not None:
+                        hists[key] = hist
+                    if extra is not None:
+                        extras[key] = extra
+                bar.n = n  # whole runs done
+                bar.set_postfix_str(f"{job['run']['label']}, seed {job['req']['seed']}", refresh=True)
+        return hists, extras
 
 
-def assemble(eid, plan, config, seeds, hists, device, wall):
+def _indexed_job(item):
+    n, job = item
+    return n, _job(job)
+
+
+def assemble(eid, plan, config, seeds, hists, device, wall, extras=None):
     series = []
     for i, r in enumerate(plan["runs"]):
         hs = [hists[i, s] for s in seeds]
         series.append({
             "label": r["label"], "settings": {**r["model"], **r["train"]}, "seeds": list(seeds),
             "steps": hs[0]["eval_steps"], "loss_steps": hs[0]["loss_steps"],
-            **{k: [h[k] for h in hs] for k in ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at",
-                                               "first_exact", "first_exact_sec", "steps_run", "sec_per_step")}})
+            **{k: [h[k] for h in hs] for k in HISTORY_FIELDS}})
         if r.get("after"):
-            series[-1]["extra"] = [h.get("extra") for h in hs]
+            series[-1]["extra"] = [(extras or {}).get((i, s)) for s in seeds]
     result = {"id": eid, "title": plan["title"], "config": config, "series": series,
               "device": device, "torch": torch.__version__, "wall_seconds": wall,
               **{k: plan[k] for k in ("chart", "section") if k in plan}}
@@ -156,9 +235,11 @@ def assemble(eid, plan, config, seeds, hists, device, wall):
 
 
 def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
-    """Train (or reuse from cache) one experiment; write its JSON and PNG; return (result, trained).
+    """One experiment from the store (training only the runs it lacks); write its JSON and PNG.
 
+    Returns (result, runs trained now; None: the stored result was reused whole).
     seeds None: the plan's own "seeds" count, else experiments.SEEDS.
+    A stored result whose config and code fingerprint equal the current ones is only redrawn.
     """
     plan = experiments.EXPERIMENTS[eid]()
     if seeds is None:
@@ -166,17 +247,20 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     if quick:
         plan = quick_plan(plan)
     config = make_config(plan, seeds)
+    fp = fingerprint(hook_modules(plan["runs"]))
     path = out_dir / f"{eid}.json"
     cached = None if force else load_json(path)
-    if cached is not None and cached.get("config") == config:
-        result, trained = cached, False
+    if cached is not None and cached.get("config") == config and cached.get("fingerprint") == fp:
+        result, trained = cached, None
     else:
         t0 = time.perf_counter()
-        hists = runner.run(eid, plan, seeds, stop_at_exact="heatmap" in plan or plan.get("stop_at_exact", False))
-        result = assemble(eid, plan, config, seeds, hists, runner.device, time.perf_counter() - t0)
-        result["workers"] = runner.workers
+        stop = "heatmap" in plan or plan.get("stop_at_exact", False)
+        hists, extras = runner.run(eid, plan, seeds, stop_at_exact=stop, force=force)
+        result = assemble(eid, plan, config, seeds, hists, runner.device, time.perf_counter() - t0, extras)
+        trained = runner.trained
+        result.update(workers=runner.workers, code=code_id(fp), fingerprint=fp, runs_planned=len(plan["runs"]) * len(
+            seeds), runs_trained=trained, measured=runner.measured)
         write_json(path, result)
-        trained = True
     draw = experiments.resolve(result["chart"]) if "chart" in result else plot.draw
     draw(result, out_dir / f"{eid}.png")
     return result, trained
@@ -193,6 +277,8 @@ def parse_args(argv):
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
                    help="parallel training processes (1 = in this process)")
     p.add_argument("--out", type=Path, default=None, help="result folder (default plots/ or plots/quick/)")
+    p.add_argument("--store", type=Path, default=None,
+                   help="run store folder (default: $ADDER_STORE or ./store; `python store.py` manages it)")
     return p.parse_args(argv)
 
 
@@ -212,21 +298,28 @@ def main(argv=None):
         return 2
     out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runner = Runner(resolve_device(args.device), args.workers)
+    store = Store(args.store)
+    store.add_results(out_dir)  # the runs of results already there (e.g. committed ones) are not retrained
+    runner = Runner(resolve_device(args.device), args.workers, store)
     t0 = time.perf_counter()
+    planned = trained_total = 0
     try:
         for eid in args.ids or valid:
             seeds = None if n_seeds is None else range(n_seeds)  # None: the plan's own count
             result, trained = run_experiment(eid, out_dir, runner, seeds, args.quick, args.force)
-            how = f"trained in {result['wall_seconds']:.1f}s" if trained else "cached"
+            n = len(result["series"]) * len(result["config"]["seeds"])
+            planned, trained_total = planned + n, trained_total + (trained or 0)
+            how = ("cached" if trained is None else f"all {n} runs from the store" if not trained else
+                   f"trained {trained} of {n} runs in {result['wall_seconds']:.1f}s")
             tqdm.write(f"[{eid}] {how}: {report.summary_line(result)}")
     except KeyboardInterrupt:
         runner.close(terminate=True)
-        print(f"\ninterrupted: finished experiments are kept in {out_dir}; rerun to resume", file=sys.stderr)
+        print(f"\ninterrupted: finished runs are kept in {store.root}; rerun to resume", file=sys.stderr)
         return 130
     runner.close()
     report.write_report(out_dir, quick=args.quick)
-    print(f"done in {time.perf_counter() - t0:.1f}s; report: {out_dir / 'README.md'}")
+    print(f"done in {time.perf_counter() - t0:.1f}s: trained {trained_total} of {planned} runs; "
+          f"report: {out_dir / 'README.md'}; store: {store.root}")
     return 0
 
 

@@ -1,7 +1,11 @@
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# every test trains into a store of its own session, never into the user's ./store
+os.environ["ADDER_STORE"] = tempfile.mkdtemp(prefix="adder-store-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -3,6 +3,7 @@ import pytest
 
 import experiments
 import source
+from store import Store
 
 
 def small_plan():
@@ -11,14 +12,15 @@ def small_plan():
                                                    loss_every=20, eval_every=20)]}
 
 
-def test_parallel_workers_match_serial_exactly():
+def test_parallel_workers_match_serial_exactly(tmp_path):
     plan, seeds = small_plan(), [0, 1]
-    serial = source.Runner("cpu", 1).run("t", plan, seeds, stop_at_exact=False)
-    runner = source.Runner("cpu", 2)
+    serial, _ = source.Runner("cpu", 1, Store(tmp_path / "serial")).run("t", plan, seeds, stop_at_exact=False)
+    runner = source.Runner("cpu", 2, Store(tmp_path / "parallel"))  # its own store: it must train, not read
     try:
-        parallel = runner.run("t", plan, seeds, stop_at_exact=False)
+        parallel, _ = runner.run("t", plan, seeds, stop_at_exact=False)
     finally:
         runner.close()
+    assert runner.trained == 4
     assert serial.keys() == parallel.keys()
     for key in serial:
         for field in ("loss", "accuracy", "digit_accuracy", "first_exact"):
@@ -35,11 +37,10 @@ def small_heatmap(monkeypatch):
     return experiments.heat_layers_mode()
 
 
-def test_early_stopped_heatmap_equals_full_runs(small_heatmap):
+def test_early_stopped_heatmap_equals_full_runs(small_heatmap, tmp_path):
     seeds = [0, 1]
-    runner = source.Runner("cpu", 1)
-    early = runner.run("h", small_heatmap, seeds, stop_at_exact=True)
-    full = runner.run("h", small_heatmap, seeds, stop_at_exact=False)
+    early, _ = source.Runner("cpu", 1, Store(tmp_path / "early")).run("h", small_heatmap, seeds, stop_at_exact=True)
+    full, _ = source.Runner("cpu", 1, Store(tmp_path / "full")).run("h", small_heatmap, seeds, stop_at_exact=False)
     cfg = source.make_config(small_heatmap, seeds)
     hm_early = source.assemble("h", small_heatmap, cfg, seeds, early, "cpu", 0)["heatmap"]["values"]
     hm_full = source.assemble("h", small_heatmap, cfg, seeds, full, "cpu", 0)["heatmap"]["values"]

@@ -33,7 +33,9 @@ def tiny(monkeypatch):
 
 
 def study(out, *ids, extra=()):
-    return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out), *extra, *ids])
+    """The quick study into `out`, with a run store of its own (out/store)."""
+    return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out),
+                        "--store", str(out / "store"), *extra, *ids])
 
 
 @pytest.mark.parametrize("eid", list(experiments.EXPERIMENTS))

@@ -1,0 +1,156 @@
+"""Try the trained adder on your own numbers.
+
+    python add.py 123456789 987654321
+    python add.py --file numbers.txt          two non-negative integers, whitespace-separated ('-': stdin)
+    python add.py 99999999999 1 --cell lstm   another cell (rnn/tanh trained on 10-digit sums by default)
+
+It adds two non-negative integers of up to 1,000,000 digits with a trained model from the run store
+(the same run the study's length_generalization trains, seed 0), training it first if the store lacks
+it (a few seconds), and prints the model's answer, the true sum (exact digit arithmetic, data.add_digits)
+and which digits the model got wrong. Exit code 0: the model is exact; 1: some digit is wrong; 2: bad input
+(a one-line error).
+"""
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import experiments
+from beyond import predict_digits
+from data import MAX_DIGITS, add_digits
+from models import CELLS, NONLINEARITIES
+from store import Store, model_from_blob, weights_blob
+from train import resolve_device, train_run
+
+SHOW = 60  # digits shown at each end of a long number (--full shows all)
+DIGITS = re.compile(r"[0-9]+")
+
+
+class InputError(ValueError):
+    """Bad user input: reported as one line, exit code 2."""
+
+
+def parse_number(text, name):
+    """A non-negative integer given as decimal digits -> the same string without leading zeros."""
+    text = text.strip()
+    if not text:
+        raise InputError(f"{name} is empty: give a non-negative integer such as 12345")
+    if not DIGITS.fullmatch(text):
+        bad = next(c for c in text if c not in "0123456789")
+        raise InputError(f"{name} {_short(text, 20)!r} is not a non-negative integer: {bad!r} is not a digit 0-9")
+    if len(text) > MAX_DIGITS:
+        raise InputError(f"{name} has {len(text):,} digits; at most {MAX_DIGITS:,} are allowed")
+    return text.lstrip("0") or "0"
+
+
+def to_digits(text, length):
+    """Decimal string -> int64 (1, length) LSB-first digits, zero-padded."""
+    out = np.zeros((1, length), dtype=np.int64)
+    out[0, : len(text)] = np.frombuffer(text[::-1].encode(), dtype=np.uint8) - ord("0")
+    return out
+
+
+def to_text(digits):
+    """LSB-first digit row -> decimal string without leading zeros."""
+    return (digits[::-1].astype(np.uint8) + ord("0")).tobytes().decode().lstrip("0") or "0"
+
+
+def _short(text, show=SHOW):
+    return text if len(text) <= 2 * show + 20 else f"{text[:show]}...[{len(text):,} digits]...{text[-show:]}"
+
+
+def adder_request(cell, nonlinearity, maxlen, seed, device):
+    """The store request of the default adder: length_generalization's settings for one (cell, seed)."""
+    run = experiments.run("add", cell=cell, nonlinearity=nonlinearity, hidden_mode="none", maxlen=maxlen,
+                          lr=experiments.LENGTH_LR, steps=experiments.LENGTH_STEPS)
+    return {"model": run["model"], "train": run["train"], "seed": seed, "device": device, "stop": False,
+            "after": None}
+
+
+def load_adder(req, store):
+    """(model, how it was obtained): the stored weights, else trained now and stored."""
+    blob = store.weights(req)
+    if blob is not None:
+        return model_from_blob(req["model"], blob, req["device"]), "from the store"
+    t0 = time.perf_counter()
+    hist, model = train_run(req["model"], **req["train"], seed=req["seed"], device=req["device"])
+    store.save_run(req, hist, weights_blob(model))
+    return model, f"trained now in {time.perf_counter() - t0:.1f} s"
+
+
+def add(a, b, model):
+    """(model's digits, true digits), LSB first, each of length max(len(a), len(b)) + 1."""
+    length = max(len(a), len(b)) + 1
+    num1, num2 = to_digits(a, length), to_digits(b, length)
+    return predict_digits(model, num1, num2)[0], add_digits(num1, num2)[0]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("numbers", nargs="*", help="two non-negative integers")
+    p.add_argument("--file", help="read the two numbers from this file ('-': standard input)")
+    p.add_argument("--cell", default="rnn", choices=[c for c in CELLS if c != "linear"])
+    p.add_argument("--nonlinearity", default="tanh", choices=NONLINEARITIES, help="rnn only")
+    p.add_argument("--maxlen", type=int, default=experiments.LENGTH_MAXLEN, help="training length (digits)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--store", type=Path, default=None, help="run store folder (default: $ADDER_STORE or ./store)")
+    p.add_argument("--full", action="store_true", help="print every digit of long numbers")
+    return p.parse_args(argv)
+
+
+def read_numbers(args):
+    if args.file is not None:
+        if args.numbers:
+            raise InputError("give the numbers either as arguments or with --file, not both")
+        try:
+            text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+        except OSError as e:
+            raise InputError(f"cannot read {args.file}: {e.strerror}") from None
+        parts = text.split()
+    else:
+        parts = args.numbers
+    if len(parts) != 2:
+        raise InputError(f"expected two numbers, got {len(parts)}")
+    return parse_number(parts[0], "first number"), parse_number(parts[1], "second number")
+
+
+def main(argv=None):
+    sys.set_int_max_str_digits(0)
+    args = parse_args(argv)
+    try:
+        a, b = read_numbers(args)
+        if args.maxlen < 1 or args.seed < 0:
+            raise InputError(f"--maxlen must be >= 1 and --seed >= 0, got {args.maxlen} and {args.seed}")
+        device = resolve_device(args.device)
+    except (InputError, ValueError) as e:
+        print(f"add.py: {e}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)  # one small matrix product per digit: threads only add overhead
+    req = adder_request(args.cell, args.nonlinearity if args.cell == "rnn" else "relu", args.maxlen, args.seed,
+                        device)
+    model, how = load_adder(req, Store(args.store))
+    t0 = time.perf_counter()
+    pred, truth = add(a, b, model)
+    sec = time.perf_counter() - t0
+    show = (lambda t: t) if args.full else _short
+    wrong = np.flatnonzero(pred != truth)  # positions from the units digit (0 = units)
+    name = f"{args.cell}/{args.nonlinearity}" if args.cell == "rnn" else args.cell
+    print(f"model: {show(to_text(pred))}")
+    print(f"true:  {show(to_text(truth))}")
+    if len(wrong) == 0:
+        print(f"exact: all {len(truth):,} digits right")
+    else:
+        listed = ", ".join(map(str, wrong[:20])) + (", ..." if len(wrong) > 20 else "")
+        print(f"wrong: {len(wrong):,} of {len(truth):,} digits, at positions {listed} (0 = units digit)")
+    print(f"{name} trained on {args.maxlen}-digit sums, seed {args.seed} ({how}); {len(truth):,} digits added "
+          f"in {sec:.2f} s on {device}")
+    return 0 if len(wrong) == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""The run store: every (settings, seed) run is trained once, kept with its weights, reused everywhere.
+
+    python store.py            where the store is, how many runs and measurements it holds, its size
+    python store.py --clear    delete it (results in plots/ stay; a rerun retrains what they lack)
+    python store.py --prune    delete the entries made by older code only
+
+Layout (ADDER_STORE or --store, default ./store/, out of git):
+
+    runs/<lineage>/<code>_s<steps>_<full|stop>.json   the run's history      (one JSON per run)
+    runs/<lineage>/<code>_s<steps>_<full|stop>.pt     its weights (+ carried state), torch.save
+    measures/<lineage>/<code>_s<steps>_<full|stop>__<measure>.json   an "after" hook's result
+
+lineage = hash of the run's canonical settings without its step count, its seed and its device;
+code = hash of the code that decides a run's numbers (CODE_FILES, as syntax trees: comments,
+docstrings and formatting do not count) and the torch version. A run of N steps holds every shorter
+run of the same lineage as a prefix (same data stream, same schedule, same evaluation grid), so the
+history of a 500-step run is read from a stored 1,000-step one (truncate). Settings that provably do
+not change the computation map to one lineage (canonical; each identity has a bitwise test).
+Every write is a temp file + os.replace, so a killed process never leaves a torn entry.
+"""
+import argparse
+import ast
+import hashlib
+import inspect
+import io
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DIR = ROOT / "store"  # the default location (gitignored); ADDER_STORE or --store moves it
+CODE_FILES = ("data.py", "models.py", "train.py")  # the code that decides a run's numbers
+
+
+def store_dir(path=None):
+    return Path(path or os.environ.get("ADDER_STORE") or DEFAULT_DIR)
+
+
+def _digest(obj, n=16):
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
+
+
+def _strip_docstrings(tree):
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def source_hash(path):
+    """Hash of a Python file's syntax tree without docstrings: comments and formatting do not change it."""
+    tree = _strip_docstrings(ast.parse(Path(path).read_text()))
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
+
+
+def fingerprint(modules=()):
+    """{file: hash} of the code that decides runs (and of the hook modules named) as it is now, plus torch."""
+    files = [*CODE_FILES, *(f"{m}.py" for m in modules)]
+    return {**{f: source_hash(ROOT / f) for f in files if (ROOT / f).exists()}, "torch": torch.__version__}
+
+
+def hook_modules(runs):
+    """The modules whose functions measure the trained models of these runs ("after" hooks)."""
+    return sorted({r["after"]["fn"].rpartition(".")[0] for r in runs if r.get("after")})
+
+
+def code_id(fp):
+    """The part of a fingerprint that decides training: CODE_FILES and torch."""
+    return _digest({k: fp.get(k) for k in (*CODE_FILES, "torch")}, 10)
+
+
+def changed(old, new, keys=(*CODE_FILES, "torch")):
+    """Names among `keys` whose hash differs between two fingerprints."""
+    return [k for k in keys if (old or {}).get(k) != new.get(k)]
+
+
+def canonical(model, train):
+    """Settings that give bitwise the same run map to one form (each identity is tested by training both).
+
+    zero == none (an explicit zero state is what nn.RNN uses when none is passed); h0_init only matters
+    when the state is carried; the nonlinearity only for cell rnn; gamma only with milestones; the
+    no-RNN baseline has no recurrent settings at all. Training defaults are filled in from train_run.
+    """
+    from models import ModelConfig
+    from train import check_settings, train_run
+
+    m = {**ModelConfig().to_dict(), **model}
+    defaults = {k: p.default for k, p in inspect.signature(train_run).parameters.items()
+                if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+    t = check_settings({k: v for k, v in {**defaults, **train}.items()
+                        if k not in ("device", "stop_at_exact", "progress", "seed")})
+    t["milestones"] = list(t["milestones"])
+    if m["hidden_mode"] == "zero":
+        m["hidden_mode"] = "none"
+    if m["hidden_mode"] != "carry":
+        m["h0_init"] = "randn"
+    if m["cell"] != "rnn":
+        m["nonlinearity"] = "relu"
+    if m["cell"] == "linear":
+        base = ModelConfig(cell="linear").to_dict()
+        m = {**base, "embed_size": m["embed_size"]}
+    if not t["milestones"]:
+        t["gamma"] = defaults["gamma"]
+    return m, t
+
+
+def lineage(model, train, seed, device):
+    m, t = canonical(model, train)
+    t.pop("steps")
+    return _digest({"model": m, "train": t, "seed": seed, "device": device})
+
+
+def covers(hist, steps, stop):
+    """Whether a stored history holds the whole trajectory of a run of `steps` steps (stop: ends at exact)."""
+    first = hist["first_exact"]
+    if stop and first is not None and first <= steps:
+        return True
+    if hist["diverged"] and hist["diverged_at"] <= steps:
+        return True
+    return steps <= hist["steps_run"]
+
+
+def truncate(hist, steps, stop, loss_every, eval_every):
+    """The history a run of `steps` steps (stop: ending at its first exact evaluation) would have had."""
+    first = hist["first_exact"] if hist["first_exact"] is not None and hist["first_exact"] <= steps else None
+    end = first if stop and first is not None else steps
+    div = hist["diverged_at"] if hist["diverged"] and hist["diverged_at"] <= end else None
+    end = div or end
+
+    def regrid(old_steps, values, every):
+        old = dict(zip(old_steps, values, strict=True))
+        grid = list(range(every, steps + 1, every))
+        return grid, [old.get(s) if s <= end else None for s in grid]
+
+    loss_steps, loss = regrid(hist["loss_steps"], hist["loss"], loss_every)
+    eval_steps, acc = regrid(hist["eval_steps"], hist["accuracy"], eval_every)
+    _, digit = regrid(hist["eval_steps"], hist["digit_accuracy"], eval_every)
+    return {**hist, "loss_steps": loss_steps, "eval_steps": eval_steps, "loss": loss, "accuracy": acc,
+            "digit_accuracy": digit, "diverged": div is not None, "diverged_at": div, "first_exact": first,
+            "first_exact_sec": hist["first_exact_sec"] if first is not None else None, "steps_run": end}
+
+
+class Store:
+    """Runs and measurements on disk; lookups for histories (any covering run), weights and measurements."""
+
+    def __init__(self, path=None, fp=None):
+        self.root = store_dir(path)
+        self.fp = fp or fingerprint()
+        self.code = code_id(self.fp)
+        self.index, self.index_measures = {}, {}  # histories and measurements read from result JSONs
+        self.index_stale = {}  # lineage -> fingerprint of a result JSON made by other code
+
+    def add_results(self, out_dir):
+        """Index the histories (and measurements) of every result JSON in out_dir made by the current code.
+
+        So a fresh clone, whose store is empty, reuses the committed results' runs: only runs they lack, or
+        measurements that need weights, are trained.
+        """
+        from models import ModelConfig
+
+        keys = set(ModelConfig.__dataclass_fields__)
+        for path in sorted(Path(out_dir).glob("*.json")):
+            result = _load(path)
+            if not isinstance(result, dict) or "config" not in result or "series" not in result:
+                continue
+            current = result.get("code") == self.code
+            stop = bool(result["config"].get("stop_at_exact") or result["config"].get("heatmap"))
+            for run, series in zip(result["config"]["runs"], result["series"], strict=True):
+                for k, seed in enumerate(series["seeds"]):
+                    req = {"model": {k2: v for k2, v in series["settings"].items() if k2 in keys},
+                           "train": {k2: v for k2, v in series["settings"].items() if k2 not in keys},
+                           "seed": seed, "device": result["device"], "stop": stop, "after": run.get("after")}
+                    hist = {f: series[f][k] for f in HISTORY_FIELDS}
+                    hist.update(loss_steps=series["loss_steps"], eval_steps=series["steps"], seed=seed)
+                    folder, _ = self._run_stem(req)
+                    if not current:
+                        self.index_stale[folder.name] = result.get("fingerprint", {})
+                        continue
+                    self.index.setdefault(folder.name, []).append(hist)
+                    module = f"{req['after']['fn'].rpartition('.')[0]}.py" if req["after"] else None
+                    if module and series.get("extra") and series["extra"][k] is not None \
+                            and result["fingerprint"].get(module) == source_hash(ROOT / module):
+                        self.index_measures[self._measure_path(req)] = series["extra"][k]
+
+    def _run_stem(self, req):
+        lin = lineage(req["model"], req["train"], req["seed"], req["device"])
+        kind = "stop" if req["stop"] else "full"
+        return self.root / "runs" / lin, f"{self.code}_s{req['train']['steps']}_{kind}"
+
+    def history(self, req):
+        """(history, has_weights) of the request from the store, or (None, False)."""
+        folder, stem = self._run_stem(req)
+        exact = folder / f"{stem}.json"
+        entry = _load(exact)
+        if entry is not None:
+            return entry["history"], (folder / f"{stem}.pt").exists()
+        stored = [e["history"] for e in map(_load, sorted(folder.glob(f"{self.code}_s*.json"))) if e is not None] \
+            if folder.exists() else []
+        for hist in stored + self.index.get(folder.name, []):
+            if covers(hist, req["train"]["steps"], req["stop"]):
+                t = canonical(req["model"], req["train"])[1]
+                return truncate(hist, t["steps"], req["stop"], t["loss_every"], t["eval_every"]), False
+        return None, False
+
+    def stale_reason(self, req):
+        """Files whose change made the stored runs of this lineage unusable (empty: none stored at all)."""
+        folder, _ = self._run_stem(req)
+        for path in folder.glob("*.json") if folder.exists() else []:
+            entry = _load(path)
+            if entry is not None and entry.get("code") != self.code:
+                return changed(entry.get("fingerprint"), self.fp)
+        if folder.name in self.index_stale:
+            return changed(self.index_stale[folder.name], self.fp)
+        return []
+
+    def save_run(self, req, hist, weights):
+        """Write one trained run: its history and (bytes of torch.save) its weights; weights first."""
+        folder, stem = self._run_stem(req)
+        folder.mkdir(parents=True, exist_ok=True)
+        if weights is not None:
+            _atomic(folder / f"{stem}.pt", weights)
+        m, t = canonical(req["model"], req["train"])
+        entry = {"model": m, "train": t, "seed": req["seed"], "device": req["device"], "stop_at_exact": req["stop"],
+                 "code": self.code, "fingerprint": self.fp, "history": hist}
+        _atomic(folder / f"{stem}.json", json.dumps(entry).encode())
+
+    def weights(self, req):
+        """The stored weights (torch.save bytes) of this exact run, or None."""
+        folder, stem = self._run_stem(req)
+        path = folder / f"{stem}.pt"
+        return path.read_bytes() if path.exists() else None
+
+    def _measure_path(self, req):
+        folder, stem = self._run_stem(req)
+        after = req["after"]
+        module = after["fn"].rpartition(".")[0]
+        code = self.fp.get(f"{module}.py") or source_hash(ROOT / f"{module}.py")
+        key = _digest({"fn": after["fn"], "args": after.get("args", {}), "code": code}, 10)
+        return self.root / "measures" / folder.name / f"{stem}__{key}.json"
+
+    def measure(self, req):
+        """The stored result of the request's "after" hook on its trained model, or None."""
+        path = self._measure_path(req)
+        entry = _load(path)
+        return self.index_measures.get(path) if entry is None else entry["value"]
+
+    def save_measure(self, req, value):
+        path = self._measure_path(req)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic(path, json.dumps({"after": req["after"], "value": value}).encode())
+
+
+HISTORY_FIELDS = ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at", "first_exact", "first_exact_sec",
+                  "steps_run", "sec_per_step")  # per-seed fields a result's series keeps of each run
+
+
+def weights_blob(model):
+    """torch.save bytes of a trained model's weights and, in carry mode, the state it carries."""
+    h = getattr(model, "h", None)
+    buf = io.BytesIO()
+    torch.save({"state": model.state_dict(), "h": list(h) if isinstance(h, tuple) else h}, buf)
+    return buf.getvalue()
+
+
+def model_from_blob(model_cfg, blob, device):
+    """The trained model that weights_blob saved, on `device`."""
+    from models import ModelConfig, build_model
+
+    saved = torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
+    model = build_model(ModelConfig(**model_cfg)).to(device)
+    model.load_state_dict(saved["state"])
+    if saved.get("h") is not None:
+        model.h = tuple(saved["h"]) if isinstance(saved["h"], list) else saved["h"]
+    return model
+
+
+def _atomic(path, data):
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _load(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def summary(path=None):
+    """(lines describing the store, stale entry paths)."""
+    s = Store(path)
+    runs = list((s.root / "runs").glob("*/*.json")) if s.root.exists() else []
+    weights = list((s.root / "runs").glob("*/*.pt")) if s.root.exists() else []
+    measures = list((s.root / "measures").glob("*/*.json")) if s.root.exists() else []
+    stale = [p for p in runs if not p.name.startswith(s.code + "_")]
+    size = sum(p.stat().st_size for p in s.root.rglob("*") if p.is_file()) if s.root.exists() else 0
+    lines = [f"store: {s.root}", f"runs: {len(runs)} ({len(weights)} with weights, {len(stale)} from older code)",
+             f"measurements: {len(measures)}", f"size: {size / 2**20:.1f} MiB",
+             f"code: {s.code} ({', '.join(f'{k} {v}' for k, v in s.fp.items())})"]
+    return lines, stale
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--store", type=Path, default=None, help="store folder (default: ADDER_STORE or ./store)")
+    p.add_argument("--clear", action="store_true", help="delete the whole store")
+    p.add_argument("--prune", action="store_true", help="delete runs made by older code")
+    args = p.parse_args(argv)
+    root = store_dir(args.store)
+    if args.clear:
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"cleared {root}")
+        return 0
+    lines, stale = summary(args.store)
+    if args.prune:
+        for path in stale:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".pt").unlink(missing_ok=True)
+        print(f"pruned {len(stale)} runs made by older code")
+        lines, _ = summary(args.store)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""fidelity.py: the source-vs-ours constants, the source's heatmap convention, and the claim notes."""
+import pytest
+
+import experiments
+import fidelity
+
+
+def series(settings, first_exact, accuracy=None, steps=(50, 100, 150, 200, 250), diverged=None):
+    n = len(first_exact)
+    return {"label": settings.get("label", "s"), "settings": settings, "seeds": list(range(n)), "steps": list(steps),
+            "first_exact": list(first_exact), "accuracy": accuracy or [[0.0] * len(steps)] * n,
+            "diverged": diverged or [False] * n}
+
+
+def result(*ss, heatmap=None):
+    r = {"config": {"seeds": list(range(len(ss[0]["first_exact"])))}, "series": list(ss)}
+    if heatmap:
+        r["heatmap"] = heatmap
+    return r
+
+
+def from_plan(eid):
+    """A result-like dict holding only the settings the current plan of `eid` would run."""
+    plan = experiments.EXPERIMENTS[eid]()
+    return result(*[series({**r["model"], **r["train"]}, [None]) for r in plan["runs"]])
+
+
+def test_pt_main_plan_has_the_source_depth():
+    runs = experiments.pt_main()["runs"]
+    assert [r["model"]["num_layers"] for r in runs] == [experiments.PT_MAIN_LAYERS] == [3]
+    assert fidelity.SOURCE["pt_main"]["set"]["num_layers"] == experiments.PT_MAIN_LAYERS
+
+
+@pytest.mark.parametrize("eid", list(fidelity.SOURCE))
+def test_every_plan_runs_the_source_constants(eid):
+    same, differ = fidelity.compare(eid, from_plan(eid))
+    assert differ == [] and len(same) == len(fidelity.SOURCE[eid]["set"])
+
+
+def test_compare_reports_a_changed_constant_with_both_values():
+    r = from_plan("pt_main")
+    r["series"][0]["settings"]["num_layers"] = 2
+    same, differ = fidelity.compare("pt_main", r)
+    assert differ == ["num_layers 3 → 2"] and "num_layers 3" not in same
+    row = next(x for x in fidelity.constants_rows({"pt_main": r}) if x.startswith("| `pt_main`"))
+    assert "num_layers 3 → 2" in row and "runs per curve 1 → 1 seeds" in row
+
+
+def test_as_source_heat_adds_one_interval_and_caps_never_and_last():
+    cap = 250
+    assert fidelity.as_source_heat(series({}, [100, 150, 200]), cap) == 200  # 150, 200, 250
+    assert fidelity.as_source_heat(series({}, [50, None, 250]), cap) == 250  # 100, cap, cap
+    assert fidelity.as_source_heat(series({}, [40], steps=(20, 40)), cap) is None  # not every 50: not comparable
+
+
+def test_p_shown_by_combines_evaluations_up_to_the_step():
+    s = series({}, [None], accuracy=[[0.99, 0.99, 1.0, 1.0, 1.0]])
+    one = 0.99 ** 200
+    assert fidelity.p_shown_by(s, 0, 50) == pytest.approx(one)
+    assert fidelity.p_shown_by(s, 0, 100) == pytest.approx(1 - (1 - one) ** 2)
+    assert fidelity.p_shown_by(s, 0, 150) == pytest.approx(1.0)
+
+
+def pt_main(firsts, layers=3):
+    return {"pt_main": result(series({"num_layers": layers, "steps": 500, "maxlen": 10}, firsts,
+                                     accuracy=[[1.0] * 5 for _ in firsts]))}
+
+
+def test_c1_note_only_when_not_every_seed_is_exact_by_200_and_it_carries_our_numbers():
+    assert "C1" not in fidelity.claim_notes(pt_main([150, 200, 200]))
+    note = fidelity.claim_notes(pt_main([200, 350, None]))["C1"]
+    assert "1/3 seeds" in note and "200, 350, never" in note and "201 updates" in note
+    assert "2/3 seeds" in fidelity.claim_notes(pt_main([200, 150, None]))["C1"]
+
+
+def lr_result(div_01):
+    s = [series({"lr": lr, "milestones": []}, [None] * 5, diverged=d)
+         for lr, d in ((0.1, div_01), (0.5, [True] * 5))]
+    return {"lr": result(*s)}
+
+
+def test_c6_note_when_lr_01_does_not_diverge_on_every_seed():
+    assert "C6" not in fidelity.claim_notes(lr_result([True] * 5))
+    assert "lr 0.1 diverged in 1/5 seeds" in fidelity.claim_notes(lr_result([True] + [False] * 4))["C6"]
+
+
+def layers_mode(fastest):
+    """heat_layers_mode where each mode's only exact runs are at depth fastest[mode] (step 100)."""
+    cols, cap = [1, 2, 3, 4, 5], 700
+    ss = [series({"hidden_mode": m, "num_layers": n}, [100 if n == fastest[m] else None],
+                 steps=range(50, cap + 1, 50)) for m in fidelity._MODES for n in cols]
+    hm = {"rows": fidelity._MODES, "cols": cols, "row_name": "hidden_mode", "col_name": "num_layers", "cap": cap,
+          "values": [[100 if n == fastest[m] else cap for n in cols] for m in fidelity._MODES]}
+    return {"heat_layers_mode": result(*ss, heatmap=hm)}
+
+
+def test_c7_note_when_the_fastest_depth_differs_from_the_source_heatmap():
+    assert "C7" not in fidelity.claim_notes(layers_mode({"carry": 2, "none": 3, "zero": 2}))  # the source's
+    note = fidelity.claim_notes(layers_mode({"carry": 1, "none": 3, "zero": 2}))["C7"]
+    assert "carry: source [2] (400), ours [1] (150)" in note
+
+
+def cells(firsts_099):
+    ss = [series({"label": k}, [None], accuracy=[[0.99 if s >= step else 0.5 for s in (50, 100, 150, 200, 250)]])
+          for k, step in firsts_099.items()]
+    for s, k in zip(ss, firsts_099, strict=True):
+        s["label"] = k
+    return {"cells": result(*ss)}
+
+
+def test_c9_note_when_lstm_is_not_behind_gru():
+    assert "C9" not in fidelity.claim_notes(cells({"rnn/tanh": 100, "lstm": 200, "gru": 150}))
+    note = fidelity.claim_notes(cells({"rnn/tanh": 100, "lstm": 150, "gru": 200}))["C9"]
+    assert "lstm 150" in note and "gru 200" in note and "lstm 601" in note
+
+
+def test_section_numbers_follow_the_results():
+    a = "\n".join(fidelity.section(pt_main([200, 350, None])))
+    b = "\n".join(fidelity.section(pt_main([100, 150, 200])))
+    assert "## Source code vs this project" in a and "200, 350, never" in a and "100, 150, 200" in b
+    assert "C1 differs" in a and "C1 differs" not in b
+    assert "| `lr` | pt.experiment_lr | not run yet |" in a

@@ -1,0 +1,241 @@
+"""The run store: identities proven by training both sides, prefixes, reuse, code fingerprints, interruption."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+
+import experiments
+import source
+import store
+from store import Store, canonical, lineage, source_hash, truncate
+from train import train_run
+
+ROOT = Path(__file__).resolve().parents[1]
+KW = dict(maxlen=4, steps=60, lr=0.01, loss_every=10, eval_every=20, seed=3)
+
+
+def same_run(a_model, b_model, **kw):
+    """Train both settings; their histories and final weights must be bitwise equal."""
+    settings = {**KW, **kw}
+    (ha, ma), (hb, mb) = train_run(a_model, **settings), train_run(b_model, **settings)
+    for field in ("loss", "accuracy", "digit_accuracy", "first_exact"):
+        assert ha[field] == hb[field], field
+    sa, sb = ma.state_dict(), mb.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("a, b, kw", [
+    ({"hidden_mode": "zero"}, {"hidden_mode": "none"}, {}),
+    ({"hidden_mode": "zero", "cell": "lstm"}, {"hidden_mode": "none", "cell": "lstm"}, {}),
+    ({"hidden_mode": "none", "h0_init": "xavier"}, {"hidden_mode": "none", "h0_init": "randn10"}, {}),
+    ({"cell": "gru", "nonlinearity": "tanh"}, {"cell": "gru", "nonlinearity": "relu"}, {}),
+    ({"cell": "linear", "num_layers": 3, "hidden_mode": "carry"}, {"cell": "linear", "hidden_size": 8}, {}),
+])
+def test_identities_the_store_relies_on_hold_bitwise(a, b, kw):
+    same_run(a, b, **kw)
+    assert canonical(a, {"maxlen": 4, "steps": 60, "lr": 0.01}) == canonical(b, {"maxlen": 4, "steps": 60, "lr": 0.01})
+
+
+def test_gamma_without_milestones_is_the_same_run():
+    (ha, _), (hb, _) = train_run({}, gamma=0.5, **KW), train_run({}, gamma=0.9, **KW)
+    assert ha["loss"] == hb["loss"]
+    assert canonical({}, {"maxlen": 4, "steps": 9, "lr": 0.1, "gamma": 0.5}) == \
+        canonical({}, {"maxlen": 4, "steps": 9, "lr": 0.1, "gamma": 0.9})
+
+
+def test_settings_that_change_the_run_change_its_lineage():
+    base = lineage({}, {"maxlen": 4, "steps": 60, "lr": 0.01}, 0, "cpu")
+    assert lineage({}, {"maxlen": 4, "steps": 90, "lr": 0.01}, 0, "cpu") == base  # steps: a prefix, same lineage
+    for model, train, seed, device in [({"hidden_mode": "none"}, {}, 0, "cpu"), ({}, {"lr": 0.02}, 0, "cpu"),
+                                       ({}, {}, 1, "cpu"), ({}, {}, 0, "cuda"), ({"h0_init": "zero"}, {}, 0, "cpu"),
+                                       ({}, {"milestones": [20], "gamma": 0.5}, 0, "cpu")]:
+        assert lineage(model, {"maxlen": 4, "steps": 60, "lr": 0.01, **train}, seed, device) != base
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_a_longer_run_holds_every_shorter_one(stop):
+    kw = {**KW, "maxlen": 5, "lr": 0.01, "milestones": [150], "gamma": 0.2, "seed": 0, "steps": 300}
+    long, _ = train_run({"hidden_mode": "none"}, **kw)
+    assert long["first_exact"] is not None and long["first_exact"] < 260  # so truncation at it is exercised
+    for steps in (40, long["first_exact"], 260):
+        short, _ = train_run({"hidden_mode": "none"}, **{**kw, "steps": steps}, stop_at_exact=stop)
+        assert store.covers(long, steps, stop)
+        cut = truncate(long, steps, stop, kw["loss_every"], kw["eval_every"])
+        for field in ("loss_steps", "eval_steps", "loss", "accuracy", "digit_accuracy", "first_exact", "steps_run",
+                      "diverged", "diverged_at"):
+            assert cut[field] == short[field], (steps, field)
+
+
+def test_stopped_run_covers_only_what_it_trained():
+    hist = {"first_exact": 100, "steps_run": 100, "diverged": False, "diverged_at": None}
+    assert store.covers(hist, 500, True) and store.covers(hist, 100, False) and not store.covers(hist, 150, False)
+    hist = {"first_exact": None, "steps_run": 300, "diverged": True, "diverged_at": 300}
+    assert store.covers(hist, 1000, False) and store.covers(hist, 1000, True)
+
+
+def test_source_hash_ignores_comments_docstrings_and_formatting(tmp_path):
+    a, b, c = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
+    a.write_text('"""Doc."""\nX = 1  # one\n\n\ndef f(y):\n    """Doc."""\n    return y + X\n')
+    b.write_text("X = (1)\ndef f(y):\n    # a comment\n    return y+X\n")
+    c.write_text("X = 2\ndef f(y):\n    return y + X\n")
+    assert source_hash(a) == source_hash(b) != source_hash(c)
+
+
+def tiny_lr(monkeypatch, tmp_path, values):
+    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "LR_VALUES", values)
+    return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "out"),
+                        "--store", str(tmp_path / "store"), "lr"])
+
+
+def counting(monkeypatch):
+    calls = []
+    real = source.train_run
+
+    def count(*args, **kwargs):
+        calls.append(kwargs["lr"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(source, "train_run", count)
+    return calls
+
+
+def test_appending_a_value_trains_only_its_runs_and_keeps_the_others_bitwise(tmp_path, monkeypatch):
+    calls = counting(monkeypatch)
+    assert tiny_lr(monkeypatch, tmp_path, [0.001, 0.01]) == 0
+    assert len(calls) == 3 * 2  # two constant lrs and the schedule, two seeds
+    old = json.loads((tmp_path / "out" / "lr.json").read_text())
+    calls.clear()
+    assert tiny_lr(monkeypatch, tmp_path, [0.001, 0.01, 0.02]) == 0
+    assert calls == [0.02, 0.02]
+    new = json.loads((tmp_path / "out" / "lr.json").read_text())
+    assert new["runs_trained"] == 2 and new["runs_planned"] == 8
+    kept = {s["label"]: s for s in new["series"]}
+    for s in old["series"]:
+        assert {k: v for k, v in kept[s["label"]].items()} == s  # every field of the unchanged curves
+    calls.clear()  # no store at all (a fresh clone): the histories come from the result JSON
+    shutil.rmtree(tmp_path / "store")
+    assert tiny_lr(monkeypatch, tmp_path, [0.001, 0.002, 0.01, 0.02]) == 0
+    assert calls == [0.002, 0.002]
+
+
+def test_identical_runs_of_one_plan_train_once(tmp_path, monkeypatch):
+    calls = counting(monkeypatch)
+    monkeypatch.setattr(source, "QUICK", TINY)
+    out = tmp_path / "out"
+    args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(out), "--store", str(tmp_path / "s")]
+    assert source.main([*args, "hidden_mode_len5", "no_rnn"]) == 0
+    assert len(calls) == 2 * 2 + 2  # carry and none (zero is none); no_rnn: only its baseline is new
+    modes = {s["label"]: s for s in json.loads((out / "hidden_mode_len5.json").read_text())["series"]}
+    assert modes["hidden_mode=zero"]["loss"] == modes["hidden_mode=none"]["loss"]
+    rnn = json.loads((out / "no_rnn.json").read_text())["series"][1]
+    assert rnn["loss"] == modes["hidden_mode=carry"]["loss"]
+
+
+def test_measurements_reuse_stored_weights(tmp_path, monkeypatch):
+    calls = counting(monkeypatch)
+    monkeypatch.setattr(source, "QUICK", TINY)
+    args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "--store",
+            str(tmp_path / "s")]
+    assert source.main([*args, "carry_chains"]) == 0
+    assert len(calls) == 4 * 2
+    calls.clear()
+    assert source.main([*args, "hidden_probe"]) == 0  # same (cell, seed) models: measured, not trained
+    assert calls == []
+    old = json.loads((tmp_path / "o" / "carry_chains.json").read_text())
+    monkeypatch.setattr(experiments, "CHAIN_KS", [0, 3])
+    assert source.main([*args, "carry_chains"]) == 0
+    new = json.loads((tmp_path / "o" / "carry_chains.json").read_text())
+    assert calls == [] and new["measured"] == 8 and new["series"][0]["extra"][0]["chains"] == [0, 3]
+    assert new["series"][0]["loss"] == old["series"][0]["loss"]
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """The project's code in a folder of its own (so a test may edit it), with tiny --quick settings."""
+    dst = tmp_path / "proj"
+    dst.mkdir()
+    for f in ROOT.glob("*.py"):
+        shutil.copy(f, dst / f.name)
+    src = (dst / "source.py").read_text()
+    (dst / "source.py").write_text(src.replace('QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}',
+                                               'QUICK = {"seeds": 3, "steps": 40, "every": 10, "maxlen_div": 5}'))
+    return dst
+
+
+def run_copy(proj, *ids, wait=True):
+    cmd = [sys.executable, "source.py", "--quick", "--workers", "1", "--device", "cpu", "--out", "out", "--store",
+           "store", *ids]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if not wait:
+        return subprocess.Popen(cmd, cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                start_new_session=True)
+    proc = subprocess.run(cmd, cwd=proj, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def trained(stdout):
+    return int(stdout.split("done in ")[1].split("trained ")[1].split(" of ")[0])
+
+
+def test_code_edits_retrain_only_what_they_change(project_copy):
+    out = run_copy(project_copy, "pt_main", "no_rnn")
+    assert trained(out) == 3 + 6
+    assert trained(run_copy(project_copy, "pt_main", "no_rnn")) == 0
+    train_py = project_copy / "train.py"
+    text = train_py.read_text()
+    train_py.write_text(text.replace('"""The one training', '# a comment\n"""The one training', 1)
+                        .replace("EVAL_EVERY = 50  #", "EVAL_EVERY = 50  # a comment;"))
+    assert trained(run_copy(project_copy, "pt_main", "no_rnn")) == 0  # comments and docstrings do not count
+    train_py.write_text(text.replace("EVAL_SIZE = 1000", "EVAL_SIZE = 999"))
+    out = run_copy(project_copy, "pt_main", "no_rnn")
+    assert trained(out) == 9
+    assert "[pt_main] train.py changed since 3 of its runs were stored: retraining them" in out
+    assert "[no_rnn] train.py changed since 6 of its runs were stored: retraining them" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_experiment_resumes_with_only_its_unfinished_runs(project_copy, sig):
+    proc = run_copy(project_copy, "cells", wait=False)  # 4 cells x 3 seeds = 12 runs
+    runs = project_copy / "store" / "runs"
+    deadline = time.time() + 120
+    while len(list(runs.glob("*/*.json"))) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+    done = len(list(runs.glob("*/*.json")))
+    assert 3 <= done < 12 and proc.returncode != 0
+    assert not list(runs.glob("*/*.tmp"))  # no torn entry
+    assert trained(run_copy(project_copy, "cells")) == 12 - done
+
+
+def test_store_cli_reports_and_clears(tmp_path, monkeypatch):
+    monkeypatch.setattr(source, "QUICK", TINY)
+    assert source.main(["--quick", "--workers", "1", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"),
+                        "pt_main"]) == 0
+    lines, stale = store.summary(tmp_path / "s")
+    assert lines[1] == "runs: 2 (2 with weights, 0 from older code)" and stale == []
+    assert store.main(["--store", str(tmp_path / "s"), "--clear"]) == 0
+    assert not (tmp_path / "s").exists()
+
+
+def test_model_from_store_predicts_like_the_trained_one(tmp_path):
+    req = {"model": {"hidden_mode": "carry"}, "train": {"maxlen": 4, "steps": 30, "lr": 0.01}, "seed": 0,
+           "device": "cpu", "stop": False, "after": None}
+    hist, model = train_run(req["model"], **req["train"], seed=0)
+    st = Store(tmp_path)
+    st.save_run(req, hist, store.weights_blob(model))
+    assert st.history(req) == (hist, True)
+    loaded = store.model_from_blob(req["model"], st.weights(req), "cpu")
+    x = torch.randint(0, 10, (200, 5))
+    model.eval(), loaded.eval()
+    assert torch.equal(model(x, x), loaded(x, x))  # weights and the carried state both restored
