@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import experiments
-from data import carry_chain_data, check_int, gen_data, ints_to_digits
+from data import LEADING_DIGITS, carry_chain_data, check_int, gen_data, ints_to_digits
 from models import embed_pair
 from train import BATCH_SIZE
 
@@ -145,21 +145,26 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
 
     depths = [check_int("depth", d, 1) for d in depths][: 2 if quick else None]
     t, rng = run["train"], _rng(seed, 1)
+    device = next(model.parameters()).device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)  # GPU work is asynchronous
     model.train()
     out = {"depths": depths, "sec_per_step": []}
     for d in depths:
         size = t.get("batch_size", BATCH_SIZE)
-        batches = [[torch.from_numpy(v) for v in gen_data(size, t["maxlen"], "train", rng)] for _ in range(d)]
+        batches = [[torch.from_numpy(v).to(device) for v in gen_data(size, t["maxlen"], "train", rng)]
+                   for _ in range(d)]
         best = float("inf")
         for _ in range(repeats):
             model.zero_grad(set_to_none=True)
             h = None
             for i, (a, b, r) in enumerate(batches):  # noqa: B007 (r: the last batch's target, used below)
                 if i == d - 1:  # the step itself: this batch's forward, then backward through all d batches
+                    sync()
                     t0 = time.perf_counter()
                 y, h = model.rnn(embed_pair(model.embed, a, b), h)
             loss = F.cross_entropy(model.out(y).reshape(-1, 10), r.reshape(-1))  # the last batch's loss only
             loss.backward()
+            sync()
             best = min(best, time.perf_counter() - t0)
         out["sec_per_step"].append(best)
     model.zero_grad(set_to_none=True)
@@ -167,6 +172,17 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
 
 
 # --- summaries of stored results (JSON dicts; used by beyond_report.py) ---
+
+
+def longest_chain_possible(maxlen, split="train"):
+    """Longest carry chain (9-sums a carry crosses) a maxlen-digit sum of `split` can hold.
+
+    The carry must be generated at some position and then cross digit sums of 9 above it; the top position
+    can pass it on only if two leading digits of the split can sum to 9 (train 0-4: at most 8; test 5-9: 10+).
+    """
+    low, high = LEADING_DIGITS[split]
+    top_passes = 2 * low <= 9 <= 2 * (high - 1)
+    return max(0, maxlen - (1 if top_passes else 2))
 
 
 def seed_exact(extra, i):

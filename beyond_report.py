@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 
 import beyond  # noqa: E402
 import experiments  # noqa: E402
+import report  # noqa: E402
 from plot import band  # noqa: E402
 
 GOAL_LENGTH, GOAL_FRACTION = beyond.GOAL_LENGTH, beyond.GOAL_FRACTION
@@ -87,39 +88,45 @@ def length_section(result):
 
 
 def goal_lines(result):
-    """The issue's goal: trained on 10 digits, >= 8/10 seeds exact at 10,000 digits on >= 1,000 sums."""
+    """The best configuration and the issue's goal (trained on 10 digits, >= 8/10 seeds exact at 10,000 digits on
+    >= 1,000 sums), from the stored numbers; says when the compared series were checked on unequal numbers of sums."""
     lengths = result["series"][0]["extra"][0]["lengths"]
     maxlen = result["series"][0]["settings"]["maxlen"]  # the cell comparison's train length
     trained = [s for s in result["series"] if s["settings"]["maxlen"] == maxlen]
-    def reached(s):  # >= GOAL_FRACTION of seeds exact at GOAL_LENGTH, on >= 1,000 sums each
-        i = lengths.index(GOAL_LENGTH) if GOAL_LENGTH in lengths else None
-        return (i is not None and beyond.exact_fraction(s, i) >= GOAL_FRACTION
-                and min(e["n_sums"][i] for e in s["extra"]) >= 1000)
 
-    def reach(s):  # index of the longest length held, -1 if none
+    def key(s):  # how far >= GOAL_FRACTION of seeds stay exact, then the fraction exact at each length
         far = beyond.longest_exact(s)
-        return lengths.index(far) if far else -1
+        return (lengths.index(far) if far else -1, [beyond.exact_fraction(s, i) for i in range(len(lengths))])
 
-    best = max(trained, key=lambda s: (reached(s), reach(s),
-                                       [beyond.exact_fraction(s, i) for i in range(len(lengths))]))
-    far = beyond.longest_exact(best)
-    lines = [f"**Best configuration** (trained on {maxlen} digits): `{best['label']}`, "
-             f"{GOAL_FRACTION:.0%} or more of its seeds exact up to "
+    top = max(key(s) for s in trained)
+    best = [s for s in trained if key(s) == top]
+    far = beyond.longest_exact(best[0])
+    lines = [f"**Best configuration** (trained on {maxlen} digits; ranked by how far and by the fraction of seeds "
+             f"exact at each length): " + ", ".join(f"`{s['label']}`" for s in best)
+             + (" (tied: the same fractions at every length)" if len(best) > 1 else "")
+             + f", {GOAL_FRACTION:.0%} or more of seeds exact up to "
              + (f"{far:,}-digit sums." if far else "no test length (not even the shortest).")]
+    asked = {s["label"]: [max(e["n_sums"][i] for e in s["extra"]) for i in range(len(lengths))] for s in trained}
+    unequal = [i for i in range(len(lengths)) if len({a[i] for a in asked.values()}) > 1]
+    if unequal:
+        lines.append("The compared series were not checked on equal numbers of sums: " + "; ".join(
+            f"at {lengths[i]:,} digits " + ", ".join(f"{k} {a[i]:,}" for k, a in asked.items()) for i in unequal)
+            + " sums per seed, so the ranking at those lengths compares unequal evidence.")
     if GOAL_LENGTH in lengths:
         i = lengths.index(GOAL_LENGTH)
-        asked = min(e["n_sums"][i] for e in best["extra"])
-        n_ok = sum(beyond.seed_exact(e, i) for e in best["extra"])
-        lines.append(f"Goal (exact on {GOAL_LENGTH:,}-digit sums for >= {GOAL_FRACTION:.0%} of seeds, on "
-                     f">= 1,000 sums): {'**reached**' if reached(best) else '**not reached**'}, "
-                     f"{n_ok}/{len(best['extra'])} "
-                     f"seeds exact on {asked:,} sums.")
-        for j in range(i + 1, len(lengths)):
-            n_ok = sum(beyond.seed_exact(e, j) for e in best["extra"])
-            asked = max(e["n_sums"][j] for e in best["extra"])
-            digit = statistics.mean(e["digit_accuracy"][j] for e in best["extra"])
-            lines.append(f"At {lengths[j]:,} digits it holds for {n_ok}/{len(best['extra'])} seeds ({asked:,} sums "
-                         f"each), mean per-digit accuracy {digit:.7f}.")
+        for s in best:
+            n_sums = min(e["n_sums"][i] for e in s["extra"])
+            n_ok = sum(beyond.seed_exact(e, i) for e in s["extra"])
+            reached = beyond.exact_fraction(s, i) >= GOAL_FRACTION and n_sums >= 1000
+            found = "**reached**" if reached else "**not reached**" if n_sums >= 1000 else "**not checked**"
+            lines.append(f"Goal (exact on {GOAL_LENGTH:,}-digit sums for >= {GOAL_FRACTION:.0%} of seeds, on "
+                         f">= 1,000 sums), `{s['label']}`: {found}, {n_ok}/{len(s['extra'])} seeds exact on "
+                         f"{n_sums:,} sums" + ("" if n_sums >= 1000 else " (fewer than the goal asks)") + ".")
+            for j in range(i + 1, len(lengths)):
+                n_ok = sum(beyond.seed_exact(e, j) for e in s["extra"])
+                digit = statistics.mean(e["digit_accuracy"][j] for e in s["extra"])
+                lines.append(f"At {lengths[j]:,} digits it holds for {n_ok}/{len(s['extra'])} seeds "
+                             f"({asked[s['label']][j]:,} sums each), mean per-digit accuracy {digit:.7f}.")
     return [" ".join(lines), ""]
 
 
@@ -130,8 +137,8 @@ def chain_chart(result, path):
         x = s["extra"][0]["chains"]
         ax.plot(x, mean, color=f"C{k}", marker="o", label=s["label"])
         ax.fill_between(x, lo, hi, color=f"C{k}", alpha=0.15, linewidth=0)
-    ax.axvline(result["series"][0]["settings"]["maxlen"] - 1, color="gray", linestyle=":",
-               label="longest chain seen in training")
+    ax.axvline(beyond.longest_chain_possible(result["series"][0]["settings"]["maxlen"]), color="gray",
+               linestyle=":", label="longest chain a training sum can hold")
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xlim(-0.3, 1.3 * max(result["series"][0]["extra"][0]["chains"]))
     ax.set(xlabel="longest carry chain k (digit sums of 9 after a generating pair)",
@@ -146,8 +153,8 @@ def chain_section(result):
     ex = result["series"][0]["extra"][0]
     lines = header(result) + [
         f"Exact-match accuracy (mean over seeds) on {ex['n_sums']} sums of {ex['length']:,} digits whose longest "
-        f"carry chain is exactly k; trained on {result['series'][0]['settings']['maxlen']} digits, the models never "
-        f"saw a chain longer than {result['series'][0]['settings']['maxlen'] - 1}.", "",
+        f"carry chain is exactly k; trained on {result['series'][0]['settings']['maxlen']} digits, whose sums hold "
+        f"no chain longer than {beyond.longest_chain_possible(result['series'][0]['settings']['maxlen'])}.", "",
         "| cell | first failing k: mean / per seed | " + " | ".join(f"k={k}" for k in chains)
         + " | 99…9 + 1 | 1 + 99…9 |", "|---|---" + "|---" * len(chains) + "|---|---|"]
     for s in result["series"]:
@@ -241,36 +248,47 @@ def cost_section(result):
 
 
 def answer_232(result, rows):
-    """The source study's §2.3.2 question, answered from this result's numbers."""
+    """The source study's §2.3.2 question, answered from this result's numbers (report.compare: beyond seed noise)."""
     by = {r[0]: r for r in rows}
     carry = next((s for s in result["series"] if s.get("extra")), None)
     if carry is None:
         return []
-    none = by.get(carry["label"].split(",")[0])
+    none = next((s for s in result["series"] if s["label"] == carry["label"].split(",")[0]), None)
     c = by[carry["label"]]
     bptt = next(e for e in carry["extra"] if e)
     d, sec = bptt["depths"], bptt["sec_per_step"]
+    n_seeds = len(result["config"]["seeds"])
     fast = [r for r in rows if r[0] != c[0] and r[1] is not None]
     head = ["### Why the model learns with no hidden state passed in (source study §2.3.2)", ""]
-    reached = ", ".join(f"{r[0]} reaches its first exact evaluation after a median {r[1]:g} steps ({r[4]}/"
-                        f"{len(result['config']['seeds'])} seeds)" for r in fast)
-    text = ["The state given to `nn.RNN` is only the initial state of each sum, the state before its units digit. "
-            "The recurrence from one digit to the next, which carries the carry, runs inside the layer whatever "
-            "is passed in, so with nothing passed (zeros) the model has everything it needs"
-            + (f": {reached}." if reached else " (no series reached an exact evaluation in this run).")]
+    text = ["The state given to `nn.RNN` is only the initial state of each sum, the state before its units digit; "
+            "the recurrence from one digit to the next, which carries the carry, runs inside the layer whatever "
+            "is passed in."]
+    if fast:
+        text.append("With nothing passed (zeros) the model learns the task here: " + ", ".join(
+            f"{r[0]} reaches its first exact evaluation after a median {r[1]:g} steps ({r[4]}/{n_seeds} seeds)"
+            for r in fast) + ".")
+    else:
+        text.append("No series without a passed state reached an exact evaluation in this run.")
     if none is not None:
+        n = by[none["label"]]
+
         def steps(r):
             return "never gets there" if r[1] is None else f"needs a median {r[1]:g} steps"
 
-        text.append(f"With the previous batch's final state passed in (carry mode, detached), "
-                    f"{c[0]} {steps(c)} ({c[4]} seeds reaching) at {c[5]:.2f} ms/step; without it {steps(none)} "
-                    f"({none[4]} seeds reaching) at {none[5]:.2f} ms/step; "
-                    f"that state belongs to unrelated sums, so it is at best noise the model learns to overwrite "
-                    f"(`hidden_probe` reads the carry from states computed from a zero start).")
-    text.append("The source code's carry mode was slow because it never detached that state: step n "
-                "back-propagated through all n batches so far. Measured on this model, one step back-propagating "
-                "through " + ", ".join(f"{k} batch{'es' if k > 1 else ''} takes {1e3 * v:.1f} ms"
-                                        for k, v in zip(d, sec, strict=False))
-                + f" ({sec[-1] / sec[0]:.0f}x the depth-1 step at depth {d[-1]}): the cost of step n grew with n, "
-                  f"so a run's with the square of its length.")
+        effect = report.compare(report.seed_first_steps(carry), report.seed_first_steps(none))
+        verdict = {1: "passing the state in slows learning beyond seed noise",
+                   -1: "passing the state in speeds learning beyond seed noise",
+                   0: "passing the state in makes no difference beyond seed noise"}[effect]
+        text.append(f"With the previous batch's final state passed in (carry mode, detached), {c[0]} {steps(c)} "
+                    f"({c[4]} seeds reaching) at {c[5]:.2f} ms/step; without it {steps(n)} ({n[4]} seeds reaching) "
+                    f"at {n[5]:.2f} ms/step: {verdict} (that state belongs to unrelated sums).")
+    ratios = [e["sec_per_step"][-1] / e["sec_per_step"][0] for e in carry["extra"] if e]
+    grows = report.compare(ratios, [1.0]) == 1
+    text.append("The source code's carry mode never detached that state, so step n back-propagated through all n "
+                "batches so far. Measured on this model, one step back-propagating through "
+                + ", ".join(f"{k} batch{'es' if k > 1 else ''} takes {1e3 * v:.1f} ms"
+                            for k, v in zip(d, sec, strict=False))
+                + f" ({statistics.fmean(ratios):.1f}x the depth-1 step at depth {d[-1]}, mean over seeds): "
+                + ("the cost of step n grew with n, so a run's with the square of its length." if grows else
+                   "the cost did not grow with depth beyond seed noise here."))
     return head + [" ".join(text), ""]

@@ -35,6 +35,10 @@ HIDDEN_MODE_LONG = 50  # maxlen of fig. 2
 MAXLEN_VALUES = [5, 10, 25, 50, 70]  # digits per operand
 MAXLEN_LR = 0.001
 MAXLEN_STEPS = 500
+SPLIT_SUMS = 1000  # held-out sums per range (test, train) in each maxlen model's per-position error count
+
+# --- maxlen_control: the maxlen sweep evaluated on held-out sums from the training range (the split's shift) ---
+CONTROL_EVAL_SPLIT = "train"  # train.py's eval_split; training is identical to maxlen's
 
 # --- lr: report fig. 6 ---
 LR_VALUES = [0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5]  # constant learning rates
@@ -176,8 +180,18 @@ def hidden_mode_1layer():
 
 
 def maxlen():
+    after = {"fn": "split.position_errors", "args": {"sums": SPLIT_SUMS}}
     return {"title": "number length, lr 0.001 (report fig. 5)",
-            "runs": [run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS) for m in MAXLEN_VALUES]}
+            "runs": [{**run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS), "after": after}
+                     for m in MAXLEN_VALUES],
+            "chart": "split.maxlen_chart", "section": "report.maxlen_section"}
+
+
+def maxlen_control():
+    return {"title": f"number length, evaluated on held-out sums from the {CONTROL_EVAL_SPLIT} range (control "
+                     f"for the split's shift, claim C5)",
+            "runs": [run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS, eval_split=CONTROL_EVAL_SPLIT)
+                     for m in MAXLEN_VALUES]}
 
 
 def lr():
@@ -294,6 +308,6 @@ def resolve(name):
 
 # id -> plan function, in the order `python source.py` runs them
 EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, hidden_mode_len50, no_rnn,
-                                       hidden_mode_1layer, maxlen, lr, heat_lr_maxlen, layers, layers_zero,
-                                       heat_layers_mode, h0_init, cells, length_generalization,
+                                       hidden_mode_1layer, maxlen, maxlen_control, lr, heat_lr_maxlen, layers,
+                                       layers_zero, heat_layers_mode, h0_init, cells, length_generalization,
                                        carry_chains, hidden_probe, hidden_size_min, cost_to_exact)}

@@ -2,8 +2,13 @@
 
 line_chart: loss and exact-match accuracy vs training step, two panels, the mean over seeds with
 a min-max band; a diverged seed is left out of the mean from its divergence on and the legend
-says how many diverged. heatmap: one annotated cell per setting, the median over seeds.
+says how many diverged. heatmap: one annotated cell per setting, the median over seeds of the first
+step at accuracy 1.0, with "never" its own value (ranked after every step, drawn gray, never confused
+with reaching 1.0 at the cap) and the number of seeds that reached 1.0.
 """
+import math
+import statistics
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -32,15 +37,14 @@ def legend_label(series):
     return series["label"] + (f"  [diverged {n_div}/{n}]" if n_div else "")
 
 
-def line_chart(result, path):
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
+def line_panels(result, ax_loss, ax_acc):
+    """Loss and exact-match accuracy of every series on two axes (mean line, min-max band)."""
     for i, s in enumerate(result["series"]):
         color = f"C{i % 10}"
         for ax, x, key in ((ax_loss, s["loss_steps"], "loss"), (ax_acc, s["steps"], "accuracy")):
             mean, lo, hi = band(s[key])
             ax.plot(x, mean, color=color, marker=".", label=legend_label(s))
             ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
-    n_seeds = max(len(s["seeds"]) for s in result["series"])
     ax_loss.set(xlabel="training step", ylabel="cross-entropy loss (mean of window)", yscale="log",
                 title="training loss")
     ax_acc.set(xlabel="training step", ylabel="exact-match accuracy (held-out test sums)", ylim=(-0.02, 1.02),
@@ -48,31 +52,65 @@ def line_chart(result, path):
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=8, loc="lower right")
+
+
+def finish(fig, result, path):
+    n_seeds = max(len(s["seeds"]) for s in result["series"])
     fig.suptitle(f"{result['title']}  (mean and min-max band over {n_seeds} seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
+def line_chart(result, path):
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
+    line_panels(result, ax_loss, ax_acc)
+    finish(fig, result, path)
+
+
+def heatmap_cells(result):
+    """Per heatmap cell (rows x cols, runs row-major): (median first exact step or None = never, seeds reaching, seeds).
+
+    Computed from each seed's stored first exact step: a seed that never reached accuracy 1.0 ranks after
+    every step (infinity), so the median is "never" exactly when the median seed never got there.
+    """
+    hm, cells = result["heatmap"], iter(result["series"])
+    out = []
+    for _ in hm["rows"]:
+        row = []
+        for _ in hm["cols"]:
+            firsts = next(cells)["first_exact"]
+            med = statistics.median(math.inf if f is None else f for f in firsts)
+            row.append((None if med == math.inf else med, sum(f is not None for f in firsts), len(firsts)))
+        out.append(row)
+    return out
+
+
+def cell_text(value, hit, n):
+    return ("never" if value is None else f"{value:g}") + f"\n{hit}/{n} seeds"
+
+
 def heatmap(result, path):
-    hm = result["heatmap"]
-    values = np.array(hm["values"], dtype=float)  # (rows, cols)
-    fig, ax = plt.subplots(figsize=(1.3 * len(hm["cols"]) + 3, 0.8 * len(hm["rows"]) + 2))
-    im = ax.imshow(values, cmap="viridis_r", vmin=0, vmax=hm["cap"], aspect="auto")
-    for r in range(values.shape[0]):
-        for c in range(values.shape[1]):
-            v = values[r, c]
-            text = f"{v:g}" + (" (cap)" if v >= hm["cap"] else "")
-            red, green, blue, _ = im.cmap(im.norm(v))
+    hm, cells = result["heatmap"], heatmap_cells(result)
+    values = np.array([[np.nan if v is None else v for v, _, _ in row] for row in cells], dtype=float)
+    cmap = matplotlib.colormaps["viridis_r"].with_extremes(bad="lightgray")  # NaN = never: its own color
+    fig, ax = plt.subplots(figsize=(1.3 * len(hm["cols"]) + 3, 0.9 * len(hm["rows"]) + 2))
+    im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=hm["cap"], aspect="auto")
+    for r, c in np.ndindex(values.shape):
+        dark = False
+        if not np.isnan(values[r, c]):
+            red, green, blue, _ = im.cmap(im.norm(values[r, c]))
             dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # perceived luminance of the cell
-            ax.text(c, r, text, ha="center", va="center", color="white" if dark else "black", fontsize=9)
+        ax.text(c, r, cell_text(*cells[r][c]), ha="center", va="center", color="white" if dark else "black",
+                fontsize=8)
     ax.set_xticks(range(len(hm["cols"])), [str(c) for c in hm["cols"]])
     ax.set_yticks(range(len(hm["rows"])), [str(r) for r in hm["rows"]])
     ax.set(xlabel=hm["col_name"], ylabel=hm["row_name"], title=result["title"])
-    fig.colorbar(im, ax=ax, label=f"median first step at accuracy 1.0 (cap {hm['cap']} = never)")
+    fig.colorbar(im, ax=ax, label=f"median first step at accuracy 1.0 (gray: never within {hm['cap']})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return [[cell_text(*cell) for cell in row] for row in cells]
 
 
 def draw(result, path):

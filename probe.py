@@ -19,6 +19,7 @@ from data import check_int, gen_data
 from models import embed_pair
 
 PCA_POINTS = 400  # points kept for the PCA scatter
+READABLE = 0.99  # probe accuracy at or above which the report calls the carry linearly readable
 
 
 def _rng(seed, tag):
@@ -35,18 +36,19 @@ def single_layers(rnn):
         with torch.no_grad():
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 getattr(one, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{li}"))
-        layers.append(one)
+        layers.append(one.to(rnn.weight_ih_l0.device))  # on the trained model's device
     return layers
 
 
 @torch.no_grad()
 def layer_states(model, num1, num2):
-    """Per layer, the state after every step (N, T, H) from zeros, for digit arrays (N, T)."""
-    x = embed_pair(model.embed, torch.from_numpy(num1), torch.from_numpy(num2))  # (N, T, 2E)
+    """Per layer, the state after every step (N, T, H) from zeros, for digit arrays (N, T); on the CPU."""
+    device = model.embed.weight.device
+    x = embed_pair(model.embed, torch.from_numpy(num1).to(device), torch.from_numpy(num2).to(device))  # (N, T, 2E)
     states = []
     for layer in single_layers(model.rnn):
         x, _ = layer(x)
-        states.append(x)
+        states.append(x.cpu())  # probes, PCA and norms run on the CPU in float64 / numpy
     return states
 
 
@@ -198,8 +200,13 @@ def probe_section(result):
               + ", ".join(ratios) + "."]
     best = {s["label"]: max(np.mean([e["probe_carry_out"][i] for e in s["extra"]]) for i in range(len(layers)))
             for s in result["series"]}
+    readable = [k for k, v in best.items() if v >= READABLE]
+    others = [k for k in best if k not in readable]
     lines += ["", "Best layer's probe accuracy for the carry passed on: "
-              + ", ".join(f"{k} {v:.4f}" for k, v in best.items()) + ". A probe near 1.0 means the carry is a "
-              "linearly readable direction of the state the layer computes itself from a zero start: the "
-              "recurrence inside one sum is where it lives, not the state passed in before the units digit."]
+              + ", ".join(f"{k} {v:.4f}" for k, v in best.items()) + ". "
+              + (f"In {', '.join(readable)} the carry is linearly readable (>= {READABLE}) from a state the layer "
+                 f"computes itself from a zero start: the recurrence inside one sum is where it lives, not the state "
+                 f"passed in before the units digit." if readable else
+                 f"In no cell does a linear probe read the carry at {READABLE} or better.")
+              + (f" In {', '.join(others)} it is not linearly readable at that level." if readable and others else "")]
     return lines + footer(result)

@@ -2,7 +2,9 @@
 
 train_run() trains one model from one seed and returns its history: the mean training loss
 of every LOSS_EVERY-step window and, every EVAL_EVERY steps, exact-match and per-digit accuracy
-on one fixed batch of held-out test sums (drawn once, from the run's own test generator).
+on one fixed batch of held-out sums (drawn once, from the run's own test generator): test-range sums,
+or with eval_split="train" held-out sums from the training range, which measures learning without the
+split's shift while training stays exactly the same.
 """
 import math
 import time
@@ -11,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import check_int, gen_data
+from data import SPLITS, check_int, gen_data
 from models import ModelConfig, build_model
 
 BATCH_SIZE = 200  # training sums per step (report: 200)
@@ -59,6 +61,12 @@ def _positive_number(name, value):
     return float(value)
 
 
+def _split(value):
+    if value not in SPLITS:
+        raise ValueError(f"eval_split must be one of {', '.join(SPLITS)}, got {value!r}")
+    return value
+
+
 def _flag(name, value):
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")
@@ -78,6 +86,7 @@ SETTINGS = {  # train_run keyword -> validator; what an experiment's run may set
     "eval_every": lambda v: check_int("eval_every", v, 1),
     "mixed_lengths": lambda v: _flag("mixed_lengths", v),
     "clip_grad": lambda v: None if v is None else _positive_number("clip_grad", v),
+    "eval_split": _split,
 }
 
 
@@ -93,7 +102,8 @@ def check_settings(settings):
 
 def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(),
               gamma=0.1, eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY,
-              mixed_lengths=False, clip_grad=None, device="cpu", stop_at_exact=False, progress=None):
+              mixed_lengths=False, clip_grad=None, eval_split="test", device="cpu", stop_at_exact=False,
+              progress=None):
     """Train one model from `seed`; return (history, model), history a JSON-ready dict.
 
     The history lives on the grid eval_steps = [eval_every, 2 * eval_every, ..., steps]
@@ -101,13 +111,14 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     it at its first exact evaluation) are None. `progress(n)` is called with steps done.
     mixed_lengths: each step's sums get a length drawn uniformly from 1..maxlen (test sums stay at
     maxlen); clip_grad: clip the gradient's total norm to this value. Their defaults (off) draw
-    and compute exactly what a run without them does.
+    and compute exactly what a run without them does. eval_split: the range of the fixed evaluation
+    batch, "test" (default) or "train" (held-out sums from the training range; training is unchanged).
     """
     cfg = model_cfg if isinstance(model_cfg, ModelConfig) else ModelConfig(**(model_cfg or {}))
     settings = check_settings(dict(maxlen=maxlen, steps=steps, lr=lr, seed=seed, batch_size=batch_size,
                                    milestones=milestones, gamma=gamma, eval_size=eval_size,
                                    loss_every=loss_every, eval_every=eval_every, mixed_lengths=mixed_lengths,
-                                   clip_grad=clip_grad))
+                                   clip_grad=clip_grad, eval_split=eval_split))
     maxlen, steps, milestones = settings["maxlen"], settings["steps"], settings["milestones"]
     device = resolve_device(device)
 
@@ -116,7 +127,7 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     model = build_model(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel for all parameters
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma) if milestones else None
-    test = to_tensors(gen_data(eval_size, maxlen, "test", test_rng), device)
+    test = to_tensors(gen_data(eval_size, maxlen, settings["eval_split"], test_rng), device)
 
     loss_steps = list(range(loss_every, steps + 1, loss_every))
     eval_steps = list(range(eval_every, steps + 1, eval_every))

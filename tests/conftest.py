@@ -33,3 +33,13 @@ def quick_results(tmp_path_factory):
     finally:
         mp.undo()
     return out
+
+
+def assert_drawn(png):
+    """A PNG that decodes to a chart: a real image with many colors (lines, bands, text), not an empty canvas."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    image = plt.imread(png)
+    assert image.ndim == 3 and min(image.shape[:2]) > 300
+    assert len(np.unique(image.reshape(-1, image.shape[2]), axis=0)) > 100

@@ -123,5 +123,11 @@ def test_carry_rejects_changed_training_batch_size():
         model(*batch(b=5))
 
 
-def test_cells_listed():
-    assert CELLS == ("rnn", "lstm", "gru", "linear")
+def test_every_listed_cell_builds_its_own_layer():
+    kinds = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    for cell in CELLS:
+        model = build_model(ModelConfig(cell=cell, num_layers=2, hidden_size=8))
+        if cell == "linear":
+            assert isinstance(model, NoRNNModel) and not any(isinstance(m, torch.nn.RNNBase) for m in model.modules())
+        else:
+            assert type(model.rnn) is kinds[cell] and model.rnn.num_layers == 2 and model.rnn.hidden_size == 8

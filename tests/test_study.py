@@ -5,13 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 
 import experiments
+import plot
 import source
 
 ROOT = Path(__file__).resolve().parents[1]
-from conftest import TINY  # noqa: E402  (quick_results, the whole quick study, is in conftest.py)
+from conftest import TINY, assert_drawn  # noqa: E402  (quick_results, the whole quick study, is in conftest.py)
 
 SERIES_KEYS = {"label", "seeds", "steps", "loss", "accuracy", "digit_accuracy", "diverged", "sec_per_step"}
 
@@ -38,8 +40,7 @@ def study(out, *ids, extra=()):
 
 @pytest.mark.parametrize("eid", list(experiments.EXPERIMENTS))
 def test_every_experiment_writes_png_and_json(quick_results, eid):
-    png = quick_results / f"{eid}.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert_drawn(quick_results / f"{eid}.png")
     result = json.loads((quick_results / f"{eid}.json").read_text())
     assert result["id"] == eid and result["config"]["seeds"] == [0, 1]
     for s in result["series"]:
@@ -60,16 +61,31 @@ def test_report_has_every_section_and_claim(quick_results):
 
 
 def test_heatmap_cells_equal_first_exact_step_of_stored_curves(quick_results):
+    """Each drawn cell against an independent reading of the stored curves: "never" after every step."""
     for eid in ("heat_lr_maxlen", "heat_layers_mode"):
         result = json.loads((quick_results / f"{eid}.json").read_text())
-        hm = result["heatmap"]
-        cells = iter(result["series"])
-        for row in hm["values"]:
-            for value in row:
-                s = next(cells)
-                firsts = [next((st for st, a in zip(s["steps"], c, strict=False) if a == 1.0), hm["cap"])
-                          for c in s["accuracy"]]
-                assert value == statistics.median(firsts)
+        cells = [c for row in plot.heatmap_cells(result) for c in row]
+        assert len(cells) == len(result["series"])
+        for s, (value, hit, n) in zip(result["series"], cells, strict=True):
+            firsts = [next((st for st, a in zip(s["steps"], c, strict=False) if a == 1.0), None)
+                      for c in s["accuracy"]]
+            reached = sorted(f for f in firsts if f is not None)
+            ranked = reached + [None] * (len(firsts) - len(reached))
+            mid = ranked[len(ranked) // 2 - 1 : len(ranked) // 2 + 1] if len(ranked) % 2 == 0 else [
+                ranked[len(ranked) // 2]]
+            expected = None if None in mid else statistics.mean(mid)
+            assert (value, hit, n) == (expected, len(reached), len(firsts))
+
+
+def test_line_chart_draws_the_mean_over_seeds():
+    s = {"label": "a", "seeds": [0, 1], "diverged": [False, True], "steps": [10, 20, 30], "loss_steps": [10, 20, 30],
+         "accuracy": [[0.2, 0.4, 0.8], [0.4, None, None]], "loss": [[2.0, 1.0, 0.5], [1.0, None, None]]}
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2)
+    plot.line_panels({"series": [s]}, ax_loss, ax_acc)
+    assert list(ax_acc.lines[0].get_ydata()) == pytest.approx([0.3, 0.4, 0.8])  # diverged seed left out
+    assert list(ax_loss.lines[0].get_ydata()) == pytest.approx([1.5, 1.0, 0.5])
+    assert ax_acc.get_legend().get_texts()[0].get_text() == "a  [diverged 1/2]"
+    plt.close(fig)
 
 
 def test_cache_skips_then_one_constant_retrains_one_then_force(tmp_path, tiny, monkeypatch):

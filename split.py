@@ -1,0 +1,85 @@
+"""The split's shift: how much of "short numbers learn slower" (claim C5) is the train/test split itself.
+
+Training operands lie in [0, 5·10^(maxlen-1)) and test operands in [5·10^(maxlen-1), 10^maxlen), so the
+top result digit is 0 in every training sum and 1 in every test sum, and leading operand digits 5-9 never
+occur in training. Two measurements separate that shift from the length:
+    position_errors  an "after" hook (source.make_config) on the maxlen runs: the error rate at each result
+                     digit position on held-out test-range and train-range sums, and both exact-match rates
+    maxlen_control   the experiment that reruns the maxlen sweep evaluated on held-out train-range sums
+                     (train.py's eval_split="train"; training itself is identical)
+Below them, the summaries and the chart the report reads (report.maxlen_section).
+"""
+import statistics
+
+import numpy as np
+import torch
+
+import plot
+from data import SPLITS, check_int, gen_data
+from plot import plt
+
+QUICK_SUMS = 100  # held-out sums per range in --quick runs
+
+
+def _rng(seed, split):
+    """A generator per (seed, range), independent of the training and evaluation streams."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 15485863, SPLITS.index(split)]))
+
+
+@torch.no_grad()
+def position_errors(model, run, seed, sums, quick=False):
+    """Per range ("test", "train"): exact-match rate and error rate at each result position (units first).
+
+    `sums` held-out sums of the run's maxlen per range, on the model's own device; a carry-mode model is
+    evaluated as train.evaluate does (from its carried state, not advancing it).
+    """
+    sums = min(check_int("sums", sums, 1), QUICK_SUMS) if quick else check_int("sums", sums, 1)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = {"sums": sums}
+    for split in ("test", "train"):
+        num1, num2, result = (torch.from_numpy(v).to(device)
+                              for v in gen_data(sums, run["train"]["maxlen"], split, _rng(seed, split)))
+        wrong = model(num1, num2).argmax(-1) != result  # (N, maxlen + 1)
+        out[f"{split}_exact"] = 1.0 - wrong.any(dim=1).double().mean().item()
+        out[f"{split}_errors"] = wrong.double().mean(dim=0).cpu().tolist()
+    model.train(was_training)
+    return out
+
+
+def has_positions(result):
+    return all(e and "test_errors" in e for s in result["series"] for e in s.get("extra") or [None])
+
+
+def mean_errors(series, split):
+    """Error rate per result position (units first), mean over seeds."""
+    return np.mean([e[f"{split}_errors"] for e in series["extra"]], axis=0)
+
+
+def mean_exact(series, split):
+    return statistics.fmean(e[f"{split}_exact"] for e in series["extra"])
+
+
+def top_share(series, split, top=2):
+    """Share of all wrong digits that sit at the `top` highest result positions (None: no errors at all)."""
+    err = mean_errors(series, split)
+    return float(err[-top:].sum() / err.sum()) if err.sum() > 0 else None
+
+
+def maxlen_chart(result, path):
+    """Loss, accuracy, and the per-position error rates on test-range (solid) and train-range (dashed) sums."""
+    if not has_positions(result):  # a result stored before the hook existed
+        return plot.line_chart(result, path)
+    fig, axes = plt.subplots(1, 3, figsize=(18, 4.5))
+    plot.line_panels(result, axes[0], axes[1])
+    for i, s in enumerate(result["series"]):
+        for split, style in (("test", "-"), ("train", "--")):
+            err = mean_errors(s, split)[::-1]  # from the top result digit down
+            axes[2].plot(range(len(err)), np.maximum(err, 1e-4), style, color=f"C{i % 10}", marker=".",
+                         label=f"{s['label']}, {split} range")
+    axes[2].set(xscale="symlog", yscale="log", xlabel="result position, counted from the top digit (0 = top)",
+                ylabel="digit error rate (0 drawn at 1e-4)", title="final errors by position: test vs train range")
+    axes[2].grid(alpha=0.3)
+    axes[2].legend(fontsize=6, ncol=2)
+    plot.finish(fig, result, path)
