@@ -184,7 +184,7 @@ def maxlen():
     return {"title": "number length, lr 0.001 (report fig. 5)",
             "runs": [{**run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS), "after": after}
                      for m in MAXLEN_VALUES],
-            "chart": "split.maxlen_chart", "section": "report.maxlen_section"}
+            "chart": "split.maxlen_chart", "section": "split.maxlen_section"}
 
 
 def maxlen_control():

@@ -13,6 +13,8 @@ them).
 import json
 import statistics
 
+import plot
+
 SOURCE_EVERY = 50  # the source evaluates (and records a loss) when step % 50 == 0, i.e. after 1, 51, 101, ... updates
 SOURCE_EVAL_SUMS = 200  # fresh test sums drawn for every evaluation by the source's evaluate()
 C1_STEPS = 200  # the report's "accuracy 1.0 within 200 steps" (§2.2)
@@ -177,7 +179,8 @@ def _heat_rows(result, source_grid):
     hm = result["heatmap"]
     rows = [f"| {hm['row_name']} \\ {hm['col_name']} | " + " | ".join(map(str, hm["cols"])) + " |",
             "|---" * (len(hm["cols"]) + 1) + "|"]
-    for r, src_row, conv_row, vals in zip(hm["rows"], source_grid, _source_grid(result), hm["values"], strict=False):
+    ours = [[v for v, _, _ in row] for row in plot.heatmap_cells(result)]  # median first step, None = never
+    for r, src_row, conv_row, vals in zip(hm["rows"], source_grid, _source_grid(result), ours, strict=False):
         out = [f"{src} / {'-' if conv is None else f'{conv:g}'} / {_hfmt(v)}"
                for src, conv, v in zip(src_row, conv_row, vals, strict=False)]
         rows.append(f"| {r} | " + " | ".join(out) + " |")

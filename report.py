@@ -19,7 +19,7 @@ from pathlib import Path
 import experiments
 import fidelity
 import plot
-import split
+import store
 
 Z = 2.0  # a difference between two settings counts when it exceeds Z standard errors of the difference over seeds
 EPS = 1e-12  # gaps below this are float noise even when every seed agrees (standard error 0)
@@ -318,13 +318,25 @@ CLAIMS = [  # (id, claim, rule in plain words, experiments needed, evaluator)
 
 def claims_table(results):
     rows = [VERDICT_RULE, "", "| # | claim | rule | measured | verdict |", "|---|---|---|---|---|"]
+    notes = fidelity.claim_notes(results)  # where the source's own figure reads differently
     for cid, text, rule, needs, fn in CLAIMS:
         if all(n in results for n in needs):
             ev, found = fn(results)
         else:
             ev, found = f"not run yet ({', '.join(n for n in needs if n not in results)})", "-"
+        if notes.get(cid):
+            ev += f"<br>*Source's figure:* {notes[cid]}"
         rows.append(f"| {cid} | {text} | {rule} | {ev} | **{found}** |")
     return rows
+
+
+def stale_lines(results):
+    """A warning naming every shown result made by other code than the current one (empty when none is)."""
+    stale = {eid: files for eid, r in results.items() if (files := store.stale_files(r))}
+    if not stale:
+        return []
+    return ["**Stale results:** made by other code than the current one (rerun `python source.py` to update): "
+            + "; ".join(f"`{eid}` ({', '.join(files)} changed)" for eid, files in stale.items()) + ".", ""]
 
 
 def section(result):
@@ -351,35 +363,6 @@ def section(result):
     return lines
 
 
-def maxlen_section(result):
-    """The default section of the maxlen sweep, then each model's errors on test-range vs train-range sums."""
-    lines = section(result)
-    if not split.has_positions(result):
-        return lines
-    n = result["series"][0]["extra"][0]["sums"]
-
-    def share(s, where):
-        v = split.top_share(s, where)
-        return "no errors" if v is None else f"{v:.2f}"
-
-    lines += ["### The split's shift", "",
-              f"Each trained model on {n:,} held-out sums from the test range (top result digit 1) and {n:,} from "
-              f"the training range (top result digit 0): exact match, and the share of its wrong digits at the two "
-              f"highest result positions (mean over seeds; per position in the right panel of the chart).", "",
-              "| curve | exact, test range | exact, train range | top-2 share of errors, test | same, train |",
-              "|---|---|---|---|---|"]
-    gaps = []
-    for s in result["series"]:
-        test, train = split.mean_exact(s, "test"), split.mean_exact(s, "train")
-        gaps.append((test - train, s["label"]))
-        lines.append(f"| {s['label']} | {test:.3f} | {train:.3f} | {share(s, 'test')} | {share(s, 'train')} |")
-    diff, label = max(gaps, key=lambda g: abs(g[0]))
-    lines += ["", f"Largest gap between the ranges: {label}, exact match {diff:+.3f} on test-range sums relative to "
-              f"train-range sums. The learning curves on train-range sums are `maxlen_control`; claim C5 is judged "
-              f"on both.", ""]
-    return lines
-
-
 def write_report(out_dir, quick=False):
     out_dir = Path(out_dir)
     results = {}
@@ -392,7 +375,7 @@ def write_report(out_dir, quick=False):
              + (" **Quick mode: tiny settings, not the study's results.**" if quick else ""), "",
              "Learning speed = mean exact-match test accuracy over all evaluations and seeds (area under the "
              "accuracy curve, 1.0 = exact from the first evaluation). Accuracy = exact match of the whole sum on "
-             "a fixed batch of held-out test sums.", "", "## The source report's claims", ""]
+             "a fixed batch of held-out test sums.", "", *stale_lines(results), "## The source report's claims", ""]
     lines += claims_table(results) + [""] + fidelity.section(results)
     for result in results.values():
         write_section = experiments.resolve(result["section"]) if "section" in result else section

@@ -16,7 +16,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import statistics
 import sys
 import time
 from collections import Counter
@@ -175,7 +174,7 @@ class Runner:
         jobs.sort(key=lambda j: -job_cost(j["run"]))
         self.trained = sum("train" in j["todo"] for j in jobs)
         self.measured = sum("measure" in j["todo"] for j in jobs)
-        with tqdm(total=len(jobs), desc=eid, unit="run", dynamic_ncols=True, leave=False) as bar:
+        with tqdm(total=len(jobs), desc=eid, unit="run", dynamic_ncols=True, leave=False, disable=None) as bar:
             if self.workers <= 1:
                 def progress(k, job):  # in-process: the bar moves by the fraction of the run's steps done
                     done = [0]
@@ -225,12 +224,8 @@ def assemble(eid, plan, config, seeds, hists, device, wall, extras=None):
     result = {"id": eid, "title": plan["title"], "config": config, "series": series,
               "device": device, "torch": torch.__version__, "wall_seconds": wall,
               **{k: plan[k] for k in ("chart", "section") if k in plan}}
-    if plan.get("heatmap"):
-        hm = plan["heatmap"]
-        cells = iter(series)  # runs are row-major over (rows, cols)
-        values = [[statistics.median(hm["cap"] if f is None else f for f in next(cells)["first_exact"])
-                   for _ in hm["cols"]] for _ in hm["rows"]]
-        result["heatmap"] = {**hm, "values": values}
+    if plan.get("heatmap"):  # runs are row-major over (rows, cols); plot.heatmap_cells reads the cells from them
+        result["heatmap"] = plan["heatmap"]
     return result
 
 

@@ -7,7 +7,7 @@ occur in training. Two measurements separate that shift from the length:
                      digit position on held-out test-range and train-range sums, and both exact-match rates
     maxlen_control   the experiment that reruns the maxlen sweep evaluated on held-out train-range sums
                      (train.py's eval_split="train"; training itself is identical)
-Below them, the summaries and the chart the report reads (report.maxlen_section).
+Below them, the summaries the report reads, the chart and the maxlen sweep's report section.
 """
 import statistics
 
@@ -83,3 +83,34 @@ def maxlen_chart(result, path):
     axes[2].grid(alpha=0.3)
     axes[2].legend(fontsize=6, ncol=2)
     plot.finish(fig, result, path)
+
+
+def maxlen_section(result):
+    """The default section of the maxlen sweep, then each model's errors on test-range vs train-range sums."""
+    import report  # here, not at the top: report imports this module for claim C5
+
+    lines = report.section(result)
+    if not has_positions(result):
+        return lines
+    n = result["series"][0]["extra"][0]["sums"]
+
+    def share(s, where):
+        v = top_share(s, where)
+        return "no errors" if v is None else f"{v:.2f}"
+
+    lines += ["### The split's shift", "",
+              f"Each trained model on {n:,} held-out sums from the test range (top result digit 1) and {n:,} from "
+              f"the training range (top result digit 0): exact match, and the share of its wrong digits at the two "
+              f"highest result positions (mean over seeds; per position in the right panel of the chart).", "",
+              "| curve | exact, test range | exact, train range | top-2 share of errors, test | same, train |",
+              "|---|---|---|---|---|"]
+    gaps = []
+    for s in result["series"]:
+        test, train = mean_exact(s, "test"), mean_exact(s, "train")
+        gaps.append((test - train, s["label"]))
+        lines.append(f"| {s['label']} | {test:.3f} | {train:.3f} | {share(s, 'test')} | {share(s, 'train')} |")
+    diff, label = max(gaps, key=lambda g: abs(g[0]))
+    lines += ["", f"Largest gap between the ranges: {label}, exact match {diff:+.3f} on test-range sums relative to "
+              f"train-range sums. The learning curves on train-range sums are `maxlen_control`; claim C5 is judged "
+              f"on both.", ""]
+    return lines

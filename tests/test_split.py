@@ -3,7 +3,6 @@ import pytest
 import torch
 
 import experiments
-import report
 import split
 from data import digits_to_ints, gen_data
 from models import ModelConfig, build_model
@@ -71,12 +70,12 @@ def fake_maxlen(test_exact, train_exact):
 
 
 def test_maxlen_section_reads_the_stored_split_numbers():
-    text = "\n".join(report.maxlen_section(fake_maxlen([0.4, 0.9], [0.8, 0.9])))
+    text = "\n".join(split.maxlen_section(fake_maxlen([0.4, 0.9], [0.8, 0.9])))
     assert "| maxlen=5 | 0.400 | 0.800 | 1.00 | 1.00 |" in text
     assert "Largest gap between the ranges: maxlen=5, exact match -0.400" in text
-    text = "\n".join(report.maxlen_section(fake_maxlen([0.9, 0.3], [0.9, 0.9])))
+    text = "\n".join(split.maxlen_section(fake_maxlen([0.9, 0.3], [0.9, 0.9])))
     assert "Largest gap between the ranges: maxlen=10, exact match -0.600" in text
     old = fake_maxlen([0.4, 0.9], [0.8, 0.9])
     for s in old["series"]:
         del s["extra"]
-    assert "split's shift" not in "\n".join(report.maxlen_section(old))  # stored before the hook: no table
+    assert "split's shift" not in "\n".join(split.maxlen_section(old))  # stored before the hook: no table
