@@ -249,7 +249,7 @@ def length_generalization():
     def one(label, cell, nl, **extra):
         sums = LENGTH_SUMS if label == LENGTH_GOAL else LENGTH_SUMS_OTHERS
         settings = {"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra}
-        after = {"fn": "beyond.length_eval", "args": {"lengths": LENGTH_TEST, "sums": sums,
+        after = {"fn": "length.length_eval", "args": {"lengths": LENGTH_TEST, "sums": sums,
                                                       "fallback_sums": LENGTH_FALLBACK_SUMS}}
         return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
 
@@ -259,16 +259,16 @@ def length_generalization():
     runs += [one(f"{_cell_label(c, nl)}, {name}", c, nl, **extra) for name, extra in LENGTH_VARIANTS.items()]
     return {"title": f"length generalization: trained on {LENGTH_MAXLEN} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
-            "chart": "beyond_report.length_chart", "section": "beyond_report.length_section"}
+            "chart": "length.length_chart", "section": "length.length_section"}
 
 
 def carry_chains():
-    after = {"fn": "beyond.chain_eval", "args": {"length": CHAIN_LENGTH, "chains": CHAIN_KS, "sums": CHAIN_SUMS}}
+    after = {"fn": "chains.chain_eval", "args": {"length": CHAIN_LENGTH, "chains": CHAIN_KS, "sums": CHAIN_SUMS}}
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
                      f"(trained on {LENGTH_MAXLEN})", "runs": runs, "seeds": CHAIN_SEEDS,
-            "chart": "beyond_report.chain_chart", "section": "beyond_report.chain_section"}
+            "chart": "chains.chain_chart", "section": "chains.chain_section"}
 
 
 def hidden_probe():
@@ -287,7 +287,7 @@ def hidden_size_min():
                 lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl)) for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
     return {"title": f"smallest hidden size that learns maxlen {LENGTH_MAXLEN} within {SIZE_CAP} steps",
             "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
-            "chart": "beyond_report.size_chart", "section": "beyond_report.size_section"}
+            "chart": "sizes.size_chart", "section": "sizes.size_section"}
 
 
 def cost_to_exact():
@@ -295,9 +295,9 @@ def cost_to_exact():
     runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common) for c, nl in LENGTH_CELLS]
     c, nl = COST_CARRY_CELL
     runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
-                       **common), "after": {"fn": "beyond.bptt_cost", "args": {"depths": COST_BPTT_DEPTHS}}})
+                       **common), "after": {"fn": "cost.bptt_cost", "args": {"depths": COST_BPTT_DEPTHS}}})
     return {"title": f"cost to the first exact evaluation at maxlen {LENGTH_MAXLEN}", "runs": runs,
-            "stop_at_exact": True, "chart": "beyond_report.cost_chart", "section": "beyond_report.cost_section"}
+            "stop_at_exact": True, "chart": "cost.cost_chart", "section": "cost.cost_section"}
 
 
 def resolve(name):

@@ -116,3 +116,23 @@ def heatmap(result, path):
 def draw(result, path):
     """The chart that suits `result`: a heatmap if it has one, else the two line panels."""
     (heatmap if "heatmap" in result else line_chart)(result, path)
+
+
+# --- shared by the experiment families' own charts and report sections ---
+
+
+def header(result):
+    rid = result["id"]
+    return [f"## `{rid}`: {result['title']}", "", f"![{rid}]({rid}.png)", ""]
+
+
+def footer(result):
+    return ["", f"Seeds {result['config']['seeds']}; trained and measured on {result['device']} in "
+                f"{result['wall_seconds']:.0f} s (torch {result['torch']}).", ""]
+
+
+def save(fig, path, title):
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -128,7 +128,7 @@ def probe_chart(result, path):
     """PCA scatters per cell (by carry, by sum digit), probe accuracy per layer, norm along the sum."""
     from matplotlib.gridspec import GridSpec
 
-    from beyond_report import plt, save
+    from plot import plt, save
 
     series, n = result["series"], len(result["series"])
     fig = plt.figure(figsize=(4.2 * n, 11))
@@ -168,7 +168,7 @@ def probe_chart(result, path):
 
 
 def probe_section(result):
-    from beyond_report import footer, header
+    from plot import footer, header
 
     layers = result["series"][0]["extra"][0]["layers"]
     lines = header(result) + [

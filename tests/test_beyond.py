@@ -10,7 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import beyond
+import chains
+import cost
+import length
 import probe
+import sizes
 from data import carry_chain_data, digits_to_ints, gen_data, longest_carry_chain
 from models import ModelConfig, build_model
 from train import check_settings, evaluate, to_tensors, train_run
@@ -103,7 +107,7 @@ def test_trained_model_is_exact_on_long_sums_checked_with_python_ints():
     logits = model.eval()(*to_tensors((num1, num2), "cpu"))
     truth = [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2), strict=False)]
     assert ok.tolist() == [p == t for p, t in zip(digits_to_ints(logits.argmax(-1).numpy()), truth, strict=False)]
-    out = beyond.length_eval(model, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
+    out = length.length_eval(model, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
     assert out["lengths"] == [10, 30, 60] and len(out["eval_sec"]) == 3
     assert all(n == 50 or (r and n == 5) for n, r in zip(out["n_sums"], out["reduced"], strict=False))
 
@@ -180,11 +184,11 @@ def test_size_and_cost_summaries_read_the_series():
          "first_exact_sec": [1.0, None], "sec_per_step": [0.001, 0.001]},
         {"label": "rnn/relu, hidden_size=4", "settings": {"hidden_size": 4, "steps": 100}, "first_exact": [20, 30],
          "first_exact_sec": [0.5, 0.7], "sec_per_step": [0.001, 0.001]}]}
-    table = beyond.size_table(result)
+    table = sizes.size_table(result)
     assert table["rnn/relu"] == {1: (0, 2, None), 2: (1, 2, 40), 4: (2, 2, 25)}
-    assert beyond.minimal_size(table["rnn/relu"], 0.5) == 2
-    assert beyond.minimal_size(table["rnn/relu"], 1.0) == 4
-    rows = beyond.cost_rows(result)
+    assert sizes.minimal_size(table["rnn/relu"], 0.5) == 2
+    assert sizes.minimal_size(table["rnn/relu"], 1.0) == 4
+    rows = cost.cost_rows(result)
     assert rows[2][:5] == ("rnn/relu, hidden_size=4", 25, 25 * 200, 0.6, 2) and rows[0][1] is None
 
 
@@ -194,8 +198,8 @@ def test_longest_chain_possible_matches_every_sum_of_the_split(maxlen):
     for split, (lo, hi) in (("train", (0, half)), ("test", (half, top))):
         a, b = np.meshgrid(np.arange(lo, hi), np.arange(lo, hi))
         num1, num2 = ((v.ravel()[:, None] // 10 ** np.arange(maxlen + 1)) % 10 for v in (a, b))  # LSB first
-        assert int(longest_carry_chain(num1, num2).max()) == beyond.longest_chain_possible(maxlen, split)
-    assert beyond.longest_chain_possible(10) == 8  # the carry_chains models (trained on 10 digits)
+        assert int(longest_carry_chain(num1, num2).max()) == chains.longest_chain_possible(maxlen, split)
+    assert chains.longest_chain_possible(10) == 8  # the carry_chains models (trained on 10 digits)
 
 
 def cost_result(carry_firsts, none_firsts, bptt_sec):
@@ -209,11 +213,10 @@ def cost_result(carry_firsts, none_firsts, bptt_sec):
 
 
 def test_answer_232_sentences_follow_the_stored_numbers():
-    from beyond_report import answer_232
 
     def text(*args):
         result = cost_result(*args)
-        return answer_232(result, beyond.cost_rows(result))[2]
+        return cost.answer_232(result, cost.cost_rows(result))[2]
 
     grows = [[0.004, 0.011, 0.04, 0.16], [0.0042, 0.012, 0.041, 0.15]]
     flat = [[0.004, 0.004, 0.0041, 0.0039], [0.0041, 0.0041, 0.004, 0.0042]]
@@ -251,12 +254,11 @@ def length_result(sums_tanh, sums_lstm, lstm_exact=True):
 
 
 def test_best_configuration_says_ties_and_unequal_budgets():
-    from beyond_report import goal_lines
 
-    unequal = goal_lines(length_result([1000, 1000], [1000, 100]))[0]
+    unequal = length.goal_lines(length_result([1000, 1000], [1000, 100]))[0]
     assert "`rnn/tanh`, `lstm` (tied" in unequal and "not checked on equal numbers of sums" in unequal
     assert "at 10,000 digits rnn/tanh 1,000, lstm 100" in unequal and "`lstm`: **not checked**" in unequal
-    equal = goal_lines(length_result([1000, 1000], [1000, 1000]))[0]
+    equal = length.goal_lines(length_result([1000, 1000], [1000, 1000]))[0]
     assert "not checked on equal" not in equal and "`lstm`: **reached**" in equal
-    one = goal_lines(length_result([1000, 1000], [1000, 1000], lstm_exact=False))[0]
+    one = length.goal_lines(length_result([1000, 1000], [1000, 1000], lstm_exact=False))[0]
     assert "`rnn/tanh`, 80% or more of seeds exact up to 10,000-digit sums" in one and "`lstm`" not in one

@@ -46,14 +46,16 @@ def test_every_after_hook_runs_on_the_models_device(cell):
     """Each hook on a CUDA model gives the numbers it gives on a CPU copy of the same weights."""
     import copy
 
-    import beyond
+    import chains
+    import cost
+    import length
     import probe
     import split
 
     model, run = trained_on_cuda(cell)
     cpu = copy.deepcopy(model).cpu()
-    hooks = [(beyond.length_eval, dict(lengths=[5, 50], sums=[40, 40], fallback_sums=5)),
-             (beyond.chain_eval, dict(length=30, chains=[0, 3], sums=20)),
+    hooks = [(length.length_eval, dict(lengths=[5, 50], sums=[40, 40], fallback_sums=5)),
+             (chains.chain_eval, dict(length=30, chains=[0, 3], sums=20)),
              (probe.probe_eval, dict(sums=40, length=8, norm_length=100, norm_sums=2, norm_points=10)),
              (split.position_errors, dict(sums=300))]
     for fn, args in hooks:
@@ -64,7 +66,7 @@ def test_every_after_hook_runs_on_the_models_device(cell):
                 assert on_gpu[key] == pytest.approx(on_cpu[key], abs=1e-3), (fn.__name__, key)
         if fn is probe.probe_eval:
             assert on_gpu["norm"]["per_layer"][-1] == pytest.approx(on_cpu["norm"]["per_layer"][-1], rel=1e-3)
-    cost = beyond.bptt_cost(model, run, 0, depths=[1, 4])
+    cost = cost.bptt_cost(model, run, 0, depths=[1, 4])
     assert cost["depths"] == [1, 4] and all(s > 0 for s in cost["sec_per_step"])
 
 

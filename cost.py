@@ -1,0 +1,151 @@
+"""cost_to_exact: steps, sums and seconds to the first exact evaluation, and what the source code's
+undetached carry cost. Measurement, summary, chart and report section.
+
+bptt_cost is an "after" hook (source.make_config) on the carry-mode model: one training step
+back-propagating through the last d batches (the source never detached its state), for growing d.
+"""
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import report
+from beyond import _rng
+from data import check_int, gen_data
+from models import embed_pair
+from plot import footer, header, plt, save
+from train import BATCH_SIZE
+
+
+def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
+    """Seconds per training step when the loss back-propagates through the last d batches' graph.
+
+    The source code's carry mode passed the previous batch's final state on without detaching it, so
+    step n back-propagated through all n batches so far (cost growing with n; current PyTorch refuses
+    the second backward). Here that graph is rebuilt to depth d from fresh batches of the run's size.
+    """
+
+    depths = [check_int("depth", d, 1) for d in depths][: 2 if quick else None]
+    t, rng = run["train"], _rng(seed, 1)
+    device = next(model.parameters()).device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)  # GPU work is asynchronous
+    model.train()
+    out = {"depths": depths, "sec_per_step": []}
+    for d in depths:
+        size = t.get("batch_size", BATCH_SIZE)
+        batches = [[torch.from_numpy(v).to(device) for v in gen_data(size, t["maxlen"], "train", rng)]
+                   for _ in range(d)]
+        best = float("inf")
+        for _ in range(repeats):
+            model.zero_grad(set_to_none=True)
+            h = None
+            for i, (a, b, r) in enumerate(batches):  # noqa: B007 (r: the last batch's target, used below)
+                if i == d - 1:  # the step itself: this batch's forward, then backward through all d batches
+                    sync()
+                    t0 = time.perf_counter()
+                y, h = model.rnn(embed_pair(model.embed, a, b), h)
+            loss = F.cross_entropy(model.out(y).reshape(-1, 10), r.reshape(-1))  # the last batch's loss only
+            loss.backward()
+            sync()
+            best = min(best, time.perf_counter() - t0)
+        out["sec_per_step"].append(best)
+    model.zero_grad(set_to_none=True)
+    return out
+
+def _median_or_none(values):
+    hit = [v for v in values if v is not None]
+    return (statistics.median(hit) if hit else None), len(hit)
+
+def cost_rows(result):
+    """Per series: (label, median steps, examples, seconds to the first exact evaluation, seeds reaching, ms/step)."""
+    rows = []
+    for s in result["series"]:
+        steps, hit = _median_or_none(s["first_exact"])
+        secs, _ = _median_or_none(s["first_exact_sec"])
+        batch = s["settings"].get("batch_size", BATCH_SIZE)
+        rows.append((s["label"], steps, None if steps is None else steps * batch, secs, hit,
+                     1e3 * statistics.mean(s["sec_per_step"])))
+    return rows
+
+
+def cost_chart(result, path):
+    rows = cost_rows(result)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for ax, j, name in ((axes[0], 1, "training steps"), (axes[1], 2, "training sums"),
+                        (axes[2], 3, "wall seconds (training + evaluations)")):
+        for k, (s, row) in enumerate(zip(result["series"], rows, strict=False)):
+            ax.bar(k, row[j] or 0, color=f"C{k}", alpha=0.6)
+            per_seed = s["first_exact"] if j < 3 else s["first_exact_sec"]
+            scale = s["settings"].get("batch_size", BATCH_SIZE) if j == 2 else 1
+            ax.plot([k] * len(per_seed), [v * scale for v in per_seed if v is not None]
+                    + [np.nan] * sum(v is None for v in per_seed), "k.", markersize=6)
+        ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=20, ha="right", fontsize=8)
+        ax.set(title=name, ylabel="median (bar) and per seed (dots)")
+        ax.grid(alpha=0.3, axis="y")
+    save(fig, path, f"{result['title']}: each run stops at its first exact evaluation")
+
+def cost_section(result):
+    rows = cost_rows(result)
+    cap = result["series"][0]["settings"]["steps"]
+    every = result["series"][0]["settings"]["eval_every"]
+    lines = header(result) + [
+        f"Median over seeds of the training steps, training sums and wall seconds (training and the evaluations "
+        f"every {every} steps, one CPU thread) until the first evaluation with every held-out sum right "
+        f"(cap {cap} steps).", "", "| series | steps | examples | seconds | seeds reaching | ms/step |",
+        "|---|---|---|---|---|---|"]
+    def fmt(v, f):
+        return "never" if v is None else f.format(v)
+
+    for label, steps, examples, secs, hit, ms in rows:
+        lines.append(f"| {label} | {fmt(steps, '{:g}')} | {fmt(examples, '{:,.0f}')} | {fmt(secs, '{:.1f}')} | "
+                     f"{hit}/{len(result['config']['seeds'])} | {ms:.2f} |")
+    lines += [""] + answer_232(result, rows)
+    return lines + footer(result)
+
+def answer_232(result, rows):
+    """The source study's §2.3.2 question, answered from this result's numbers (report.compare: beyond seed noise)."""
+    by = {r[0]: r for r in rows}
+    carry = next((s for s in result["series"] if s.get("extra")), None)
+    if carry is None:
+        return []
+    none = next((s for s in result["series"] if s["label"] == carry["label"].split(",")[0]), None)
+    c = by[carry["label"]]
+    bptt = next(e for e in carry["extra"] if e)
+    d, sec = bptt["depths"], bptt["sec_per_step"]
+    n_seeds = len(result["config"]["seeds"])
+    fast = [r for r in rows if r[0] != c[0] and r[1] is not None]
+    head = ["### Why the model learns with no hidden state passed in (source study §2.3.2)", ""]
+    text = ["The state given to `nn.RNN` is only the initial state of each sum, the state before its units digit; "
+            "the recurrence from one digit to the next, which carries the carry, runs inside the layer whatever "
+            "is passed in."]
+    if fast:
+        text.append("With nothing passed (zeros) the model learns the task here: " + ", ".join(
+            f"{r[0]} reaches its first exact evaluation after a median {r[1]:g} steps ({r[4]}/{n_seeds} seeds)"
+            for r in fast) + ".")
+    else:
+        text.append("No series without a passed state reached an exact evaluation in this run.")
+    if none is not None:
+        n = by[none["label"]]
+
+        def steps(r):
+            return "never gets there" if r[1] is None else f"needs a median {r[1]:g} steps"
+
+        effect = report.compare(report.seed_first_steps(carry), report.seed_first_steps(none))
+        verdict = {1: "passing the state in slows learning beyond seed noise",
+                   -1: "passing the state in speeds learning beyond seed noise",
+                   0: "passing the state in makes no difference beyond seed noise"}[effect]
+        text.append(f"With the previous batch's final state passed in (carry mode, detached), {c[0]} {steps(c)} "
+                    f"({c[4]} seeds reaching) at {c[5]:.2f} ms/step; without it {steps(n)} ({n[4]} seeds reaching) "
+                    f"at {n[5]:.2f} ms/step: {verdict} (that state belongs to unrelated sums).")
+    ratios = [e["sec_per_step"][-1] / e["sec_per_step"][0] for e in carry["extra"] if e]
+    grows = report.compare(ratios, [1.0]) == 1
+    text.append("The source code's carry mode never detached that state, so step n back-propagated through all n "
+                "batches so far. Measured on this model, one step back-propagating through "
+                + ", ".join(f"{k} batch{'es' if k > 1 else ''} takes {1e3 * v:.1f} ms"
+                            for k, v in zip(d, sec, strict=False))
+                + f" ({statistics.fmean(ratios):.1f}x the depth-1 step at depth {d[-1]}, mean over seeds): "
+                + ("the cost of step n grew with n, so a run's with the square of its length." if grows else
+                   "the cost did not grow with depth beyond seed noise here."))
+    return head + [" ".join(text), ""]

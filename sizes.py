@@ -1,0 +1,60 @@
+"""hidden_size_min: the smallest hidden size that still learns maxlen 10 within the step budget.
+Summary, chart and report section (the runs themselves stop at their first exact evaluation).
+"""
+import statistics
+
+import numpy as np
+
+import experiments
+from plot import footer, header, plt
+
+
+def size_table(result):
+    """cell label -> {hidden_size: (successes, seeds, median first exact or None)}."""
+    table = {}
+    for s in result["series"]:
+        cell = s["label"].split(", hidden_size=")[0]
+        hit = [f for f in s["first_exact"] if f is not None]
+        table.setdefault(cell, {})[s["settings"]["hidden_size"]] = (
+            len(hit), len(s["first_exact"]), statistics.median(hit) if hit else None)
+    return table
+
+def minimal_size(row, success=None):
+    """Smallest hidden size whose fraction of successful seeds is >= success (default SIZE_SUCCESS)."""
+    success = experiments.SIZE_SUCCESS if success is None else success
+    return next((h for h in sorted(row) if row[h][0] / row[h][1] >= success), None)
+
+
+def size_chart(result, path):
+    table = size_table(result)
+    cells, sizes = list(table), sorted(next(iter(table.values())))
+    frac = np.array([[table[c][h][0] / table[c][h][1] for h in sizes] for c in cells])
+    fig, ax = plt.subplots(figsize=(1.2 * len(sizes) + 3, 0.8 * len(cells) + 2))
+    im = ax.imshow(frac, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for r, c in np.ndindex(frac.shape):
+        ok, n, med = table[cells[r]][sizes[c]]
+        ax.text(c, r, f"{ok}/{n}" + (f"\n{med:g} st." if med else ""), ha="center", va="center", fontsize=8,
+                color="white" if frac[r, c] < 0.6 else "black")
+    ax.set_xticks(range(len(sizes)), [str(h) for h in sizes])
+    ax.set_yticks(range(len(cells)), cells)
+    ax.set(xlabel="hidden_size (units per layer)", title=result["title"])
+    fig.colorbar(im, ax=ax, label="fraction of seeds reaching accuracy 1.0")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+def size_section(result):
+    table = size_table(result)
+    sizes = sorted(next(iter(table.values())))
+    cap = result["series"][0]["settings"]["steps"]
+    lines = header(result) + [
+        f"Seeds reaching exact accuracy within {cap} steps (median first exact step) per hidden size; "
+        f"minimal size = smallest with at least {experiments.SIZE_SUCCESS:.0%} of seeds succeeding.", "",
+        "| cell | minimal size | smallest with any seed | " + " | ".join(f"h={h}" for h in sizes) + " |",
+        "|---|---|---" + "|---" * len(sizes) + "|"]
+    for cell, row in table.items():
+        m, any_seed = minimal_size(row), minimal_size(row, 1e-9)
+        cells = [f"{row[h][0]}/{row[h][1]}" + (f" ({row[h][2]:g})" if row[h][2] else "") for h in sizes]
+        lines.append(f"| {cell} | {m if m else 'none'} | {any_seed if any_seed else 'none'} | "
+                     + " | ".join(cells) + " |")
+    return lines + footer(result)
