@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import check_int, gen_data
+from data import carry_chain_data, check_int, gen_data
 from models import ModelConfig, build_model
 
 BATCH_SIZE = 200  # training sums per step (report: 200)
@@ -59,6 +59,12 @@ def _positive_number(name, value):
     return float(value)
 
 
+def _fraction(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
 def _flag(name, value):
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")
@@ -78,6 +84,7 @@ SETTINGS = {  # train_run keyword -> validator; what an experiment's run may set
     "eval_every": lambda v: check_int("eval_every", v, 1),
     "mixed_lengths": lambda v: _flag("mixed_lengths", v),
     "clip_grad": lambda v: None if v is None else _positive_number("clip_grad", v),
+    "chain_fraction": lambda v: _fraction("chain_fraction", v),
 }
 
 
@@ -93,7 +100,8 @@ def check_settings(settings):
 
 def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(),
               gamma=0.1, eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY,
-              mixed_lengths=False, clip_grad=None, device="cpu", stop_at_exact=False, progress=None):
+              mixed_lengths=False, clip_grad=None, chain_fraction=0.0, device="cpu", stop_at_exact=False,
+              progress=None):
     """Train one model from `seed`; return (history, model), history a JSON-ready dict.
 
     The history lives on the grid eval_steps = [eval_every, 2 * eval_every, ..., steps]
@@ -107,8 +115,9 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     settings = check_settings(dict(maxlen=maxlen, steps=steps, lr=lr, seed=seed, batch_size=batch_size,
                                    milestones=milestones, gamma=gamma, eval_size=eval_size,
                                    loss_every=loss_every, eval_every=eval_every, mixed_lengths=mixed_lengths,
-                                   clip_grad=clip_grad))
+                                   clip_grad=clip_grad, chain_fraction=chain_fraction))
     maxlen, steps, milestones = settings["maxlen"], settings["steps"], settings["milestones"]
+    n_chain = round(settings["chain_fraction"] * batch_size)
     device = resolve_device(device)
 
     torch.manual_seed(seed)
@@ -129,7 +138,11 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     for step in range(1, steps + 1):
         t0 = time.perf_counter()
         length = int(train_rng.integers(1, maxlen + 1)) if mixed_lengths else maxlen
-        num1, num2, result = to_tensors(gen_data(batch_size, length, "train", train_rng), device)
+        batch = gen_data(batch_size - n_chain, length, "train", train_rng) if n_chain < batch_size else None
+        if n_chain:  # carry-chain-rich sums; with chain_fraction 0 nothing extra is drawn
+            chains = carry_chain_data(n_chain, length, int(train_rng.integers(0, length)), train_rng)
+            batch = chains if batch is None else [np.concatenate(v) for v in zip(batch, chains, strict=True)]
+        num1, num2, result = to_tensors(batch, device)
         logits = model(num1, num2)  # (B, T, 10)
         loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1))
         opt.zero_grad(set_to_none=True)
