@@ -104,7 +104,7 @@ def mutate(a, b, where, n, rng):
 
 
 def short_form(a, b):
-    """An LSB-first operand pair as MSB-first run-length text: '9x998 1 + 0x999 1' style, for the report."""
+    """An LSB-first operand pair as MSB-first text, runs of 4 or more equal digits written [9x998]."""
     def rle(row):
         text = "".join(map(str, row[::-1])).lstrip("0") or "0"
         out, i = [], 0
@@ -112,9 +112,9 @@ def short_form(a, b):
             j = i
             while j < len(text) and text[j] == text[i]:
                 j += 1
-            out.append(text[i] * (j - i) if j - i < 4 else f"{text[i]}x{j - i}")
+            out.append(text[i] * (j - i) if j - i < 4 else f"[{text[i]}x{j - i}]")
             i = j
-        return " ".join(out)
+        return "".join(out)
     return f"{rle(a)} + {rle(b)}"
 
 

@@ -199,7 +199,7 @@ def plan():
     def one(label, layers, hidden, settings):
         args = {"suite": e.EXACT_SUITE}
         if label in e.EXACT_ATTACK_RUNS:
-            args.update(attack=e.EXACT_ATTACK, attack_seeds=[0])
+            args.update(attack={**e.EXACT_ATTACK, "candidates": e.EXACT_ATTACK_RUNS[label]}, attack_seeds=[0])
         if label == e.EXACT_PROOF_RUN:
             args.update(proof=e.EXACT_PROOF, proof_seeds=[0])
         model = dict(**e.EXACT_CELL, num_layers=layers, hidden_size=hidden)

@@ -139,8 +139,8 @@ EXACT_SIZES = [(1, 16), (1, 32), (2, 8), (2, 16)]  # (layers, hidden) of the fro
 EXACT_GOAL = 0.8  # a size "passes" when at least this fraction of its seeds pass the whole suite
 EXACT_SUITE = {"lengths": [1000, 10000, 100000, 1000000], "chains": CHAIN_KS, "chain_sums": 20, "gain_sums": 20,
                "random_sums": 20, "long_random": 1}  # exact.suite_eval: stages, sums per check
-EXACT_ATTACK = {"candidates": 100000, "length": 1000, "batch": 1000, "elite": 50}  # adversary.attack_eval
-EXACT_ATTACK_RUNS = ["1 x 32", "chain-rich (half of each batch: carry chains k in 0..9)"]  # attacked (seed 0)
+EXACT_ATTACK = {"length": 1000, "batch": 1000, "elite": 50}  # adversary.attack_eval, on seed 0 of each run below
+EXACT_ATTACK_RUNS = {"1 x 32": 100000, "chain-rich (half of each batch: carry chains k in 0..9)": 20000}  # candidates
 EXACT_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60}  # proof.proof_eval, on seed 0 of EXACT_PROOF_RUN
 EXACT_PROOF_RUN = "1 x 32"
 
