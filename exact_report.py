@@ -115,11 +115,12 @@ def exact_chart(result, path):
         for e in s["extra"]:
             if e and "attack" in e:
                 c = np.array(e["attack"]["curve"])
-                ax.plot(c[:, 0], c[:, 1], label=f"{s['label'][:30]}, seed {e['suite'] and s['seeds'][0]}")
+                ax.plot(c[:, 0], c[:, 1], label=s["label"][:40])
     ax.axhline(0, color="red", linestyle=":")
     ax.set(xscale="log", xlabel="candidate sums tried", ylabel="smallest margin found (logit units)",
            title="adversarial search (float32 re-implementation of the step)")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     ax = fig.add_subplot(grid[2, 1])
     for s in series:
         for e in s["extra"]:
@@ -132,7 +133,8 @@ def exact_chart(result, path):
     ax.axhline(0, color="red", linestyle=":")
     ax.set(xlabel="widest side of the box (per digit pair, carry in)", ylabel="bound on the output margin",
            title="proof attempt: boxes at the end of the search")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     for a in fig.axes[1:]:
         a.grid(alpha=0.3)
     save(fig, path, result["title"])

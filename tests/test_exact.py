@@ -136,3 +136,15 @@ def test_attack_finds_failing_sums_of_a_half_trained_model():
 
 def test_short_form():
     assert adversary.short_form(np.array([1, 9, 9, 9, 9, 0]), np.array([1, 0])) == "[9x4]1 + 1"
+
+
+def test_chain_fraction_setting():
+    from train import check_settings
+
+    kw = dict(maxlen=6, steps=20, lr=0.01, seed=1, eval_every=10, loss_every=10)
+    plain, _ = train_run({}, **kw)
+    off, _ = train_run({}, chain_fraction=0.0, **kw)
+    rich, _ = train_run({}, chain_fraction=0.5, **kw)
+    assert off["loss"] == plain["loss"] and rich["loss"] != plain["loss"]
+    with pytest.raises(ValueError, match="chain_fraction must be a number in \\[0, 1\\], got 1.5"):
+        check_settings({"chain_fraction": 1.5})
