@@ -127,6 +127,29 @@ COST_EVERY = 10  # steps between evaluations (the resolution of "steps to exact"
 COST_CARRY_CELL = ("rnn", "relu")  # also trained in carry mode: what passing the state in changes
 COST_BPTT_DEPTHS = [1, 4, 16, 64]  # batches the source code's undetached carry back-propagated through
 
+# --- exact_adder: worst cases made exact (recipes, the smallest exact adder, an attack, a proof attempt) ---
+# Cut to fit ~10 min of `python source.py exact_adder` with --workers 2 (pilots: exact.py's suite on one core).
+EXACT_SEEDS = 10
+EXACT_MAXLEN = 10  # training length of every run
+EXACT_CELL = {"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none"}
+EXACT_TODAY = {"lr": 0.005, "steps": 600}  # today's recipe: length_generalization's rnn/tanh (2 x 64)
+EXACT_RECIPES = {  # label -> settings on top of EXACT_TODAY, 2 layers x 64 units
+    "today": {},
+    "chain-rich (half of each batch: carry chains k in 0..9)": {"chain_fraction": 0.5},
+    "chain fraction 0.1": {"chain_fraction": 0.1},
+}
+EXACT_SMALL = {"lr": 0.01, "steps": 2000, "milestones": [1500], "gamma": 0.1, "chain_fraction": 0.5}  # small nets
+EXACT_SIZES = [(1, 16), (1, 32), (2, 16)]  # (layers, hidden) of the frontier sweep, trained with EXACT_SMALL
+# pilots (2 seeds, EXACT_SMALL, 1,000- and 10,000-digit stages): 1 x 8 and 2 x 8 never learn maxlen 10 (loss ~0.4-0.65),
+# 1 x 16 learns it (3000 steps) but fails 1,000-digit sums; 1 x 32 passed 2/2, 2 x 16 1/2
+EXACT_GOAL = 0.8  # a size "passes" when at least this fraction of its seeds pass the whole suite
+EXACT_SUITE = {"lengths": [1000, 10000, 100000, 1000000], "chains": CHAIN_KS, "chain_sums": 20, "gain_sums": 20,
+               "random_sums": 20, "long_random": 1}  # exact.suite_eval: stages, sums per check
+EXACT_ATTACK = {"length": 1000, "batch": 1000, "elite": 50}  # adversary.attack_eval, on seed 0 of each run below
+EXACT_ATTACK_RUNS = {"1 x 32": 100000, "chain-rich (half of each batch: carry chains k in 0..9)": 20000}  # candidates
+EXACT_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60}  # proof.proof_eval, on seed 0 of EXACT_PROOF_RUN
+EXACT_PROOF_RUN = "1 x 32"
+
 MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
 
 
@@ -300,6 +323,10 @@ def cost_to_exact():
             "stop_at_exact": True, "chart": "cost.cost_chart", "section": "cost.cost_section"}
 
 
+def exact_adder():
+    return resolve("exact.plan")()  # the plan, from the constants above, is in exact.py (beside its hook)
+
+
 def resolve(name):
     """'module.function' -> the function (plans name their hooks, charts and sections so they stay JSON)."""
     module, _, fn = name.rpartition(".")
@@ -310,4 +337,4 @@ def resolve(name):
 EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, hidden_mode_len50, no_rnn,
                                        hidden_mode_1layer, maxlen, maxlen_control, lr, heat_lr_maxlen, layers,
                                        layers_zero, heat_layers_mode, h0_init, cells, length_generalization,
-                                       carry_chains, hidden_probe, hidden_size_min, cost_to_exact)}
+                                       carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder)}

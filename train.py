@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import SPLITS, check_int, gen_data
+from data import LEADING_DIGITS, SPLITS, add_digits, carry_chain_data, check_int, gen_data
 from models import ModelConfig, build_model
 
 BATCH_SIZE = 200  # training sums per step (report: 200)
@@ -67,6 +67,12 @@ def _split(value):
     return value
 
 
+def _fraction(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
 def _flag(name, value):
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")
@@ -87,6 +93,7 @@ SETTINGS = {  # train_run keyword -> validator; what an experiment's run may set
     "mixed_lengths": lambda v: _flag("mixed_lengths", v),
     "clip_grad": lambda v: None if v is None else _positive_number("clip_grad", v),
     "eval_split": _split,
+    "chain_fraction": lambda v: _fraction("chain_fraction", v),
 }
 
 
@@ -100,10 +107,28 @@ def check_settings(settings):
     return {k: SETTINGS[k](v) for k, v in settings.items()}
 
 
+def chain_batch(n, length, rng):
+    """n training-split sums of `length` digits rich in carry chains, as gen_data's arrays (n, length + 1).
+
+    Below a leading digit pair from the training split (digits 0-4, so no operand enters the test range),
+    the lower length - 1 digits hold a longest carry chain of k, drawn uniformly from 0..length-2
+    (data.carry_chain_data); a carry out of them ends in the leading pair, whose sum is at most 8.
+    """
+    if length < 2:
+        return gen_data(n, length, "train", rng)
+    low, high = LEADING_DIGITS["train"]
+    num1, num2, _ = carry_chain_data(n, length - 1, int(rng.integers(0, length - 1)), rng)  # (n, length)
+    out = np.zeros((3, n, length + 1), dtype=np.int64)
+    out[0, :, : length - 1], out[1, :, : length - 1] = num1[:, :-1], num2[:, :-1]
+    out[:2, :, length - 1] = rng.integers(low, high, size=(2, n))
+    add_digits(out[0], out[1], out=out[2])
+    return out[0], out[1], out[2]
+
+
 def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(),
               gamma=0.1, eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY,
-              mixed_lengths=False, clip_grad=None, eval_split="test", device="cpu", stop_at_exact=False,
-              progress=None):
+              mixed_lengths=False, clip_grad=None, eval_split="test", chain_fraction=0.0, device="cpu",
+              stop_at_exact=False, progress=None):
     """Train one model from `seed`; return (history, model), history a JSON-ready dict.
 
     The history lives on the grid eval_steps = [eval_every, 2 * eval_every, ..., steps]
@@ -118,8 +143,9 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     settings = check_settings(dict(maxlen=maxlen, steps=steps, lr=lr, seed=seed, batch_size=batch_size,
                                    milestones=milestones, gamma=gamma, eval_size=eval_size,
                                    loss_every=loss_every, eval_every=eval_every, mixed_lengths=mixed_lengths,
-                                   clip_grad=clip_grad, eval_split=eval_split))
+                                   clip_grad=clip_grad, eval_split=eval_split, chain_fraction=chain_fraction))
     maxlen, steps, milestones = settings["maxlen"], settings["steps"], settings["milestones"]
+    n_chain = round(settings["chain_fraction"] * batch_size)
     device = resolve_device(device)
 
     torch.manual_seed(seed)
@@ -140,7 +166,11 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     for step in range(1, steps + 1):
         t0 = time.perf_counter()
         length = int(train_rng.integers(1, maxlen + 1)) if mixed_lengths else maxlen
-        num1, num2, result = to_tensors(gen_data(batch_size, length, "train", train_rng), device)
+        batch = gen_data(batch_size - n_chain, length, "train", train_rng) if n_chain < batch_size else None
+        if n_chain:  # carry-chain-rich sums; with chain_fraction 0 nothing extra is drawn
+            chains = chain_batch(n_chain, length, train_rng)
+            batch = chains if batch is None else [np.concatenate(v) for v in zip(batch, chains, strict=True)]
+        num1, num2, result = to_tensors(batch, device)
         logits = model(num1, num2)  # (B, T, 10)
         loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1))
         opt.zero_grad(set_to_none=True)

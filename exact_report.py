@@ -1,0 +1,197 @@
+"""Chart and report section of exact_adder (measurements in exact.py, adversary.py, proof.py).
+
+Every number written here is read from the stored result: each series' per-seed "extra" holds the suite's stages
+("suite"), on seed 0 the example sums ("examples"), and where the plan asked for them "attack" and "proof".
+"""
+import statistics
+
+import numpy as np
+
+import experiments
+
+
+def suite_of(s):
+    return [e["suite"] for e in s["extra"]]
+
+
+def passed(s):
+    """Seeds of a series that passed the whole suite."""
+    return sum(x["passed"] for x in suite_of(s))
+
+
+def stop_stage(x):
+    """The length of the stage a seed failed at, or None when it passed every stage."""
+    return None if x["passed"] else x["stages"][-1]["length"]
+
+
+def first_wrong(x):
+    """'check at length: wrong/sums' of the first failing check of a seed, or None."""
+    for st in x["stages"]:
+        for c in st["checks"]:
+            if c["wrong"]:
+                return f"{c['check']} at {st['length']:,}: {c['wrong']}/{c['sums']}"
+    return None
+
+
+def min_margin(x):
+    return min(c["margin"] for st in x["stages"] for c in st["checks"])
+
+
+def params(s):
+    """Trainable parameters of the recurrent layers and the output layer (the embedding is the same for all)."""
+    st = s["settings"]
+    h, e, n = st["hidden_size"], st["embed_size"], st["num_layers"]
+    return sum(h * ((2 * e if i == 0 else h) + h + 2) for i in range(n)) + 10 * (h + 1)
+
+
+def frontier(result):
+    """{layers: [(hidden, seeds passed, seeds, label)]}: the size sweep and the best recipe at the default size."""
+    sized = [s for s in result["series"]
+             if s["label"] == f"{s['settings']['num_layers']} x {s['settings']['hidden_size']}"]
+    recipes = [s for s in result["series"] if s not in sized]
+    out = {}
+    for s in sized + [max(recipes, key=passed)] if recipes else sized:
+        st = s["settings"]
+        out.setdefault(st["num_layers"], []).append((st["hidden_size"], passed(s), len(s["seeds"]), s["label"]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def smallest(result, goal=None):
+    """(label, parameters) of the series with the fewest parameters whose pass fraction is >= goal; None if none."""
+    goal = experiments.EXACT_GOAL if goal is None else goal
+    ok = [(params(s), s["label"]) for s in result["series"] if passed(s) / len(s["seeds"]) >= goal]
+    return min(ok)[::-1] if ok else None
+
+
+def exact_chart(result, path):
+    """The sums (seed 0 of today's recipe and of the smallest passing net), the frontier, recipes and the attack."""
+    from plot import plt, save
+
+    series = result["series"]
+    best = smallest(result)
+    shown = [series[0]] + [s for s in series if best and s["label"] == best[0] and s is not series[0]]
+    fig = plt.figure(figsize=(16, 12))
+    grid = fig.add_gridspec(3, 2, height_ratios=[1.3, 1, 1])
+    ax = fig.add_subplot(grid[0, :])
+    ax.axis("off")
+    y = 1.0
+    for s in shown:
+        ax.text(0, y, f"{s['label']} ({s['settings']['num_layers']} x {s['settings']['hidden_size']}), seed 0",
+                fontsize=10, weight="bold", transform=ax.transAxes)
+        y -= 0.06
+        for ex in s["extra"][0]["examples"]:
+            width = len(ex["true"])
+            for row, text in (("a", ex["a"]), ("b", ex["b"]), ("true", ex["true"]), ("model", ex["model"])):
+                ax.text(0, y, f"{ex['name'] if row == 'a' else '':<22}{row:>6} ", family="monospace", fontsize=7.5,
+                        transform=ax.transAxes)
+                for i, ch in enumerate(text[-width:].rjust(width)):
+                    wrong = row == "model" and ch != ex["true"][i]
+                    ax.text(0.24 + i * 0.0155, y, ch, family="monospace", fontsize=7.5, transform=ax.transAxes,
+                            color="red" if wrong else "black", weight="bold" if wrong else "normal")
+                y -= 0.035
+            y -= 0.015
+    ax.set_title("the model's answer under the true sum (wrong digits in red)", fontsize=10)
+    ax = fig.add_subplot(grid[1, 0])
+    for layers, rows in sorted(frontier(result).items()):
+        ax.plot([r[0] for r in rows], [r[1] for r in rows], marker="o", label=f"{layers} layer(s)")
+    ax.axhline(experiments.EXACT_GOAL * len(result["config"]["seeds"]), color="gray", linestyle=":")
+    ax.set(xscale="log", xlabel="hidden units per layer", ylabel="seeds passing the whole suite",
+           title="the smallest exact adder: seeds passing vs size", ylim=(-0.3, len(result["config"]["seeds"]) + 0.3))
+    ax.legend()
+    ax = fig.add_subplot(grid[1, 1])
+    lengths = result["config"]["runs"][0]["after"]["args"]["suite"]["lengths"]
+    bottom = np.zeros(len(series))
+    for j, length in enumerate([*lengths, None]):
+        counts = np.array([sum(stop_stage(x) == length for x in suite_of(s)) for s in series])
+        ax.barh(range(len(series)), counts, left=bottom, color="C2" if length is None else f"C{j + 3}",
+                label="passed" if length is None else f"first wrong at {length:,} digits")
+        bottom += counts
+    ax.set(yticks=range(len(series)), yticklabels=[s["label"][:40] for s in series], xlabel="seeds",
+           title="where each seed first fails the worst-case suite")
+    ax.invert_yaxis()
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[2, 0])
+    for s in series:
+        for e in s["extra"]:
+            if e and "attack" in e:
+                c = np.array(e["attack"]["curve"])
+                ax.plot(c[:, 0], c[:, 1], label=s["label"][:40])
+    ax.axhline(0, color="red", linestyle=":")
+    ax.set(xscale="log", xlabel="candidate sums tried", ylabel="smallest margin found (logit units)",
+           title="adversarial search (float32 re-implementation of the step)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[2, 1])
+    for s in series:
+        for e in s["extra"]:
+            if e and "proof" in e:
+                p = e["proof"]
+                w = np.array([np.nan if v is None else v for v in p["box_width"]])
+                m = np.array([np.nan if v is None else v for v in p["box_margin"]])
+                ax.scatter(w[:100], m[:100], s=10, label=f"{s['label']}: carry in 0")
+                ax.scatter(w[100:], m[100:], s=10, label=f"{s['label']}: carry in 1")
+    ax.axhline(0, color="red", linestyle=":")
+    ax.set(xlabel="widest side of the box (per digit pair, carry in)", ylabel="bound on the output margin",
+           title="proof attempt: boxes at the end of the search")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    for a in fig.axes[1:]:
+        a.grid(alpha=0.3)
+    save(fig, path, result["title"])
+
+
+def exact_section(result):
+    from plot import footer, header
+
+    series, n = result["series"], len(result["config"]["seeds"])
+    suite = result["config"]["runs"][0]["after"]["args"]["suite"]
+    lines = header(result) + [
+        f"The worst-case suite, stopped at a seed's first wrong sum: at {suite['lengths'][0]:,} digits "
+        f"{suite['chain_sums']} sums for every longest carry chain k in {suite['chains']}, 99…9 + 1, 1 + 99…9, "
+        f"99…9 + 99…9 and {suite['gain_sums']} sums whose result gains a digit through a chain into the top; then "
+        f"99…9 + 1, 1 + 99…9 and 99…9 + 99…9 at " + ", ".join(f"{v:,}" for v in suite["lengths"][1:])
+        + f" digits, with {suite['random_sums']} random sums at {suite['lengths'][1]:,} and {suite['long_random']} "
+        f"at {suite['lengths'][-1]:,}. Margin = the right digit's logit minus the best wrong one, smallest over "
+        "every digit of every sum a seed was run on.", "",
+        "| series | layers x units | parameters | settings | seeds passing | first failure (per failing seed) | "
+        "median smallest margin |", "|---|---|---|---|---|---|---|"]
+    for s in series:
+        st, xs = s["settings"], suite_of(s)
+        keys = ("lr", "steps", "milestones", "chain_fraction")
+        fails = sorted({first_wrong(x) for x in xs if not x["passed"]})
+        lines.append(f"| {s['label']} | {st['num_layers']} x {st['hidden_size']} | {params(s):,} | "
+                     + ", ".join(f"{k} {st[k]}" for k in keys if st.get(k)) + f" | {passed(s)}/{len(xs)} | "
+                     + ("; ".join(fails[:3]) + (" …" if len(fails) > 3 else "") or "none")
+                     + f" | {statistics.median(min_margin(x) for x in xs):.2f} |")
+    best = smallest(result)
+    lines += ["", (f"Smallest network passing the whole suite for ≥ {experiments.EXACT_GOAL:.0%} of {n} seeds: "
+                   f"**{best[0]}** ({best[1]:,} parameters besides the embedding)." if best else
+                   f"No network passed the whole suite for ≥ {experiments.EXACT_GOAL:.0%} of {n} seeds.")]
+    for layers, rows in sorted(frontier(result).items()):
+        lines.append(f"- {layers} layer(s): " + ", ".join(f"{h} units {p}/{k}" for h, p, k, _ in rows) + ".")
+    for s in series:
+        for seed, e in zip(s["seeds"], s["extra"], strict=True):
+            if "attack" in e:
+                a = e["attack"]
+                lines += ["", f"Adversarial search against {s['label']}, seed {seed}: {a['candidates']:,} candidate "
+                          f"sums of {a['length']:,} digits in {a['sec']:.0f} s; smallest margin found "
+                          f"{a['min_margin']:.3f} (model's own forward, on the {a['confirmed']} worst), "
+                          + (f"**{a['failures']} failing sums**, the worst: `{a['worst_sum']}`."
+                             if a["failures"] else f"no failing sum (worst sum: `{a['worst_sum'][:120]}`).")]
+            if "proof" in e:
+                p = e["proof"]
+                verdict = ("**proven for every length**: the boxes below map into each other and every one shows its "
+                           "digit" if p["proven"] else
+                           f"**not proven**: the search {'closed' if p['closed'] else 'did not close'} after "
+                           f"{p['iterations']} iterations; {p['transitions_certified']:,} of {p['transitions']:,} "
+                           f"transitions map into their box, {p['outputs_certified']} of {p['reached']} boxes show "
+                           f"their digit (worst bound on the margin {p['min_margin_bound']:.2f}, widest box side "
+                           f"{p['max_width']:.3g}). Proven only for every sum of at most {p['certified_steps']} steps "
+                           f"({max(p['certified_steps'] - 1, 0)}-digit operands). What blocked it: " + (
+                               "the model is wrong on sums the adversarial search above found, so no proof exists "
+                               "for it" if e.get("attack", {}).get("failures") else
+                               "interval boxes lose the signs of the recurrent weights, so they grow where the true "
+                               "step contracts"))
+                lines += ["", f"Proof attempt on {s['label']}, seed {seed} (one box per context of the last "
+                          f"{p['m']} digit pair(s) and the carry, float32 rounding bounded): {verdict}."]
+    return lines + footer(result)

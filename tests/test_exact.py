@@ -1,0 +1,166 @@
+"""exact_adder: the suite's sums against Python integers, the margin evaluation, the attack, and the proof checker
+on a hand-built exact adder (accepted) and the same adder broken (rejected)."""
+import numpy as np
+import pytest
+import torch
+
+import adversary
+import beyond
+import exact
+import proof
+from data import digits_to_ints, longest_carry_chain
+from models import ModelConfig, build_model
+from train import train_run
+
+
+def exact_sums(num1, num2, result):
+    a, b, r = digits_to_ints(num1), digits_to_ints(num2), digits_to_ints(result)
+    return [x + y for x, y in zip(a, b, strict=True)] == r
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 1000])
+def test_nines_cases_are_the_worst_sums(length):
+    num1, num2, result = exact.nines_cases(length)
+    assert num1.shape == (3, length + 1) and exact_sums(num1, num2, result)
+    assert digits_to_ints(num1) == [10**length - 1, 1, 10**length - 1]
+    assert digits_to_ints(result) == [10**length, 10**length, 2 * 10**length - 2]
+
+
+@pytest.mark.parametrize("length", [1, 5, 300])
+def test_gain_digit_data_gains_a_digit_through_a_chain_to_the_top(length):
+    num1, num2, result = exact.gain_digit_data(50, length, rng=length)
+    assert exact_sums(num1, num2, result) and (num1[:, -1] == 0).all() and (num2[:, -1] == 0).all()
+    a, b = digits_to_ints(num1), digits_to_ints(num2)
+    assert all(x < 10**length and y < 10**length and x + y >= 10**length for x, y in zip(a, b, strict=True))
+    s = num1[:, :length] + num2[:, :length]
+    top = np.where(s != 9, np.arange(length), -1).max(axis=1)  # the generating pair: the last pair not summing to 9
+    assert (s[np.arange(50), top] >= 10).all()  # ... generates, and every pair above it passes the carry on
+    assert (longest_carry_chain(num1, num2) >= length - 1 - top).all()  # a longer one may sit below
+
+
+def test_stage_checks_add_up_and_name_their_chains():
+    checks = exact.stage_checks(300, 0, [0, 5, 299, 500], chain_sums=4, gain_sums=3, random_sums=2, first=True)
+    names = [c[0] for c in checks]
+    assert names == ["99…9 + 1", "1 + 99…9", "99…9 + 99…9", "chain k=0", "chain k=5", "chain k=299",
+                     "gains a digit", "random"]
+    for name, a, b, r in checks:
+        assert exact_sums(a, b, r) and a.shape[1] == 301
+        if name.startswith("chain"):
+            assert (longest_carry_chain(a, b) == int(name.split("=")[1])).all()
+
+
+def test_margins_agree_with_the_models_digits_over_time_chunks():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", hidden_size=16))
+    num1, num2, result = exact.stage_checks(50, 1, [3, 20], 5, 5, 0, True)[3][1:]
+    m = exact.margins(model, num1, num2, result, time_chunk=7)
+    ok, right = beyond.predict_correct(model, num1, num2, result)
+    assert ((m > 0).all(axis=1) == ok).all() and (m > 0).sum() == right
+    fast, where = adversary.FastRNN(model).min_margins(num1, num2, result)
+    assert np.allclose(fast, m.min(axis=1), atol=1e-4) and (where == m.argmin(axis=1)).all()
+
+
+def hand_adder(k=20.0):
+    """A 1-layer tanh RNN that adds exactly, by hand: unit j (1..19) = tanh(k (a + b + carry - j + 1/4)).
+
+    The carry in is unit 10's last value mapped to 0/1 ((h + 1) / 2: 1/2 from the zero start, which the threshold
+    at j - 1/4 still reads as no carry); the digit logits are one-hot differences of the units.
+    """
+    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=1,
+                                    hidden_size=19))
+    j = torch.arange(1, 20, dtype=torch.float32)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.embed.weight[:, 0] = torch.arange(10.0)  # the digit's value in the first coordinate
+        model.rnn.weight_ih_l0[:, 0] = k  # a (first operand's coordinate 0)
+        model.rnn.weight_ih_l0[:, 32] = k  # b
+        model.rnn.weight_hh_l0[:, 9] = k / 2  # carry = (h_10 + 1) / 2
+        model.rnn.bias_ih_l0[:] = k * (0.75 - j)
+        g = torch.zeros(10, 21)  # logits as combinations of g_s = [S >= s] = (h_s + 1) / 2, g_0 = 1, g_20 = 0
+        for s in range(20):
+            g[s % 10, s] += 1
+            g[s % 10, s + 1] -= 1
+        model.out.weight[:] = g[:, 1:20] / 2
+        model.out.bias[:] = g[:, 0] + g[:, 1:20].sum(1) / 2
+    return model.eval()
+
+
+def test_hand_adder_is_exact_and_passes_the_suite():
+    model = hand_adder()
+    out = exact.suite_eval(model, None, 0, [300, 2000], [0, 1, 10, 299], 5, 5, 5, 2)
+    assert out["passed"] and [s["length"] for s in out["stages"]] == [300, 2000]
+
+
+def test_proof_accepts_the_hand_adder_and_rejects_it_broken():
+    model = hand_adder()
+    net = proof.extract(model)
+    lo, hi, _, closed, _ = proof.search(net, m=1, budget_s=20)
+    result = proof.check(net, lo, hi, m=1)
+    assert closed and result["proven"] and result["transitions_certified"] == result["transitions"] == 20000
+    with torch.no_grad():  # broken: digits 3 and 4 swap their output rows (wrong on every sum showing a 3 or 4)
+        model.out.weight[[3, 4]] = model.out.weight[[4, 3]].clone()
+        model.out.bias[[3, 4]] = model.out.bias[[4, 3]].clone()
+    broken = proof.extract(model)
+    assert not proof.check(broken, lo, hi, m=1)["proven"]
+    b_lo, b_hi, _, _, _ = proof.search(broken, m=1, budget_s=20)
+    assert not proof.check(broken, b_lo, b_hi, m=1)["proven"]
+    assert not proof.check(net, lo * 0.5, hi * 0.5, m=1)["proven"]  # shrunken boxes are no invariant
+
+
+def test_image_boxes_hold_the_models_own_states():
+    torch.manual_seed(3)
+    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=2,
+                                    hidden_size=8)).eval()
+    net = proof.extract(model)
+    rng = np.random.default_rng(0)
+    centre = rng.uniform(-0.8, 0.8, (50, 2, 8))
+    lo, hi = centre - 0.05, centre + 0.05
+    y = rng.integers(0, 100, 50)
+    i_lo, i_hi = proof.image(net, lo, hi, y)
+    h = torch.from_numpy(rng.uniform(lo, hi)).float()  # points in the boxes, one step of the model itself
+    a, b = torch.from_numpy(y // 10)[:, None], torch.from_numpy(y % 10)[:, None]
+    with torch.no_grad():
+        _, hn = model.rnn(torch.cat([model.embed(a), model.embed(b)], -1), h.transpose(0, 1).contiguous())
+    hn = hn.transpose(0, 1).double().numpy()
+    assert (hn >= i_lo).all() and (hn <= i_hi).all()
+
+
+def test_attack_finds_failing_sums_of_a_half_trained_model():
+    _, model = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "hidden_size": 16},
+                         maxlen=5, steps=60, lr=0.01, seed=0, eval_every=60)
+    out = adversary.attack_eval(model, None, 0, candidates=300, length=60, batch=100, elite=10, confirm=5)
+    assert out["candidates"] == 300 and out["failures"] >= 1 and out["min_margin"] <= 0
+    assert out["curve"][-1][1] <= out["curve"][0][1]
+
+
+def test_short_form():
+    assert adversary.short_form(np.array([1, 9, 9, 9, 9, 0]), np.array([1, 0])) == "[9x4]1 + 1"
+
+
+def test_chain_rich_training_sums_are_exact_and_stay_in_the_training_split():
+    from data import digits_to_ints, longest_carry_chain
+    from train import chain_batch
+
+    rng = np.random.default_rng(3)
+    for length in (2, 5, 12):
+        chains = set()
+        for _ in range(20):
+            num1, num2, result = chain_batch(30, length, rng)
+            a, b = digits_to_ints(num1), digits_to_ints(num2)
+            assert digits_to_ints(result) == [x + y for x, y in zip(a, b, strict=True)]
+            assert max(a + b) < 5 * 10 ** (length - 1) and num1.shape == (30, length + 1)
+            chains |= set(longest_carry_chain(num1, num2).tolist())
+        assert max(chains) == length - 2  # the longest chain the lower digits may hold does occur
+
+
+def test_chain_fraction_setting():
+    from train import check_settings
+
+    kw = dict(maxlen=6, steps=20, lr=0.01, seed=1, eval_every=10, loss_every=10)
+    plain, _ = train_run({}, **kw)
+    off, _ = train_run({}, chain_fraction=0.0, **kw)
+    rich, _ = train_run({}, chain_fraction=0.5, **kw)
+    assert off["loss"] == plain["loss"] and rich["loss"] != plain["loss"]
+    with pytest.raises(ValueError, match="chain_fraction must be a number in \\[0, 1\\], got 1.5"):
+        check_settings({"chain_fraction": 1.5})
