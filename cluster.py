@@ -26,7 +26,11 @@ EXCLUDES = ["store/", "plots/", "__pycache__/", ".pytest_cache/", ".hypothesis/"
 MAX_RETRIES = 2  # times a task whose worker process died is run again before it is reported
 
 
-class RayMissing(RuntimeError):
+class ClusterError(RuntimeError):
+    """Ray cannot run the study as asked: a one-line message for the user."""
+
+
+class RayMissing(ClusterError):
     """--ray was asked for but Ray is not installed."""
 
 
@@ -74,6 +78,8 @@ class RayPool:
         self.options = {"num_cpus": 1, "max_retries": MAX_RETRIES, **({"num_gpus": gpus_per_run} if gpus_per_run
                                                                         else {})}
         res = ray.cluster_resources()
+        if gpus_per_run and not res.get("GPU"):  # the tasks would wait for a GPU forever
+            raise ClusterError(f"--gpus-per-run {gpus_per_run}: the Ray cluster has no GPU")
         slots = res.get("CPU", 1) if not gpus_per_run else min(res.get("CPU", 1), res.get("GPU", 0) / gpus_per_run)
         self.slots = max(1, int(slots))  # runs the cluster trains at once (recorded as the result's workers)
 

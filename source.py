@@ -302,7 +302,7 @@ def main(argv=None):
         return 2
     try:  # --ray: every (run, seed) is a Ray task; this process stores what they return
         pool = None if args.ray is None else cluster.RayPool(cluster.connect(args.ray), args.gpus_per_run)
-    except cluster.RayMissing as e:
+    except cluster.ClusterError as e:  # Ray not installed, or no GPU for --gpus-per-run
         print(e, file=sys.stderr)
         return 2
     out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)

@@ -96,6 +96,14 @@ def test_dead_worker_is_retried_then_reported_by_name(ray, tmp_path, monkeypatch
     assert stored == [True, False]  # seed 0's retry finished and was stored
 
 
+def test_gpus_per_run_without_gpus_is_an_error_not_a_hang(ray):
+    if ray.cluster_resources().get("GPU"):
+        pytest.skip("this machine's Ray instance has GPUs")
+    with pytest.raises(cluster.ClusterError, match="--gpus-per-run 0.25: the Ray cluster has no GPU"):
+        cluster.RayPool(ray, gpus_per_run=0.25)
+    assert cluster.RayPool(ray).slots == 2
+
+
 def test_ray_not_installed_is_a_one_line_error(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if it were not installed
     assert source.main(["--ray", "--out", str(tmp_path), "--store", str(tmp_path), "pt_main"]) == 2
