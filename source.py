@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+import cluster
 import experiments
 import plot
 import report
@@ -125,8 +126,9 @@ def job_cost(run):
 class Runner:
     """Trains what the store lacks of a plan, serially or in a pool of worker processes made once and reused."""
 
-    def __init__(self, device, workers, store=None):
-        self.device, self.workers, self.pool = device, workers, None
+    def __init__(self, device, workers, store=None, pool=None):
+        """pool: a cluster's (cluster.RayPool): jobs go there and return their weights, stored here."""
+        self.device, self.workers, self.pool, self.remote = device, workers, pool, pool is not None
         self.store = store if store is not None else Store()
         self.trained = self.measured = 0
 
@@ -157,8 +159,8 @@ class Runner:
                     stale[tuple(self.store.stale_reason(req))] += 1
                 folder, stem = self.store._run_stem(req)
                 key = (str(folder / stem), json.dumps(req["after"], sort_keys=True), todo)  # identical runs: one job
-                job = jobs.setdefault(key, {"run": run, "req": req, "todo": todo, "keys": [], "store": str(
-                    self.store.root), "fp": self.store.fp})
+                job = jobs.setdefault(key, {"run": run, "req": req, "todo": todo, "keys": [], "fp": self.store.fp,
+                                            "store": None if self.remote else str(self.store.root)})
                 job["keys"].append((i, s))
         for files, n in stale.items():
             if files:
@@ -175,7 +177,7 @@ class Runner:
         self.trained = sum("train" in j["todo"] for j in jobs)
         self.measured = sum("measure" in j["todo"] for j in jobs)
         with tqdm(total=len(jobs), desc=eid, unit="run", dynamic_ncols=True, leave=False, disable=None) as bar:
-            if self.workers <= 1:
+            if self.workers <= 1 and not self.remote:
                 def progress(k, job):  # in-process: the bar moves by the fraction of the run's steps done
                     done = [0]
 
@@ -274,12 +276,14 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, default=None, help="result folder (default plots/ or plots/quick/)")
     p.add_argument("--store", type=Path, default=None,
                    help="run store folder (default: $ADDER_STORE or ./store; `python store.py` manages it)")
+    cluster.add_arguments(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     valid = list(experiments.EXPERIMENTS)
+    bad_ray = cluster.check_arguments(args, valid)
     if args.list:
         print("\n".join(valid))
         return 0
@@ -288,14 +292,20 @@ def main(argv=None):
         print(f"unknown experiment id(s): {', '.join(unknown)}\nvalid ids: {', '.join(valid)}", file=sys.stderr)
         return 2
     n_seeds = args.seeds if args.seeds is not None else (QUICK["seeds"] if args.quick else None)
-    if (n_seeds is not None and n_seeds < 1) or args.workers < 1:
-        print(f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
+    if (n_seeds is not None and n_seeds < 1) or args.workers < 1 or bad_ray:
+        print(bad_ray or f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
+        return 2
+    try:  # --ray: every (run, seed) is a Ray task; this process stores what they return
+        pool = None if args.ray is None else cluster.RayPool(cluster.connect(args.ray), args.gpus_per_run)
+    except cluster.ClusterError as e:  # Ray not installed, or no GPU for --gpus-per-run
+        print(e, file=sys.stderr)
         return 2
     out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = Store(args.store)
     store.add_results(out_dir)  # the runs of results already there (e.g. committed ones) are not retrained
-    runner = Runner(resolve_device(args.device), args.workers, store)
+    device = "cuda" if args.gpus_per_run and args.device == "auto" else resolve_device(args.device)  # GPUs: workers'
+    runner = Runner(device, pool.slots if pool else args.workers, store, pool)
     t0 = time.perf_counter()
     planned = trained_total = 0
     try:
@@ -311,6 +321,10 @@ def main(argv=None):
         runner.close(terminate=True)
         print(f"\ninterrupted: finished runs are kept in {store.root}; rerun to resume", file=sys.stderr)
         return 130
+    except cluster.TaskFailed as e:
+        runner.close(terminate=True)
+        print(f"[{eid}] {e}\nthe other runs are kept in {store.root}; rerun to retry", file=sys.stderr)
+        return 1
     runner.close()
     report.write_report(out_dir, quick=args.quick)
     print(f"done in {time.perf_counter() - t0:.1f}s: trained {trained_total} of {planned} runs; "
