@@ -333,10 +333,14 @@ def claims_table(results):
 def stale_lines(results):
     """A warning naming every shown result made by other code than the current one (empty when none is)."""
     stale = {eid: files for eid, r in results.items() if (files := store.stale_files(r))}
+
+    def why(files):
+        return "made before code fingerprints were recorded" if files == ["unknown"] else f"{', '.join(files)} changed"
+
     if not stale:
         return []
     return ["**Stale results:** made by other code than the current one (rerun `python source.py` to update): "
-            + "; ".join(f"`{eid}` ({', '.join(files)} changed)" for eid, files in stale.items()) + ".", ""]
+            + "; ".join(f"`{eid}` ({why(files)})" for eid, files in stale.items()) + ".", ""]
 
 
 def section(result):

@@ -29,7 +29,17 @@ import experiments
 import plot
 import report
 from models import ModelConfig
-from store import HISTORY_FIELDS, Store, code_id, fingerprint, hook_modules, model_from_blob, weights_blob
+from store import (
+    HISTORY_FIELDS,
+    Store,
+    atomic_write,
+    code_id,
+    fingerprint,
+    hook_modules,
+    load_json,
+    model_from_blob,
+    weights_blob,
+)
 from train import resolve_device, train_run
 
 SCHEMA_VERSION = 2  # bump when the result JSON changes shape: every cached result is retrained
@@ -69,17 +79,8 @@ def make_config(plan, seeds):
 
 
 def write_json(path, obj):
-    """Temp file + rename: an interrupted write never leaves a torn result."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
-def load_json(path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    """Temp file + rename (store.atomic_write): an interrupted write never leaves a torn result."""
+    atomic_write(path, json.dumps(obj, indent=1).encode())
 
 
 RUN_THREADS = 1  # torch threads per run: fixed, because the thread count changes float sums (and curves)

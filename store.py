@@ -175,7 +175,7 @@ class Store:
 
         keys = set(ModelConfig.__dataclass_fields__)
         for path in sorted(Path(out_dir).glob("*.json")):
-            result = _load(path)
+            result = load_json(path)
             if not isinstance(result, dict) or "config" not in result or "series" not in result:
                 continue
             current = result.get("code") == self.code
@@ -206,10 +206,10 @@ class Store:
         """(history, has_weights) of the request from the store, or (None, False)."""
         folder, stem = self._run_stem(req)
         exact = folder / f"{stem}.json"
-        entry = _load(exact)
+        entry = load_json(exact)
         if entry is not None:
             return entry["history"], (folder / f"{stem}.pt").exists()
-        stored = [e["history"] for e in map(_load, sorted(folder.glob(f"{self.code}_s*.json"))) if e is not None] \
+        stored = [e["history"] for e in map(load_json, sorted(folder.glob(f"{self.code}_s*.json"))) if e is not None] \
             if folder.exists() else []
         for hist in stored + self.index.get(folder.name, []):
             if covers(hist, req["train"]["steps"], req["stop"]):
@@ -221,7 +221,7 @@ class Store:
         """Files whose change made the stored runs of this lineage unusable (empty: none stored at all)."""
         folder, _ = self._run_stem(req)
         for path in folder.glob("*.json") if folder.exists() else []:
-            entry = _load(path)
+            entry = load_json(path)
             if entry is not None and entry.get("code") != self.code:
                 return changed(entry.get("fingerprint"), self.fp)
         if folder.name in self.index_stale:
@@ -233,11 +233,11 @@ class Store:
         folder, stem = self._run_stem(req)
         folder.mkdir(parents=True, exist_ok=True)
         if weights is not None:
-            _atomic(folder / f"{stem}.pt", weights)
+            atomic_write(folder / f"{stem}.pt", weights)
         m, t = canonical(req["model"], req["train"])
         entry = {"model": m, "train": t, "seed": req["seed"], "device": req["device"], "stop_at_exact": req["stop"],
                  "code": self.code, "fingerprint": self.fp, "history": hist}
-        _atomic(folder / f"{stem}.json", json.dumps(entry).encode())
+        atomic_write(folder / f"{stem}.json", json.dumps(entry).encode())
 
     def weights(self, req):
         """The stored weights (torch.save bytes) of this exact run, or None."""
@@ -256,13 +256,13 @@ class Store:
     def measure(self, req):
         """The stored result of the request's "after" hook on its trained model, or None."""
         path = self._measure_path(req)
-        entry = _load(path)
+        entry = load_json(path)
         return self.index_measures.get(path) if entry is None else entry["value"]
 
     def save_measure(self, req, value):
         path = self._measure_path(req)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic(path, json.dumps({"after": req["after"], "value": value}).encode())
+        atomic_write(path, json.dumps({"after": req["after"], "value": value}).encode())
 
 
 HISTORY_FIELDS = ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at", "first_exact", "first_exact_sec",
@@ -289,13 +289,15 @@ def model_from_blob(model_cfg, blob, device):
     return model
 
 
-def _atomic(path, data):
+def atomic_write(path, data):
+    """Write bytes through a temp file + rename: a killed process never leaves a torn file."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
-def _load(path):
+def load_json(path):
+    """The JSON in `path`, or None if it is missing or unreadable."""
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -97,15 +97,10 @@ def tiny_lr(monkeypatch, tmp_path, values):
 
 
 def counting(monkeypatch):
-    calls = []
-    real = source.train_run
+    """The learning rate of every run source.py trains (test_study.tiny counts seeds the same way)."""
+    from test_study import count_training
 
-    def count(*args, **kwargs):
-        calls.append(kwargs["lr"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(source, "train_run", count)
-    return calls
+    return count_training(monkeypatch, "lr")
 
 
 def test_appending_a_value_trains_only_its_runs_and_keeps_the_others_bitwise(tmp_path, monkeypatch):
@@ -239,3 +234,17 @@ def test_model_from_store_predicts_like_the_trained_one(tmp_path):
     x = torch.randint(0, 10, (200, 5))
     model.eval(), loaded.eval()
     assert torch.equal(model(x, x), loaded(x, x))  # weights and the carried state both restored
+
+
+def test_report_names_results_made_by_other_code():
+    import report
+
+    result = {"config": {"runs": [experiments.run("a", maxlen=3, steps=10, lr=0.1)]},
+              "fingerprint": store.fingerprint()}
+    assert report.stale_lines({"a": result}) == []
+    old = {**result, "fingerprint": {**result["fingerprint"], "train.py": "0" * 12}}
+    hooked = {"config": {"runs": [{**result["config"]["runs"][0], "after": {"fn": "chains.chain_eval"}}]},
+              "fingerprint": store.fingerprint()}  # made before chains.py was hashed: its hook counts too
+    text = " ".join(report.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
+    assert "`b` (train.py changed)" in text and "`c` (chains.py changed)" in text and "`d` (made before code fingerprints were recorded)" in text
+    assert "`a`" not in text

@@ -18,18 +18,23 @@ from conftest import TINY, assert_drawn  # noqa: E402  (quick_results, the whole
 SERIES_KEYS = {"label", "seeds", "steps", "loss", "accuracy", "digit_accuracy", "diverged", "sec_per_step"}
 
 
-@pytest.fixture
-def tiny(monkeypatch):
-    monkeypatch.setattr(source, "QUICK", TINY)
+def count_training(monkeypatch, field):
+    """A list that gets kwargs[field] of every run source.py trains (source.train_run wrapped)."""
     calls = []
     real = source.train_run
 
     def counting(*args, **kwargs):
-        calls.append(kwargs["seed"])
+        calls.append(kwargs[field])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(source, "train_run", counting)
     return calls
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(source, "QUICK", TINY)
+    return count_training(monkeypatch, "seed")
 
 
 def study(out, *ids, extra=()):
