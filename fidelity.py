@@ -277,7 +277,8 @@ def claim_notes(results):
 
 def _protocol_lines(results):
     lines = [
-        "- **Carried state (hidden_mode carry).** Source: never detached, `backward(retain_graph=True)`, so every "
+        "- **Carried state (hidden_mode carry).** Source: never detached, its backward pass kept the graph "
+        "(`retain_graph` on), so every "
         "step back-propagates through all batches since the last evaluation (each evaluation overwrites the state "
         "with one computed without a graph); current PyTorch refuses it. Ours: detached every batch.",
         f"- **Held-out metric.** Source: a fresh draw of {SOURCE_EVAL_SUMS} test sums per evaluation, so a curve "
