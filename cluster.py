@@ -19,6 +19,8 @@ Ray is optional: only --ray imports it, and without it --ray is a one-line error
 import os
 from pathlib import Path
 
+import numerics
+
 ROOT = Path(__file__).resolve().parent
 INSTALL = "pip install ray==2.60.0"  # the version the tests run (requirements-dev.txt)
 EXCLUDES = ["store/", "plots/", "__pycache__/", ".pytest_cache/", ".hypothesis/", ".venv/",
@@ -48,7 +50,7 @@ def import_ray():
 
 def runtime_env(root=ROOT):
     """How the project's code reaches Ray's workers: this folder, uploaded by Ray, as their working directory."""
-    return {"working_dir": str(root), "excludes": EXCLUDES}
+    return {"working_dir": str(root), "excludes": EXCLUDES, "env_vars": numerics.env()}  # same numerics there
 
 
 def connect(address=None, num_cpus=None):

@@ -203,11 +203,11 @@ def plan():
         if label == e.EXACT_PROOF_RUN:
             args.update(proof=e.EXACT_PROOF, proof_seeds=[0])
         model = dict(**e.EXACT_CELL, num_layers=layers, hidden_size=hidden)
-        after = {"fn": "exact.exact_eval", "args": args}
+        after = {"fn": "exact_eval", "args": args}
         return {**e.run(label, **model, maxlen=e.EXACT_MAXLEN, **settings), "after": after}
 
     runs = [one(label, 2, 64, {**e.EXACT_TODAY, **extra}) for label, extra in e.EXACT_RECIPES.items()]
     runs += [one(f"{layers} x {hidden}", layers, hidden, e.EXACT_SMALL) for layers, hidden in e.EXACT_SIZES]
     return {"title": f"worst cases made exact: recipes, the smallest exact adder, an attack and a proof attempt "
                      f"(rnn/tanh trained on {e.EXACT_MAXLEN} digits)", "runs": runs, "seeds": e.EXACT_SEEDS,
-            "chart": "exact_report.exact_chart", "section": "exact_report.exact_section"}
+            "chart": "exact_chart", "section": "exact_section"}

@@ -203,11 +203,11 @@ def hidden_mode_1layer():
 
 
 def maxlen():
-    after = {"fn": "split.position_errors", "args": {"sums": SPLIT_SUMS}}
+    after = {"fn": "position_errors", "args": {"sums": SPLIT_SUMS}}
     return {"title": "number length, lr 0.001 (report fig. 5)",
             "runs": [{**run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS), "after": after}
                      for m in MAXLEN_VALUES],
-            "chart": "split.maxlen_chart", "section": "split.maxlen_section"}
+            "chart": "maxlen_chart", "section": "maxlen_section"}
 
 
 def maxlen_control():
@@ -272,7 +272,7 @@ def length_generalization():
     def one(label, cell, nl, **extra):
         sums = LENGTH_SUMS if label == LENGTH_GOAL else LENGTH_SUMS_OTHERS
         settings = {"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra}
-        after = {"fn": "length.length_eval", "args": {"lengths": LENGTH_TEST, "sums": sums,
+        after = {"fn": "length_eval", "args": {"lengths": LENGTH_TEST, "sums": sums,
                                                       "fallback_sums": LENGTH_FALLBACK_SUMS}}
         return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
 
@@ -282,27 +282,27 @@ def length_generalization():
     runs += [one(f"{_cell_label(c, nl)}, {name}", c, nl, **extra) for name, extra in LENGTH_VARIANTS.items()]
     return {"title": f"length generalization: trained on {LENGTH_MAXLEN} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
-            "chart": "length.length_chart", "section": "length.length_section"}
+            "chart": "length_chart", "section": "length_section"}
 
 
 def carry_chains():
-    after = {"fn": "chains.chain_eval", "args": {"length": CHAIN_LENGTH, "chains": CHAIN_KS, "sums": CHAIN_SUMS}}
+    after = {"fn": "chain_eval", "args": {"length": CHAIN_LENGTH, "chains": CHAIN_KS, "sums": CHAIN_SUMS}}
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
                      f"(trained on {LENGTH_MAXLEN})", "runs": runs, "seeds": CHAIN_SEEDS,
-            "chart": "chains.chain_chart", "section": "chains.chain_section"}
+            "chart": "chain_chart", "section": "chain_section"}
 
 
 def hidden_probe():
-    after = {"fn": "probe.probe_eval", "args": {"sums": PROBE_SUMS, "length": PROBE_LENGTH,
+    after = {"fn": "probe_eval", "args": {"sums": PROBE_SUMS, "length": PROBE_LENGTH,
                                                 "norm_length": PROBE_NORM_LENGTH, "norm_sums": PROBE_NORM_SUMS,
                                                 "norm_points": PROBE_NORM_POINTS}}
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": f"where the carry lives: linear probe, PCA and hidden-state norm (trained on {LENGTH_MAXLEN})",
             "runs": runs, "seeds": PROBE_SEEDS,
-            "chart": "probe.probe_chart", "section": "probe.probe_section"}
+            "chart": "probe_chart", "section": "probe_section"}
 
 
 def hidden_size_min():
@@ -310,7 +310,7 @@ def hidden_size_min():
                 lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl)) for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
     return {"title": f"smallest hidden size that learns maxlen {LENGTH_MAXLEN} within {SIZE_CAP} steps",
             "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
-            "chart": "sizes.size_chart", "section": "sizes.size_section"}
+            "chart": "size_chart", "section": "size_section"}
 
 
 def cost_to_exact():
@@ -318,18 +318,41 @@ def cost_to_exact():
     runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common) for c, nl in LENGTH_CELLS]
     c, nl = COST_CARRY_CELL
     runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
-                       **common), "after": {"fn": "cost.bptt_cost", "args": {"depths": COST_BPTT_DEPTHS}}})
+                       **common), "after": {"fn": "bptt_cost", "args": {"depths": COST_BPTT_DEPTHS}}})
     return {"title": f"cost to the first exact evaluation at maxlen {LENGTH_MAXLEN}", "runs": runs,
-            "stop_at_exact": True, "chart": "cost.cost_chart", "section": "cost.cost_section"}
+            "stop_at_exact": True, "chart": "cost_chart", "section": "cost_section"}
 
 
 def exact_adder():
-    return resolve("exact.plan")()  # the plan, from the constants above, is in exact.py (beside its hook)
+    return resolve("plan")()  # the plan, from the constants above, is in exact.py (beside its hook)
+
+
+# Plans name their measurement hooks ("after"), charts and sections by these short names, so plans stay JSON
+# and stored measurements keep their keys when a module moves: only this table says where each one lives.
+NAMES = {name: f"{module}.{name}" for module, names in {
+    "split": ("position_errors", "maxlen_chart", "maxlen_section"),
+    "length": ("length_eval", "length_chart", "length_section"),
+    "chains": ("chain_eval", "chain_chart", "chain_section"),
+    "probe": ("probe_eval", "probe_chart", "probe_section"),
+    "sizes": ("size_chart", "size_section"),
+    "cost": ("bptt_cost", "cost_chart", "cost_section"),
+    "exact": ("exact_eval", "plan"),
+    "exact_report": ("exact_chart", "exact_section"),
+}.items() for name in names}
+
+
+def qualname(name):
+    """A short name of NAMES (or, in results made before it, 'module.function') -> 'module.function'."""
+    if name in NAMES:
+        return NAMES[name]
+    if "." in name:
+        return name
+    raise ValueError(f"unknown hook, chart or section {name!r}; valid: {', '.join(NAMES)}")
 
 
 def resolve(name):
-    """'module.function' -> the function (plans name their hooks, charts and sections so they stay JSON)."""
-    module, _, fn = name.rpartition(".")
+    """A short name of NAMES -> the function it names."""
+    module, _, fn = qualname(name).rpartition(".")
     return getattr(importlib.import_module(module), fn)
 
 

@@ -12,6 +12,7 @@ run. Each experiment's result is then assembled, written to plots/<id>.json (ato
 as plots/<id>.png; plots/README.md is regenerated at the end. A result made by other code (its code
 fingerprint differs) is never served as current: its runs are retrained, with a line saying why.
 """
+import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
 import json
 import multiprocessing as mp
@@ -33,8 +34,10 @@ from store import (
     HISTORY_FIELDS,
     Store,
     atomic_write,
+    changed,
     code_id,
     fingerprint,
+    hook_id,
     hook_modules,
     load_json,
     model_from_blob,
@@ -101,6 +104,7 @@ def _job(job):
     """
     torch.set_num_threads(RUN_THREADS)  # same numbers serial or parallel, whatever --workers is
     run, req, todo = job["run"], job["req"], job["todo"]
+    check_code(job["fp"], [req["after"]["fn"]] if req["after"] else [])
     st = Store(job["store"], job["fp"]) if job.get("store") else None
     hist = extra = blob = None
     if "train" in todo:
@@ -116,6 +120,35 @@ def _job(job):
         if st is not None:
             st.save_measure(req, extra)
     return hist, extra, (None if st is not None else blob)
+
+
+class CodeChanged(RuntimeError):
+    """A worker's code is not the code the driver fingerprinted: it refuses to run (its results would be mislabeled)."""
+
+
+def check_code(fp, hooks):
+    """Refuse to train or measure with other code than the driver's fingerprint `fp` (an edit made mid-run)."""
+    mine = fingerprint(hooks)
+    diff = changed(fp, mine, hooks) if code_id(fp) != code_id(mine) or any(
+        hook_id(fp, h) != hook_id(mine, h) for h in hooks) else []
+    if diff:
+        raise CodeChanged(f"the code changed after this run started ({', '.join(diff)}): rerun to use the new code")
+
+
+def snapshot(plans):
+    """Import every hook the plans name, then fingerprint the code as loaded: once per process, at its start."""
+    hooks = sorted({h for plan in plans for h in hook_modules(plan["runs"])})
+    for h in hooks:
+        experiments.resolve(h)
+    return fingerprint(hooks)
+
+
+def _worker_start(hooks):
+    """Pool initializer: load and fingerprint the code now, so a later edit is caught by check_code."""
+    for h in hooks:
+        experiments.resolve(h)
+    fingerprint(hooks)
+    numerics.apply()
 
 
 def job_cost(run):
@@ -191,7 +224,8 @@ class Runner:
                 results = ((j, _job({**j, "progress": progress(k, j)})) for k, j in enumerate(jobs))
             else:
                 if self.pool is None:  # spawn, not fork: forking a process that already ran torch can hang
-                    self.pool = mp.get_context("spawn").Pool(self.workers)
+                    hooks = sorted(self.store.fp.get("hooks") or {})
+                    self.pool = mp.get_context("spawn").Pool(self.workers, _worker_start, (hooks,))
                 done = self.pool.imap_unordered(_indexed_job, list(enumerate(jobs)))
                 results = ((jobs[n], out) for n, out in done)
             for n, (job, (hist, extra, blob)) in enumerate(results, 1):
@@ -277,12 +311,32 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, default=None, help="result folder (default plots/ or plots/quick/)")
     p.add_argument("--store", type=Path, default=None,
                    help="run store folder (default: $ADDER_STORE or ./store; `python store.py` manages it)")
+    p.add_argument("--numerics", choices=numerics.MODES, default=None,
+                   help="pinned (default: the same numbers on every x86-64 CPU with AVX2) or native (torch's "
+                        "own kernel choice for this CPU); also $ADDER_NUMERICS. See numerics.py")
     cluster.add_arguments(p)
     return p.parse_args(argv)
 
 
+def switch_numerics(value):
+    """--numerics: the mode must be set before torch picks kernels, so the script restarts itself in it."""
+    if value is None or value == numerics.mode():
+        return None
+    if __name__ != "__main__":
+        return (f"--numerics {value}: set {numerics.ENV}={value} before Python starts "
+                f"(this process runs {numerics.mode()})")
+    env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED_ENV}
+    env[numerics.ENV] = value
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    bad_numerics = switch_numerics(args.numerics)
+    if bad_numerics:
+        print(bad_numerics, file=sys.stderr)
+        return 2
+    numerics.apply()
     valid = list(experiments.EXPERIMENTS)
     bad_ray = cluster.check_arguments(args, valid)
     if args.list:
@@ -303,14 +357,15 @@ def main(argv=None):
         return 2
     out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(args.store)
+    ids = args.ids or valid
+    store = Store(args.store, snapshot([experiments.EXPERIMENTS[eid]() for eid in ids]))  # the code, once
     store.add_results(out_dir)  # the runs of results already there (e.g. committed ones) are not retrained
     device = "cuda" if args.gpus_per_run and args.device == "auto" else resolve_device(args.device)  # GPUs: workers'
     runner = Runner(device, pool.slots if pool else args.workers, store, pool)
     t0 = time.perf_counter()
     planned = trained_total = 0
     try:
-        for eid in args.ids or valid:
+        for eid in ids:
             seeds = None if n_seeds is None else range(n_seeds)  # None: the plan's own count
             result, trained = run_experiment(eid, out_dir, runner, seeds, args.quick, args.force)
             n = len(result["series"]) * len(result["config"]["seeds"])
@@ -322,6 +377,10 @@ def main(argv=None):
         runner.close(terminate=True)
         print(f"\ninterrupted: finished runs are kept in {store.root}; rerun to resume", file=sys.stderr)
         return 130
+    except CodeChanged as e:
+        runner.close(terminate=True)
+        print(f"[{eid}] {e}", file=sys.stderr)
+        return 2
     except cluster.TaskFailed as e:
         runner.close(terminate=True)
         print(f"[{eid}] {e}\nthe other runs are kept in {store.root}; rerun to retry", file=sys.stderr)

@@ -11,15 +11,17 @@ Layout (ADDER_STORE or --store, default ./store/, out of git):
     measures/<lineage>/<code>_s<steps>_<full|stop>__<measure>.json   an "after" hook's result
 
 lineage = hash of the run's canonical settings without its step count, its seed and its device;
-code = hash of the code that decides a run's numbers (CODE_FILES, as syntax trees: comments,
-docstrings and formatting do not count) and the torch version. A run of N steps holds every shorter
+code = hash of what decides a run's numbers: train_run and every project definition it uses (codehash.py:
+syntax trees, so comments, docstrings and formatting do not count), the torch and numpy versions and the
+numerics mode (numerics.py); a measurement's key adds its hook's own code closure. A run of N steps holds every shorter
 run of the same lineage as a prefix (same data stream, same schedule, same evaluation grid), so the
 history of a 500-step run is read from a stored 1,000-step one (truncate). Settings that provably do
 not change the computation map to one lineage (canonical; each identity has a bitwise test).
 Every write is a temp file + os.replace, so a killed process never leaves a torn entry.
 """
+import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
-import ast
+import copy
 import hashlib
 import inspect
 import io
@@ -27,13 +29,17 @@ import json
 import os
 import shutil
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import torch
 
+import codehash
+
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DIR = ROOT / "store"  # the default location (gitignored); ADDER_STORE or --store moves it
-CODE_FILES = ("data.py", "models.py", "train.py")  # the code that decides a run's numbers
+TRAINING = ("train", "train_run")  # the function whose code closure decides a run's numbers
+ENVIRONMENT = ("torch", "numpy", "numerics")  # what else decides them: versions and the numerics mode
 
 
 def store_dir(path=None):
@@ -44,49 +50,87 @@ def _digest(obj, n=16):
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
 
 
-def _strip_docstrings(tree):
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return tree
+def environment():
+    """The versions and numerics mode a run's numbers depend on.
+
+    torch without its build tag: a CUDA build and a CPU build of one version run the same CPU kernels, so a
+    fresh clone on either reuses the committed results. numpy draws the data stream. "native" numerics depend
+    on the CPU's kernels, so they carry the capability ATen picked (numerics.py).
+    """
+    import numpy
+
+    mode = numerics.mode()
+    tag = mode if mode == "pinned" else f"native-{torch.backends.cpu.get_cpu_capability()}"
+    return {"torch": torch.__version__.split("+")[0], "numpy": numpy.__version__, "numerics": tag}
 
 
-def source_hash(path):
-    """Hash of a Python file's syntax tree without docstrings: comments and formatting do not change it."""
-    tree = _strip_docstrings(ast.parse(Path(path).read_text()))
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
+@lru_cache(maxsize=None)
+def _closure(fn):
+    """The code closure of train_run ("train.train_run") or of a hook (its short name in experiments.NAMES)."""
+    import experiments
+
+    module, _, name = (fn if fn == ".".join(TRAINING) else experiments.qualname(fn)).rpartition(".")
+    return codehash.closure(module, name)
 
 
-def fingerprint(modules=()):
-    """{file: hash} of the code that decides runs (and of the hook modules named) as it is now, plus torch."""
-    files = [*CODE_FILES, *(f"{m}.py" for m in modules)]
-    return {**{f: source_hash(ROOT / f) for f in files if (ROOT / f).exists()}, "torch": torch.__version__}
+@lru_cache(maxsize=None)
+def _fingerprint(hooks):
+    return {"code": _closure(".".join(TRAINING)), **environment(), "hooks": {h: _closure(h) for h in hooks}}
+
+
+def fingerprint(hooks=()):
+    """The code and environment that decide runs and the named "after" hooks' measurements, as this process
+    first saw them: computed once per process (reset_fingerprints() forgets), so an edit made while a long run
+    goes on never relabels it; workers compare theirs with the driver's and refuse to run other code.
+
+    {"code": {"module.name": hash} of train_run's closure, "torch", "numpy", "numerics",
+     "hooks": {hook: its closure}}.
+    """
+    return copy.deepcopy(_fingerprint(tuple(sorted(set(hooks)))))
+
+
+def reset_fingerprints():
+    """Forget the fingerprints computed so far (after an edit, in a process that wants to see it)."""
+    _fingerprint.cache_clear()
+    _closure.cache_clear()
+    codehash.reset()
 
 
 def hook_modules(runs):
-    """The modules whose functions measure the trained models of these runs ("after" hooks)."""
-    return sorted({r["after"]["fn"].rpartition(".")[0] for r in runs if r.get("after")})
+    """The "after" hooks ("module.function") that measure the trained models of these runs."""
+    return sorted({r["after"]["fn"] for r in runs if r.get("after")})
 
 
 def code_id(fp):
-    """The part of a fingerprint that decides training: CODE_FILES and torch."""
-    return _digest({k: fp.get(k) for k in (*CODE_FILES, "torch")}, 10)
+    """The part of a fingerprint that decides training: train_run's closure (contents only) and the environment."""
+    return _digest({"code": codehash.digest(fp.get("code") or {}), **{k: fp.get(k) for k in ENVIRONMENT}}, 10)
 
 
-def changed(old, new, keys=(*CODE_FILES, "torch")):
-    """Names among `keys` whose hash differs between two fingerprints."""
-    return [k for k in keys if (old or {}).get(k) != new.get(k)]
+def hook_id(fp, hook):
+    """The part of a fingerprint that decides a hook's measurement (besides the run it measures)."""
+    return codehash.digest(((fp or {}).get("hooks") or {}).get(hook) or {})
+
+
+def changed(old, new, hooks=()):
+    """What differs between two fingerprints: edited definitions ("train.EVAL_SIZE"), versions, the mode."""
+    old = old or {}
+    if "code" not in old:  # a fingerprint of older code (files hashed whole), or none
+        return ["code fingerprint of an older format"]
+    out = codehash.changed(old.get("code"), new.get("code"))
+    out += [f"{k} {old.get(k)} -> {new.get(k)}" for k in ENVIRONMENT if old.get(k) != new.get(k)]
+    for h in hooks:
+        was = (old.get("hooks") or {}).get(h)
+        out += [f"{h}'s code (not fingerprinted)"] if was is None else [
+            d for d in codehash.changed(was, (new.get("hooks") or {}).get(h)) if d not in out]
+    return out
 
 
 def stale_files(result):
-    """Files whose current code differs from the code a result JSON was made with (["unknown"]: not recorded)."""
+    """What changed since a result JSON was made (["unknown"]: no fingerprint recorded); empty when current."""
     if "fingerprint" not in result:
         return ["unknown"]
-    modules = hook_modules(result["config"]["runs"])
-    now = fingerprint(modules)
-    return changed(result["fingerprint"], now, keys=[*CODE_FILES, *(f"{m}.py" for m in modules), "torch"])
+    hooks = hook_modules(result["config"]["runs"])
+    return changed(result["fingerprint"], fingerprint(hooks), hooks)
 
 
 def canonical(model, train):
@@ -192,9 +236,9 @@ class Store:
                         self.index_stale[folder.name] = result.get("fingerprint", {})
                         continue
                     self.index.setdefault(folder.name, []).append(hist)
-                    module = f"{req['after']['fn'].rpartition('.')[0]}.py" if req["after"] else None
-                    if module and series.get("extra") and series["extra"][k] is not None \
-                            and result["fingerprint"].get(module) == source_hash(ROOT / module):
+                    hook = req["after"]["fn"] if req["after"] else None
+                    if hook and series.get("extra") and series["extra"][k] is not None \
+                            and hook_id(result["fingerprint"], hook) == self.hook_code(hook):
                         self.index_measures[self._measure_path(req)] = series["extra"][k]
 
     def _run_stem(self, req):
@@ -245,12 +289,15 @@ class Store:
         path = folder / f"{stem}.pt"
         return path.read_bytes() if path.exists() else None
 
+    def hook_code(self, hook):
+        """The hash of a hook's code closure, from this store's fingerprint (else computed now, once)."""
+        hooks = self.fp.get("hooks") or {}
+        return codehash.digest(hooks[hook]) if hook in hooks else hook_id(fingerprint([hook]), hook)
+
     def _measure_path(self, req):
         folder, stem = self._run_stem(req)
         after = req["after"]
-        module = after["fn"].rpartition(".")[0]
-        code = self.fp.get(f"{module}.py") or source_hash(ROOT / f"{module}.py")
-        key = _digest({"fn": after["fn"], "args": after.get("args", {}), "code": code}, 10)
+        key = _digest({"fn": after["fn"], "args": after.get("args", {}), "code": self.hook_code(after["fn"])}, 10)
         return self.root / "measures" / folder.name / f"{stem}__{key}.json"
 
     def measure(self, req):

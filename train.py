@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import numerics
 from data import LEADING_DIGITS, SPLITS, add_digits, carry_chain_data, check_int, gen_data
 from models import ModelConfig, build_model
 
@@ -147,6 +148,7 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     maxlen, steps, milestones = settings["maxlen"], settings["steps"], settings["milestones"]
     n_chain = round(settings["chain_fraction"] * batch_size)
     device = resolve_device(device)
+    numerics.apply()  # the kernels every machine runs (or an error if torch was loaded with others)
 
     torch.manual_seed(seed)
     train_rng, test_rng = seed_streams(seed)

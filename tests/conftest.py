@@ -4,6 +4,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numerics  # noqa: E402, F401 - before torch: the pinned numerics every run uses
+
 # every test trains into a store of its own session, never into the user's ./store
 os.environ["ADDER_STORE"] = tempfile.mkdtemp(prefix="adder-store-")
 

@@ -15,7 +15,7 @@ from conftest import TINY
 import experiments
 import source
 import store
-from store import Store, canonical, lineage, source_hash, truncate
+from store import Store, canonical, lineage, truncate
 from train import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,12 +81,29 @@ def test_stopped_run_covers_only_what_it_trained():
     assert store.covers(hist, 1000, False) and store.covers(hist, 1000, True)
 
 
-def test_source_hash_ignores_comments_docstrings_and_formatting(tmp_path):
-    a, b, c = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
-    a.write_text('"""Doc."""\nX = 1  # one\n\n\ndef f(y):\n    """Doc."""\n    return y + X\n')
-    b.write_text("X = (1)\ndef f(y):\n    # a comment\n    return y+X\n")
-    c.write_text("X = 2\ndef f(y):\n    return y + X\n")
-    assert source_hash(a) == source_hash(b) != source_hash(c)
+def test_code_closure_ignores_comments_docstrings_formatting_and_unused_code(tmp_path, monkeypatch):
+    import codehash
+
+    monkeypatch.setattr(codehash, "ROOT", tmp_path)
+    (tmp_path / "h.py").write_text("Z = 3\n")
+
+    def closure(text):
+        (tmp_path / "m.py").write_text(text)
+        codehash.reset()
+        return codehash.closure("m", "f")
+
+    a = closure('"""Doc."""\nX = 1  # one\n\n\ndef f(y):\n    """Doc."""\n    return y + X\n\n\n'
+                'def g():\n    return 1\n')
+    b = closure("X = (1)\ndef f(y):\n    # a comment\n    return y+X\ndef g():\n    return 2\n")  # g: unused
+    c = closure("X = 2\ndef f(y):\n    return y + X\n")
+    d = closure("from h import Z\nX = 1\ndef f(y):\n    return y + X + Z\n")
+    assert a == b and set(a) == {"m.f", "m.X"} and a != c and codehash.changed(a, c) == ["m.X"]
+    assert set(d) == {"m.f", "m.X", "h.Z"}  # followed into the imported module
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "h.py").write_text("Z = 3\n")
+    e = closure("from sub.h import Z\nX = 1\ndef f(y):\n    return y + X + Z\n")
+    assert set(e) == {"m.f", "m.X", "sub.h.Z"} and codehash.digest(d) == codehash.digest(e)  # a move changes nothing
+    codehash.reset()
 
 
 def tiny_lr(monkeypatch, tmp_path, values):
@@ -194,8 +211,8 @@ def test_code_edits_retrain_only_what_they_change(project_copy):
     train_py.write_text(text.replace("EVAL_SIZE = 1000", "EVAL_SIZE = 999"))
     out = run_copy(project_copy, "pt_main", "no_rnn")
     assert trained(out) == 9
-    assert "[pt_main] train.py changed since 3 of its runs were stored: retraining them" in out
-    assert "[no_rnn] train.py changed since 6 of its runs were stored: retraining them" in out
+    assert "[pt_main] train.EVAL_SIZE changed since 3 of its runs were stored: retraining them" in out
+    assert "[no_rnn] train.EVAL_SIZE changed since 6 of its runs were stored: retraining them" in out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
@@ -242,10 +259,11 @@ def test_report_names_results_made_by_other_code():
     result = {"config": {"runs": [experiments.run("a", maxlen=3, steps=10, lr=0.1)]},
               "fingerprint": store.fingerprint()}
     assert report.stale_lines({"a": result}) == []
-    old = {**result, "fingerprint": {**result["fingerprint"], "train.py": "0" * 12}}
-    hooked = {"config": {"runs": [{**result["config"]["runs"][0], "after": {"fn": "chains.chain_eval"}}]},
-              "fingerprint": store.fingerprint()}  # made before chains.py was hashed: its hook counts too
+    fp = result["fingerprint"]
+    old = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.train_run": "0" * 12}}}
+    hooked = {"config": {"runs": [{**result["config"]["runs"][0], "after": {"fn": "chain_eval"}}]},
+              "fingerprint": store.fingerprint()}  # made before chain_eval was fingerprinted: its hook counts too
     text = " ".join(report.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
-    assert "`b` (train.py changed)" in text and "`c` (chains.py changed)" in text
+    assert "`b` (train.train_run changed)" in text and "`c` (chain_eval's code (not fingerprinted) changed)" in text
     assert "`d` (made before code fingerprints were recorded)" in text
     assert "`a`" not in text
