@@ -22,7 +22,7 @@ trained (trained < runs): there gflop_s is what the result holds per wall second
 The aggregate peak is the single-thread torch.mm 1024x1024 rate measured here x --workers (each study run
 trains single-threaded, one run per worker process).
 """
-import numerics  # noqa: I001 - first: it sets the numerics before torch loads
+import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
 import argparse
 import csv
 import sys
