@@ -18,19 +18,17 @@ import numpy as np
 import torch
 
 import exact
-from data import add_digits, carry_chain_data, check_int
+from data import add_digits, carry_chain_data, check_int, measure_rng
 
 WINDOW = 40  # pairs before the worst step that mutations touch
-
-
-def _rng(seed):
-    return np.random.default_rng(np.random.SeedSequence([seed, 3571]))
 
 
 class FastRNN:
     """The trained nn.RNN's forward in float32 torch, one step at a time over a batch, from a zero state."""
 
     def __init__(self, model):
+        if model.cfg.hidden_mode == "carry":  # it starts from zeros, as the model does in modes none and zero
+            raise ValueError("FastRNN copies models that start from zeros (hidden_mode none or zero), not carry")
         rnn = model.rnn
         p = {n: t.detach() for n, t in rnn.named_parameters()}
         emb = model.embed.weight.detach()
@@ -124,7 +122,7 @@ def attack_eval(model, run, seed, candidates, length, batch, elite, confirm=20, 
         candidates, length, batch, elite = 400, 60, 100, 10
     candidates, length = check_int("candidates", candidates, 1), check_int("length", length, 2)
     batch, elite = check_int("batch", batch, 2), check_int("elite", elite, 1)
-    rng, fast, t0 = _rng(seed), FastRNN(model), time.perf_counter()
+    rng, fast, t0 = measure_rng(seed, "attack"), FastRNN(model), time.perf_counter()
     a, b = seed_population(batch, length, rng)
     pool_a, pool_b = np.empty((0, length + 1), np.int64), np.empty((0, length + 1), np.int64)
     pool_m, pool_w = np.empty(0), np.empty(0, np.int64)

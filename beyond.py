@@ -2,8 +2,8 @@
 
 predict_digits runs a trained model over operands of any length in chunks of time steps, carrying the
 hidden state from one chunk to the next (so the result equals one pass over the whole sum);
-evaluate_sums draws and scores sums in chunks; worst_cases builds 99...9 + 1 and 1 + 99...9; _rng gives
-each measurement a test generator independent of the training streams (train.seed_streams).
+evaluate_sums draws and scores sums in chunks; worst_cases builds 99...9 + 1 and 1 + 99...9. The sums'
+generators come from data.measure_rng.
 """
 import time
 
@@ -11,19 +11,11 @@ import numpy as np
 import torch
 
 from data import ints_to_digits
-from models import embed_pair
 
 TIME_CHUNK = 2000  # time steps per forward call in long evaluations (bounds memory at any length)
 SUM_CHUNK = 250  # sums per forward call
 
 
-def _initial_state(model, n):
-    """The state an evaluation of n sums starts from: zeros (None) unless the model carries one."""
-    if model.cfg.hidden_mode != "carry" or model.h is None:
-        return None
-    if n > model._state_batch():
-        raise ValueError(f"carry-mode evaluation chunks must be <= {model._state_batch()} sums, got {n}")
-    return model._state_slice(n)
 
 @torch.no_grad()
 def predict_digits(model, num1, num2, time_chunk=TIME_CHUNK):
@@ -35,10 +27,10 @@ def predict_digits(model, num1, num2, time_chunk=TIME_CHUNK):
     device = next(model.parameters()).device
     n, steps = num1.shape
     out = np.empty((n, steps), dtype=np.int64)
-    h = _initial_state(model, n)
+    h = model.initial_state(n)  # as the model's own evaluation starts (models.py: hidden_mode)
     for t in range(0, steps, time_chunk):
         a, b = (torch.from_numpy(np.ascontiguousarray(v[:, t : t + time_chunk])).to(device) for v in (num1, num2))
-        y, h = model.rnn(embed_pair(model.embed, a, b), h)  # (N, chunk, H)
+        y, h = model.run(a, b, h)  # (N, chunk, H)
         out[:, t : t + time_chunk] = model.out(y).argmax(-1).cpu().numpy()
     return out
 
@@ -56,10 +48,6 @@ def evaluate_sums(model, make_batch, n_sums, sum_chunk=SUM_CHUNK):
         ok, r = predict_correct(model, num1, num2, result)
         exact, right, digits = exact + int(ok.sum()), right + r, digits + result.size
     return exact / n_sums, right / digits, time.perf_counter() - t0
-
-def _rng(seed, *tags):
-    """A test generator per (seed, tags), independent of the training streams (train.seed_streams)."""
-    return np.random.default_rng(np.random.SeedSequence([seed, 7919, *tags]))
 
 def worst_cases(length):
     """The two sums with the longest possible carry chain: 99...9 + 1 and 1 + 99...9 (length digits)."""

@@ -6,8 +6,8 @@ k (data.carry_chain_data), and whether 99...9 + 1 and 1 + 99...9 come out right.
 """
 import statistics
 
-from beyond import _rng, evaluate_sums, predict_correct, worst_cases
-from data import LEADING_DIGITS, carry_chain_data, check_int
+from beyond import evaluate_sums, predict_correct, worst_cases
+from data import LEADING_DIGITS, carry_chain_data, check_int, measure_rng
 from plot import band, footer, header, plt, save
 
 
@@ -22,7 +22,7 @@ def chain_eval(model, run, seed, length, chains, sums, quick=False):
     chains = sorted({min(check_int("chain", k, 0), length - 1) for k in chains})
     out = {"length": length, "chains": chains, "accuracy": [], "digit_accuracy": [], "n_sums": sums}
     for k in chains:
-        rng = _rng(seed, length, k)
+        rng = measure_rng(seed, "long_sums", length, k)
         acc, digit, _ = evaluate_sums(model, lambda n, k=k, rng=rng: carry_chain_data(n, length, k, rng), sums)
         out["accuracy"].append(acc)
         out["digit_accuracy"].append(digit)

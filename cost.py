@@ -12,27 +12,26 @@ import torch
 import torch.nn.functional as F
 
 import report
-from beyond import _rng
-from data import check_int, gen_data
-from models import embed_pair
+from data import check_int, gen_data, measure_rng
 from plot import footer, header, plt, save
 from train import BATCH_SIZE
 
 
-def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
+def bptt_cost(model, run, seed, depths, maxlen=None, repeats=3, quick=False):
     """Seconds per training step when the loss back-propagates through the last d batches' graph.
 
-    The source code's carry mode passed the previous batch's final state on without detaching it, so
-    step n back-propagated through all n batches so far (cost growing with n; current PyTorch refuses
-    the second backward). Here that graph is rebuilt to depth d from fresh batches of the run's size.
+    The source code's carry mode passed the previous batch's final state on without detaching it, so a
+    step back-propagated through every batch since the state was last replaced: its evaluate() replaced it
+    every 50 steps, so depths 1..50 (current PyTorch refuses the second backward). Here that graph is
+    rebuilt to depth d from fresh batches of the run's size, of `maxlen` digits (default: the run's).
     """
-
     depths = [check_int("depth", d, 1) for d in depths][: 2 if quick else None]
-    t, rng = run["train"], _rng(seed, 1)
+    t, rng = {**run["train"], **({"maxlen": check_int("maxlen", maxlen, 1)} if maxlen else {})}, \
+        measure_rng(seed, "long_sums", 1)
     device = next(model.parameters()).device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)  # GPU work is asynchronous
     model.train()
-    out = {"depths": depths, "sec_per_step": []}
+    out = {"depths": depths, "maxlen": t["maxlen"], "sec_per_step": []}
     for d in depths:
         size = t.get("batch_size", BATCH_SIZE)
         batches = [[torch.from_numpy(v).to(device) for v in gen_data(size, t["maxlen"], "train", rng)]
@@ -45,7 +44,7 @@ def bptt_cost(model, run, seed, depths, repeats=3, quick=False):
                 if i == d - 1:  # the step itself: this batch's forward, then backward through all d batches
                     sync()
                     t0 = time.perf_counter()
-                y, h = model.rnn(embed_pair(model.embed, a, b), h)
+                y, h = model.run(a, b, h)
             loss = F.cross_entropy(model.out(y).reshape(-1, 10), r.reshape(-1))  # the last batch's loss only
             loss.backward()
             sync()

@@ -47,6 +47,19 @@ def make_rng(rng):
     return np.random.default_rng(check_int("rng (seed)", rng, 0))
 
 
+STREAM_SALTS = {"long_sums": 7919, "exact": 6007, "attack": 3571, "probe": 104729, "split": 15485863}  # per
+# measurement stream; fixed (changing one redraws that stream's sums): beyond/length/chains/cost, exact, adversary,
+# probe, split
+
+
+def measure_rng(seed, stream, *tags):
+    """The generator of a measurement's sums, one per (seed, stream of STREAM_SALTS, tags).
+
+    Independent of the training streams (train.seed_streams spawns them from SeedSequence(seed) alone).
+    """
+    return np.random.default_rng(np.random.SeedSequence([seed, STREAM_SALTS[stream], *tags]))
+
+
 def add_digits(num1, num2, out=None):
     """Digit-wise sum of two LSB-first digit arrays (..., T) with carries, keeping T digits.
 

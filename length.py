@@ -9,8 +9,8 @@ evaluated on fewer sums, because a shorter one already failed, never counts).
 """
 import statistics
 
-from beyond import _rng, evaluate_sums
-from data import check_int, gen_data
+from beyond import evaluate_sums
+from data import check_int, gen_data, measure_rng
 from plot import band, footer, header, plt, save
 
 GOAL_LENGTH, GOAL_FRACTION = 10000, 0.8  # the goal: exact at 10,000 digits for >= 8/10 seeds
@@ -32,7 +32,7 @@ def length_eval(model, run, seed, lengths, sums, fallback_sums, quick=False):
     for length, n in zip(lengths, sums, strict=False):
         length, n = check_int("length", length, 1), check_int("sums", n, 1)
         n_used = n if exact_so_far else min(n, fallback_sums)
-        rng = _rng(seed, length)
+        rng = measure_rng(seed, "long_sums", length)
         acc, digit, sec = evaluate_sums(model, lambda k, length=length, rng=rng: gen_data(k, length, "test", rng),
                                         n_used)
         exact_so_far = exact_so_far and acc == 1.0

@@ -92,38 +92,64 @@ class myPTRNNModel(nn.Module):
         h = init_state(self.cfg.h0_init, shape, p.device)
         self.h = (h, init_state(self.cfg.h0_init, shape, p.device)) if self.cfg.cell == "lstm" else h
 
-    def _state_batch(self):
+    def state_batch(self):
+        """How many sums the carried state holds (the training batch size), or None before training."""
+        if self.h is None:
+            return None
         return (self.h[0] if isinstance(self.h, tuple) else self.h).shape[1]
 
-    def _state_slice(self, n):  # first n rows of the carried state
-        if isinstance(self.h, tuple):
-            return tuple(s[:, :n] for s in self.h)
-        return self.h[:, :n]
+    def initial_state(self, batch_size):
+        """The state a pass over `batch_size` sums starts from: every hidden_mode rule lives here.
 
-    def _zeros(self, batch_size, like):
-        z = like.new_zeros(self.cfg.num_layers, batch_size, self.cfg.hidden_size)
-        return (z, z.clone()) if self.cfg.cell == "lstm" else z
+        "none": None (nn.RNN's own zeros); "zero": explicit zeros (the same numbers); "carry": the carried
+        state (drawn by h0_init on first use); training passes it on (forward), evaluating reads its first
+        batch_size rows and leaves it as it is, so evaluation chunks hold at most state_batch() sums.
+        Shapes (L, B, H), or a pair of them for LSTM.
+        """
+        mode = self.cfg.hidden_mode
+        if mode == "none":
+            return None
+        if mode == "zero":
+            z = next(self.parameters()).new_zeros(self.cfg.num_layers, batch_size, self.cfg.hidden_size)
+            return (z, z.clone()) if self.cfg.cell == "lstm" else z
+        if self.h is None:
+            self.reset_state(batch_size)
+        n = self.state_batch()
+        if self.training:
+            if n != batch_size:
+                raise ValueError(f"carry mode trains with a fixed batch size {n}, got {batch_size}")
+            return self.h
+        if batch_size > n:
+            raise ValueError(f"carry-mode evaluation chunks hold at most {n} sums, got {batch_size}")
+        return tuple(s[:, :batch_size] for s in self.h) if isinstance(self.h, tuple) else self.h[:, :batch_size]
+
+    def run(self, num1, num2, state=None):
+        """One pass of the recurrence over digits (B, T) from `state`: (outputs (B, T, H), final state).
+
+        Measurements chain it over time chunks of a long sum, passing the state on; model.out(outputs) gives
+        the logits. Every forward pass of the model, in training or in a measurement, goes through here.
+        """
+        return self.rnn(embed_pair(self.embed, num1, num2), state)
+
+    def carried_state(self):
+        """The carried state (carry mode, after training) as stored with the weights, else None."""
+        return self.h
+
+    def load_carried_state(self, h):
+        """Restore a carried state saved by carried_state() (a list for LSTM's pair after JSON/torch.save)."""
+        self.h = tuple(h) if isinstance(h, list) else h
 
     def forward(self, num1, num2):
         """num1, num2: LongTensor (B, T) of digits -> logits (B, T, 10)."""
-        x = embed_pair(self.embed, num1, num2)  # (B, T, 2E)
-        mode, B = self.cfg.hidden_mode, x.shape[0]
-        if mode == "none":
-            y, _ = self.rnn(x)
-        elif mode == "zero":
-            y, _ = self.rnn(x, self._zeros(B, x))
-        elif self.training:  # carry: start from the last batch's state, pass this one on detached
-            if self.h is None:
-                self.reset_state(B)
-            if self._state_batch() != B:
-                raise ValueError(f"carry mode trains with a fixed batch size {self._state_batch()}, got {B}")
-            y, hn = self.rnn(x, self.h)
-            self.h = tuple(s.detach() for s in hn) if isinstance(hn, tuple) else hn.detach()
-        else:  # carry, evaluating: chunks of training-batch size from the carried state, not advanced
-            if self.h is None:
-                self.reset_state(B)
-            n = self._state_batch()
-            y = torch.cat([self.rnn(x[i : i + n], self._state_slice(len(x[i : i + n])))[0] for i in range(0, B, n)])
+        B = num1.shape[0]
+        if self.cfg.hidden_mode == "carry" and not self.training:  # chunks of at most the carried state's size
+            n = self.state_batch() or B
+            y = torch.cat([self.run(num1[i : i + n], num2[i : i + n], self.initial_state(len(num1[i : i + n])))[0]
+                           for i in range(0, B, n)])
+        else:
+            y, hn = self.run(num1, num2, self.initial_state(B))
+            if self.cfg.hidden_mode == "carry":  # training: pass this batch's final state on, detached
+                self.h = tuple(s.detach() for s in hn) if isinstance(hn, tuple) else hn.detach()
         return self.out(y)  # (B, T, 10)
 
 

@@ -15,15 +15,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from data import check_int, gen_data
+from data import check_int, gen_data, measure_rng
 from models import embed_pair
 
 PCA_POINTS = 400  # points kept for the PCA scatter
 READABLE = 0.99  # probe accuracy at or above which the report calls the carry linearly readable
-
-
-def _rng(seed, tag):
-    return np.random.default_rng(np.random.SeedSequence([seed, 104729, tag]))
 
 
 def single_layers(rnn):
@@ -42,12 +38,19 @@ def single_layers(rnn):
 
 @torch.no_grad()
 def layer_states(model, num1, num2):
-    """Per layer, the state after every step (N, T, H) from zeros, for digit arrays (N, T); on the CPU."""
+    """Per layer, the state after every step (N, T, H) from the model's initial state, for digit arrays (N, T).
+
+    Layer by layer through one-layer copies (nn.RNN returns only the last layer's outputs); the last layer's
+    equals model.run's (tests/test_models.py). On the CPU.
+    """
     device = model.embed.weight.device
+    model.eval()
+    h0 = model.initial_state(len(num1))  # None, (L, N, H) or LSTM's pair (models.py: hidden_mode)
     x = embed_pair(model.embed, torch.from_numpy(num1).to(device), torch.from_numpy(num2).to(device))  # (N, T, 2E)
     states = []
-    for layer in single_layers(model.rnn):
-        x, _ = layer(x)
+    for li, layer in enumerate(single_layers(model.rnn)):
+        h = None if h0 is None else tuple(s[li : li + 1] for s in h0) if isinstance(h0, tuple) else h0[li : li + 1]
+        x, _ = layer(x, h)
         states.append(x.cpu())  # probes, PCA and norms run on the CPU in float64 / numpy
     return states
 
@@ -98,7 +101,7 @@ def probe_eval(model, run, seed, sums, length, norm_length, norm_sums, norm_poin
         sums, length, norm_length, norm_sums = min(sums, 40), min(length, 10), min(norm_length, 200), 2
     sums, length = check_int("sums", sums, 2), check_int("length", length, 1)
     model.eval()
-    rng = _rng(seed, 0)
+    rng = measure_rng(seed, "probe", 0)
     num1, num2, result = gen_data(sums, length, "test", rng)
     carry_in, carry_out = carry_bits(num1, num2, result)
     half = sums // 2  # probe trained on the first half of the sums, scored on the other half
@@ -116,7 +119,7 @@ def probe_eval(model, run, seed, sums, length, norm_length, norm_sums, norm_poin
     out["pca"] = {"x": np.round(coords[pick, 0], 4).tolist(), "y": np.round(coords[pick, 1], 4).tolist(),
                   "carry_out": carry_out.ravel()[pick].tolist(), "digit": result.ravel()[pick].tolist(),
                   "variance_share": share}
-    n1, n2, _ = gen_data(norm_sums, norm_length, "test", _rng(seed, 1))
+    n1, n2, _ = gen_data(norm_sums, norm_length, "test", measure_rng(seed, "probe", 1))
     norms = [h.norm(dim=-1).mean(0).numpy() for h in layer_states(model, n1, n2)]  # (T,) per layer
     at = np.unique(np.geomspace(1, norm_length + 1, norm_points).astype(int)) - 1  # log-spaced steps
     out["norm"] = {"steps": (at + 1).tolist(),  # an overflowed norm (inf / nan) is stored as None

@@ -41,6 +41,8 @@ def gamma(n):
 def extract(model):
     """The model as float64 arrays: per-pair input term of layer 1, per layer (W_ih, W_hh, b_ih, b_hh), output."""
     rnn = model.rnn
+    if model.cfg.hidden_mode == "carry":  # the proof starts every sum from zeros, as modes none and zero do
+        raise ValueError("the proof handles models that start from zeros (hidden_mode none or zero), not carry")
     if not isinstance(rnn, torch.nn.RNN):
         raise ValueError("the proof handles nn.RNN (tanh or relu) only")
     get = lambda name: getattr(rnn, name).detach().double().numpy()  # noqa: E731

@@ -333,10 +333,13 @@ def switch_numerics(value):
 def main(argv=None):
     args = parse_args(argv)
     bad_numerics = switch_numerics(args.numerics)
+    try:
+        numerics.apply()
+    except numerics.NumericsError as e:  # an unknown ADDER_NUMERICS, or torch loaded with other kernels
+        bad_numerics = bad_numerics or str(e)
     if bad_numerics:
         print(bad_numerics, file=sys.stderr)
         return 2
-    numerics.apply()
     valid = list(experiments.EXPERIMENTS)
     bad_ray = cluster.check_arguments(args, valid)
     if args.list:

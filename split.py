@@ -15,15 +15,10 @@ import numpy as np
 import torch
 
 import plot
-from data import SPLITS, check_int, gen_data
+from data import SPLITS, check_int, gen_data, measure_rng
 from plot import plt
 
 QUICK_SUMS = 100  # held-out sums per range in --quick runs
-
-
-def _rng(seed, split):
-    """A generator per (seed, range), independent of the training and evaluation streams."""
-    return np.random.default_rng(np.random.SeedSequence([seed, 15485863, SPLITS.index(split)]))
 
 
 @torch.no_grad()
@@ -39,8 +34,9 @@ def position_errors(model, run, seed, sums, quick=False):
     model.eval()
     out = {"sums": sums}
     for split in ("test", "train"):
-        num1, num2, result = (torch.from_numpy(v).to(device)
-                              for v in gen_data(sums, run["train"]["maxlen"], split, _rng(seed, split)))
+        rng = measure_rng(seed, "split", SPLITS.index(split))
+        data = gen_data(sums, run["train"]["maxlen"], split, rng)
+        num1, num2, result = (torch.from_numpy(v).to(device) for v in data)
         wrong = model(num1, num2).argmax(-1) != result  # (N, maxlen + 1)
         out[f"{split}_exact"] = 1.0 - wrong.any(dim=1).double().mean().item()
         out[f"{split}_errors"] = wrong.double().mean(dim=0).cpu().tolist()

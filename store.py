@@ -318,7 +318,7 @@ HISTORY_FIELDS = ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at
 
 def weights_blob(model):
     """torch.save bytes of a trained model's weights and, in carry mode, the state it carries."""
-    h = getattr(model, "h", None)
+    h = model.carried_state() if hasattr(model, "carried_state") else None
     buf = io.BytesIO()
     torch.save({"state": model.state_dict(), "h": list(h) if isinstance(h, tuple) else h}, buf)
     return buf.getvalue()
@@ -332,7 +332,7 @@ def model_from_blob(model_cfg, blob, device):
     model = build_model(ModelConfig(**model_cfg)).to(device)
     model.load_state_dict(saved["state"])
     if saved.get("h") is not None:
-        model.h = tuple(saved["h"]) if isinstance(saved["h"], list) else saved["h"]
+        model.load_carried_state(saved["h"])
     return model
 
 
@@ -361,7 +361,8 @@ def summary(path=None):
     size = sum(p.stat().st_size for p in s.root.rglob("*") if p.is_file()) if s.root.exists() else 0
     lines = [f"store: {s.root}", f"runs: {len(runs)} ({len(weights)} with weights, {len(stale)} from older code)",
              f"measurements: {len(measures)}", f"size: {size / 2**20:.1f} MiB",
-             f"code: {s.code} ({', '.join(f'{k} {v}' for k, v in s.fp.items())})"]
+             f"code: {s.code} (train_run and the {len(s.fp['code'])} definitions it uses; "
+             + ", ".join(f"{k} {s.fp[k]}" for k in ENVIRONMENT) + ")"]
     return lines, stale
 
 

@@ -131,3 +131,32 @@ def test_every_listed_cell_builds_its_own_layer():
             assert isinstance(model, NoRNNModel) and not any(isinstance(m, torch.nn.RNNBase) for m in model.modules())
         else:
             assert type(model.rnn) is kinds[cell] and model.rnn.num_layers == 2 and model.rnn.hidden_size == 8
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("mode", ["carry", "none", "zero"])
+def test_run_chained_over_time_chunks_equals_forward_and_probe_layers(cell, mode):
+    """One forward-pass implementation: forward, model.run over chunks (beyond.py) and the probe's per-layer
+    copies (probe.py) give the same outputs from the same initial state, in every hidden mode."""
+    import probe
+
+    torch.manual_seed(0)
+    model = myPTRNNModel(ModelConfig(cell=cell, hidden_mode=mode, hidden_size=8, embed_size=4, num_layers=2))
+    a, b = batch(b=6)
+    model(a, b)  # a training batch: sets the carried state in carry mode
+    model.eval()
+    a4, b4 = batch(b=4, seed=5)
+    with torch.no_grad():
+        whole = model(a4, b4)
+        h = model.initial_state(4)
+        y1, h = model.run(a4[:, :3], b4[:, :3], h)
+        y2, _ = model.run(a4[:, 3:], b4[:, 3:], h)
+        chunked = model.out(torch.cat([y1, y2], dim=1))
+    assert torch.allclose(whole, chunked, atol=1e-6)
+    last = probe.layer_states(model, a4.numpy(), b4.numpy())[-1]
+    assert torch.allclose(model.out(last), whole, atol=1e-5)
+    if mode == "carry":
+        with pytest.raises(ValueError, match="at most 6 sums"):
+            model.initial_state(7)  # evaluation chunks hold at most the carried state's rows
+    else:
+        assert (model.initial_state(3) is None) == (mode == "none")

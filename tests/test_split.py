@@ -4,7 +4,7 @@ import torch
 
 import experiments
 import split
-from data import digits_to_ints, gen_data
+from data import SPLITS, digits_to_ints, gen_data, measure_rng
 from models import ModelConfig, build_model
 from train import check_settings, evaluate, seed_streams, to_tensors, train_run
 
@@ -31,7 +31,7 @@ def test_maxlen_control_reruns_the_maxlen_sweep_on_train_range_sums():
     main, control = experiments.maxlen(), experiments.maxlen_control()
     assert [r["model"] for r in main["runs"]] == [r["model"] for r in control["runs"]]
     for a, b in zip(main["runs"], control["runs"], strict=True):
-        assert b["train"] == {**a["train"], "eval_split": "train"} and a["after"]["fn"] == "split.position_errors"
+        assert b["train"] == {**a["train"], "eval_split": "train"} and a["after"]["fn"] == "position_errors"
     ids = list(experiments.EXPERIMENTS)
     assert ids.index("maxlen_control") == ids.index("maxlen") + 1
 
@@ -45,7 +45,7 @@ def test_position_errors_match_decoded_predictions(mode):
     out = split.position_errors(model, {"train": {"maxlen": 6}}, 1, sums=450)
     assert out["sums"] == 450
     for where, top in (("test", 1), ("train", 0)):
-        num1, num2, _ = gen_data(450, 6, where, split._rng(1, where))
+        num1, num2, _ = gen_data(450, 6, where, measure_rng(1, "split", SPLITS.index(where)))
         with torch.no_grad():
             pred = model.eval()(*to_tensors((num1, num2), "cpu")).argmax(-1).numpy()
         truth = [str(a + b).zfill(7)[::-1] for a, b in zip(digits_to_ints(num1), digits_to_ints(num2), strict=True)]

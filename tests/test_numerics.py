@@ -1,0 +1,167 @@
+"""Numerics that do not depend on the CPU, and code fingerprints that are complete and consistent.
+
+The pinned kernels are checked in this process (conftest imports numerics before torch), a committed
+result is retrained and compared bitwise (so a machine whose kernels differ is told), and the code
+fingerprint is checked against edits: of a hook's helper module (re-measure, no retraining), of a
+chart (nothing), and made while a run goes on (never relabels it; a worker with other code refuses).
+"""
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+
+import codehash
+import experiments
+import numerics
+import source
+import store
+from models import ModelConfig
+from train import train_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def has_avx2():
+    return " avx2" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
+
+
+def test_pinned_mode_runs_avx2_kernels_mkl_cnr_and_no_onednn():
+    assert numerics.mode() == "pinned" and os.environ["MKL_CBWR"] == "AVX2"
+    numerics.apply()
+    assert not torch.backends.mkldnn.enabled  # LSTM on ATen's cell, not oneDNN's JIT kernels
+    if has_avx2():
+        assert torch.backends.cpu.get_cpu_capability() == "AVX2"
+    assert numerics.describe()["mode"] == "pinned"
+
+
+def python(code, **env):
+    full = {k: v for k, v in os.environ.items() if k not in (*numerics.PINNED_ENV, numerics.ENV)}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**full, **env})
+
+
+def test_native_mode_is_another_code_id_and_torch_loaded_first_is_refused():
+    code = ("import json, numerics, store; e = store.environment(); "
+            "print(json.dumps([e, store.code_id(store.fingerprint())]))")
+    native, pinned = (json.loads(python(code, ADDER_NUMERICS=m).stdout) for m in ("native", "pinned"))
+    assert pinned[0]["numerics"] == "pinned" and native[0]["numerics"].startswith("native-")
+    assert native[1] != pinned[1]  # runs of one mode are never served as the other's
+    bad = python("import numerics", ADDER_NUMERICS="fast")
+    assert bad.returncode == 0  # importing never fails; using the mode does:
+    out = python("import sys, source; sys.exit(source.main(['--list']))", ADDER_NUMERICS="fast")
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "'fast'" in out.stderr
+    first = python("import torch; torch.ones(3).sum(); import train; train.train_run(maxlen=2, steps=1, lr=0.1)")
+    native_capability = python("import torch; print(torch.backends.cpu.get_cpu_capability())").stdout.strip()
+    if native_capability == "AVX2":
+        pytest.skip("this CPU's own kernels are the pinned ones: nothing to refuse")
+    assert first.returncode != 0 and "NumericsError" in first.stderr and "torch was loaded before" in first.stderr
+
+
+def test_committed_result_reproduces_bitwise_on_this_machine():
+    """Retrain the first 100 steps of a committed pt_main seed and compare its curve to the JSON, bit for bit.
+
+    The committed results were made under the pinned numerics on another machine: on a CPU whose kernels
+    differ (MKL falls back on non-Intel CPUs, numerics.py), this fails and says so.
+    """
+    result = json.loads((ROOT / "plots" / "pt_main.json").read_text())
+    if result.get("code") != store.code_id(store.fingerprint()):
+        pytest.skip("plots/pt_main.json was made by other code (the report says so): regenerate it first")
+    series = result["series"][0]
+    keys = set(ModelConfig.__dataclass_fields__)
+    model = {k: v for k, v in series["settings"].items() if k in keys}
+    train = {k: v for k, v in series["settings"].items() if k not in keys}
+    assert not train["milestones"]  # a shorter run is then a prefix of the stored one
+    hist, _ = train_run(ModelConfig(**model), **{**train, "steps": 100}, seed=series["seeds"][0])
+    n_loss, n_eval = len(hist["loss"]), len(hist["accuracy"])
+    assert n_loss >= 1 and n_eval >= 1
+    assert hist["loss"] == series["loss"][0][:n_loss]
+    assert hist["accuracy"] == series["accuracy"][0][:n_eval]
+    assert hist["digit_accuracy"] == series["digit_accuracy"][0][:n_eval]
+
+
+def test_fingerprint_keys_on_the_torch_version_without_its_build_tag(monkeypatch):
+    fp = store.fingerprint()
+    monkeypatch.setattr(torch, "__version__", "2.13.0+cu128")
+    assert store.environment()["torch"] == fp["torch"] == torch.__version__.split("+")[0]
+
+
+def test_a_worker_with_other_code_refuses_to_run():
+    fp = store.fingerprint(["chain_eval"])
+    source.check_code(fp, ["chain_eval"])  # the same code: runs
+    edited = copy.deepcopy(fp)
+    edited["code"]["train.train_run"] = "0" * 12
+    with pytest.raises(source.CodeChanged, match=r"train\.train_run"):
+        source.check_code(edited, [])
+    edited = copy.deepcopy(fp)
+    edited["hooks"]["chain_eval"]["beyond.predict_digits"] = "0" * 12
+    with pytest.raises(source.CodeChanged, match=r"beyond\.predict_digits"):
+        source.check_code(edited, ["chain_eval"])
+    edited = copy.deepcopy(fp)
+    edited["numerics"] = "native-AVX512"
+    with pytest.raises(source.CodeChanged, match="numerics"):
+        source.check_code(edited, [])
+
+
+@pytest.fixture
+def code_copy(tmp_path, monkeypatch):
+    """The project's modules copied to a folder the fingerprint reads instead (edit them to simulate an edit)."""
+    dst = tmp_path / "code"
+    dst.mkdir()
+    for f in ROOT.glob("*.py"):
+        shutil.copy(f, dst / f.name)
+    monkeypatch.setattr(codehash, "ROOT", dst)
+    store.reset_fingerprints()
+    yield dst
+    monkeypatch.undo()
+    store.reset_fingerprints()
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_an_edit_during_a_run_never_relabels_it(code_copy):
+    before = store.fingerprint(["length_eval"])
+    edit(code_copy / "train.py", "EVAL_SIZE = 1000", "EVAL_SIZE = 999")
+    edit(code_copy / "beyond.py", "SUM_CHUNK = 250", "SUM_CHUNK = 125")
+    assert store.fingerprint(["length_eval"]) == before  # this process keeps the code it started with
+    store.reset_fingerprints()  # a worker started after the edit sees the new code, and refuses
+    with pytest.raises(source.CodeChanged, match=r"beyond\.SUM_CHUNK.*train\.EVAL_SIZE|train\.EVAL_SIZE"):
+        source.check_code(before, ["length_eval"])
+
+
+def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, monkeypatch, code_copy, capsys):
+    from test_study import count_training
+
+    calls = count_training(monkeypatch, "maxlen")
+    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "CHAIN_KS", [0, 2])
+    monkeypatch.setattr(experiments, "LENGTH_CELLS", [("rnn", "tanh")])
+    args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "--store",
+            str(tmp_path / "s"), "carry_chains"]
+
+    def again():
+        store.reset_fingerprints()
+        calls.clear()
+        capsys.readouterr()
+        assert source.main(args) == 0
+        return json.loads((tmp_path / "o" / "carry_chains.json").read_text()), capsys.readouterr().out
+
+    first, _ = again()
+    assert len(calls) == 2 and first["measured"] == 2
+    chart = "def chain_chart(result, path):"
+    edit(code_copy / "chains.py", chart, chart + "\n    _ = 0  # an edited chart")
+    assert "[carry_chains] cached" in again()[1]  # a chart is not part of any measurement: nothing reruns
+    edit(code_copy / "beyond.py", "    model.eval()\n", "    model.eval()\n    _ = 0\n")  # predict_digits
+    new, out = again()
+    assert "changed" not in out and calls == [] and new["measured"] == 2 and new["runs_trained"] == 0
+    assert new["series"][0]["extra"] == first["series"][0]["extra"]  # the same code, re-measured
