@@ -3,7 +3,7 @@
     python source.py                  everything (cached experiments are only redrawn)
     python source.py lr cells         just those
     python source.py --list           the experiment ids
-    python source.py --quick          tiny settings, end to end in about a minute (plots/quick/)
+    python source.py --quick          tiny settings, end to end in about 3 minutes on 2 cores (plots/quick/)
     python source.py --force          retrain even where a cached result matches
 
 Every (run, seed) is looked up in the run store (store.py) first and trained only if missing; each
@@ -336,21 +336,27 @@ def main(argv=None):
     if (n_seeds is not None and n_seeds < 1) or args.workers < 1 or bad_ray:
         print(bad_ray or f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
         return 2
-    out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
-    store = Store(args.store)
-    try:  # every refusal before anything trains: a run is never trained only to be lost
+    try:
         gpus = args.gpus_per_run and args.device == "auto"  # the cluster's workers have the GPUs, not this process
         device = "cuda" if gpus else resolve_device(args.device)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise ValueError(f"--out {out_dir} is a file, not a folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        store.ensure()
-    except (ValueError, StoreError, OSError) as e:
+    except ValueError as e:  # cuda asked for without one
         print(e, file=sys.stderr)
         return 2
     try:  # --ray: every (run, seed) is a Ray task; this process stores what they return
         pool = None if args.ray is None else cluster.RayPool(cluster.connect(args.ray), args.gpus_per_run)
     except cluster.ClusterError as e:  # Ray not installed, or no GPU for --gpus-per-run
+        print(e, file=sys.stderr)
+        return 2
+    out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
+    store = Store(args.store)
+    try:  # refused before anything trains: a run is never trained only to be lost
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file in the way, or no permission
+        print(f"--out {out_dir} cannot be made a folder ({e.strerror})", file=sys.stderr)
+        return 2
+    try:
+        store.ensure()
+    except StoreError as e:
         print(e, file=sys.stderr)
         return 2
     for eid in [i for i in valid if args.ids and i not in args.ids]:  # those run now: run_experiment says it

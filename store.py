@@ -308,10 +308,10 @@ class Store:
         was recorded, a failed load) make the whole entry corrupt: it is set aside.
         """
         pt = folder / f"{stem}.pt"
-        if not pt.exists():
+        if not pt.exists() or entry.get("weights_sha256", "legacy") is None:  # saved without weights
             return None
         blob = pt.read_bytes()
-        want = entry.get("weights_sha256")
+        want = entry.get("weights_sha256")  # None: an entry written before the hash was recorded
         problem = blob_problem(blob) if want is None else \
             None if hashlib.sha256(blob).hexdigest() == want else "its weights are not the ones it was written with"
         if problem is None:
@@ -331,8 +331,8 @@ class Store:
         folder, stem = self._run_stem(req)
         entry = self._entry(folder, stem)
         if entry is not None:
-            if not (folder / f"{stem}.pt").exists():
-                return entry["history"], False
+            if not (folder / f"{stem}.pt").exists() or entry.get("weights_sha256", "legacy") is None:
+                return entry["history"], False  # an entry without weights
             if self._weights(folder, stem, entry) is not None:
                 return entry["history"], True
         stems = sorted(p.stem for p in folder.glob(f"{self.code}_s*.json")) if folder.exists() else []

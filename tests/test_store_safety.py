@@ -175,6 +175,15 @@ def test_a_corrupt_measurement_is_set_aside_and_measured_again(tmp_path, capsys)
     assert "measuring again" in one_line(capsys.readouterr().err)
 
 
+def test_add_retrains_over_corrupt_weights(tmp_path, capsys):
+    st = Store(tmp_path / "s")
+    fake_run(st)
+    damage("garbage weights", st)
+    model, how = add.load_adder(REQ, st)
+    assert how.startswith("trained now") and "is corrupt" in one_line(capsys.readouterr().err)
+    assert add.load_adder(REQ, st)[1] == "from the store"
+
+
 # one process trains a run; another waits and reads it
 
 def test_a_second_process_waits_for_the_run_and_reads_it(tmp_path, monkeypatch):
@@ -206,6 +215,8 @@ def test_a_store_that_is_a_file_is_refused_before_training(tmp_path, capsys, mon
     (tmp_path / "f").write_text("")
     args = ["--quick", "--workers", "1", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "f"), "pt_main"]
     assert "is a file, not a folder" in refused(capsys, source.main(args))
+    args = ["--quick", "--workers", "1", "--out", str(tmp_path / "f"), "--store", str(tmp_path / "s"), "pt_main"]
+    assert "cannot be made a folder (File exists)" in refused(capsys, source.main(args))
     assert calls == []
     assert "is a file, not a folder" in refused(capsys, add.main(["1", "2", "--store", str(tmp_path / "f")]))
     assert "is a file" in refused(capsys, store.main(["--store", str(tmp_path / "f")]))
