@@ -46,6 +46,12 @@ from filelock import FileLock
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DIR = ROOT / "store"  # the default location (gitignored); ADDER_STORE or --store moves it
 CODE_FILES = ("data.py", "models.py", "train.py")  # the code that decides a run's numbers
+
+
+def store_dir(path=None):
+    return Path(path or os.environ.get("ADDER_STORE") or DEFAULT_DIR)
+
+
 MARKER = ".adder-store"  # file in every store folder: --clear and --prune act only where it is
 STORE_VERSION = 1  # the layout's version, recorded in MARKER
 STORE_PARTS = ("runs", "measures", MARKER)  # what a store folder holds: all --clear deletes
@@ -53,10 +59,6 @@ STORE_PARTS = ("runs", "measures", MARKER)  # what a store folder holds: all --c
 
 class StoreError(Exception):
     """A store that cannot be used as asked (a file, not a store, unwritable): one line, exit 2."""
-
-
-def store_dir(path=None):
-    return Path(path or os.environ.get("ADDER_STORE") or DEFAULT_DIR)
 
 
 def _digest(obj, n=16):
