@@ -8,7 +8,7 @@ It adds two non-negative integers of up to 1,000,000 digits with a trained model
 (the same run the study's length_generalization trains, seed 0), training it first if the store lacks
 it (a few seconds), and prints the model's answer, the true sum (exact digit arithmetic, data.add_digits)
 and which digits the model got wrong. Exit code 0: the model is exact; 1: some digit is wrong; 2: bad input
-or an unusable run store (a one-line error).
+(a one-line error).
 """
 import argparse
 import re

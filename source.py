@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from collections import Counter
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -40,6 +40,7 @@ from store import (
     hook_modules,
     load_json,
     model_from_blob,
+    prepare,
     result_problem,
     weights_blob,
 )
@@ -272,7 +273,7 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     else:
         t0 = time.perf_counter()
         stop = "heatmap" in plan or plan.get("stop_at_exact", False)
-        with runner.store.own_runs_only() if rebuild else nullcontext():
+        with own_runs_only(runner.store) if rebuild else nullcontext():
             hists, extras = runner.run(eid, plan, seeds, stop_at_exact=stop, force=force)
         result = assemble(eid, plan, config, seeds, hists, runner.device, time.perf_counter() - t0, extras)
         trained = runner.trained
@@ -282,6 +283,17 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     draw = experiments.resolve(result["chart"]) if "chart" in result else plot.draw
     draw(result, out_dir / f"{eid}.png")
     return result, trained
+
+
+@contextmanager
+def own_runs_only(store):
+    """Within it, the store serves histories and measurements from its own entries, none read from result JSONs."""
+    saved = store.index, store.index_measures
+    store.index, store.index_measures = {}, {}
+    try:
+        yield store
+    finally:
+        store.index, store.index_measures = saved
 
 
 def damaged_result(path):
@@ -302,6 +314,32 @@ def set_aside_result(path):
         dst = path.with_name(f"{path.name}.damaged{n}")
     os.replace(path, dst)
     return dst
+
+
+def set_aside_damaged(out_dir, ids):
+    """Set aside the damaged results of these experiments (not run now), each named in one line."""
+    for eid in ids:
+        problem = damaged_result(out_dir / f"{eid}.json")
+        if problem is not None:
+            kept = set_aside_result(out_dir / f"{eid}.json")
+            print(f"[{eid}] {out_dir / eid}.json is damaged ({problem}): set aside as {kept.name} and left out of "
+                  f"the report; `python source.py {eid}` rebuilds it from the run store", file=sys.stderr)
+
+
+def refusal(args):
+    """Why these arguments cannot run, in one line, found before anything trains or is written (None: they can)."""
+    if not (args.gpus_per_run and args.device == "auto"):  # with GPUs per run, the cluster's workers have them
+        try:
+            resolve_device(args.device)
+        except ValueError as e:  # cuda asked for on a machine without it
+            return str(e)
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        return f"--out {args.out} is a file, not a folder"
+    try:
+        prepare(args.store)
+    except StoreError as e:
+        return str(e)
+    return None
 
 
 def parse_args(argv):
@@ -336,36 +374,21 @@ def main(argv=None):
     if (n_seeds is not None and n_seeds < 1) or args.workers < 1 or bad_ray:
         print(bad_ray or f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
         return 2
-    try:
-        gpus = args.gpus_per_run and args.device == "auto"  # the cluster's workers have the GPUs, not this process
-        device = "cuda" if gpus else resolve_device(args.device)
-    except ValueError as e:  # cuda asked for without one
-        print(e, file=sys.stderr)
-        return 2
     try:  # --ray: every (run, seed) is a Ray task; this process stores what they return
         pool = None if args.ray is None else cluster.RayPool(cluster.connect(args.ray), args.gpus_per_run)
     except cluster.ClusterError as e:  # Ray not installed, or no GPU for --gpus-per-run
         print(e, file=sys.stderr)
         return 2
+    problem = refusal(args)  # before anything trains: a run is never trained only to be lost
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
+    out_dir.mkdir(parents=True, exist_ok=True)
     store = Store(args.store)
-    try:  # refused before anything trains: a run is never trained only to be lost
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # a file in the way, or no permission
-        print(f"--out {out_dir} cannot be made a folder ({e.strerror})", file=sys.stderr)
-        return 2
-    try:
-        store.ensure()
-    except StoreError as e:
-        print(e, file=sys.stderr)
-        return 2
-    for eid in [i for i in valid if args.ids and i not in args.ids]:  # those run now: run_experiment says it
-        problem = damaged_result(out_dir / f"{eid}.json")
-        if problem is not None:
-            kept = set_aside_result(out_dir / f"{eid}.json")
-            print(f"[{eid}] {out_dir / eid}.json is damaged ({problem}): set aside as {kept.name} and left out of "
-                  f"the report; `python source.py {eid}` rebuilds it from the run store", file=sys.stderr)
     store.add_results(out_dir)  # the runs of results already there (e.g. committed ones) are not retrained
+    set_aside_damaged(out_dir, [i for i in valid if args.ids and i not in args.ids])  # those run: run_experiment's
+    device = "cuda" if args.gpus_per_run and args.device == "auto" else resolve_device(args.device)  # GPUs: workers'
     runner = Runner(device, pool.slots if pool else args.workers, store, pool)
     t0 = time.perf_counter()
     planned = trained_total = 0

@@ -36,8 +36,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -59,6 +57,37 @@ STORE_PARTS = ("runs", "measures", MARKER)  # what a store folder holds: all --c
 
 class StoreError(Exception):
     """A store that cannot be used as asked (a file, not a store, unwritable): one line, exit 2."""
+
+
+def prepare(path=None):
+    """Make the store folder ready to be written before anything trains, or raise StoreError saying why not.
+
+    A new or empty folder becomes a store (its marker is written); so does one holding only runs/ and
+    measures/ (a store made before the marker existed). A file, a folder holding anything else (say the
+    repository, with --store .) or one that cannot be written to is refused. Returns the folder.
+    """
+    root = store_dir(path)
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"run store {root} is a file, not a folder: give a folder (--store DIR or ADDER_STORE)")
+    if root.is_dir() and not is_store(root):
+        others = sorted(p.name for p in root.iterdir() if p.name not in STORE_PARTS)
+        if others:
+            raise StoreError(f"run store {root} is a folder that is not a run store (no {MARKER}; it holds "
+                             f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}): give a new or "
+                             f"empty folder")
+    try:
+        for part in ("runs", "measures"):
+            (root / part).mkdir(parents=True, exist_ok=True)
+            probe = root / part / f".probe.{os.getpid()}"  # a real write: permission bits alone can mislead
+            probe.write_bytes(b"")
+            probe.unlink()
+        if not is_store(root):
+            atomic_write(root / MARKER, json.dumps({"store": "rnn-adder run store", "version": STORE_VERSION,
+                                                    "layout": "see store.py"}).encode())
+    except OSError as e:
+        raise StoreError(f"run store {root} is not writable ({e.strerror or e}): give a folder you can write "
+                         f"to") from None
+    return root
 
 
 def _digest(obj, n=16):
@@ -186,35 +215,6 @@ class Store:
         self.index, self.index_measures = {}, {}  # histories and measurements read from result JSONs
         self.index_stale = {}  # lineage -> fingerprint of a result JSON made by other code
 
-    def ensure(self):
-        """Make the store ready to be written before anything trains, or raise StoreError saying why not.
-
-        A new or empty folder becomes a store (its marker is written); so does one holding only runs/ and
-        measures/ (a store made before the marker existed). A file, a folder holding anything else (say the
-        repository, with --store .) or one that cannot be written to is refused.
-        """
-        root = self.root
-        if root.exists() and not root.is_dir():
-            raise StoreError(f"run store {root} is a file, not a folder: give a folder (--store DIR or ADDER_STORE)")
-        if root.is_dir() and not is_store(root):
-            others = sorted(p.name for p in root.iterdir() if p.name not in STORE_PARTS)
-            if others:
-                raise StoreError(f"run store {root} is a folder that is not a run store (no {MARKER}; it holds "
-                                 f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}): give a new or "
-                                 f"empty folder")
-        try:
-            for part in ("runs", "measures"):
-                (root / part).mkdir(parents=True, exist_ok=True)
-                with tempfile.TemporaryFile(dir=root / part):  # a real write: permissions alone can mislead
-                    pass
-            if not is_store(root):
-                atomic_write(root / MARKER, json.dumps({"store": "rnn-adder run store", "version": STORE_VERSION,
-                                                        "layout": "see store.py"}).encode())
-        except OSError as e:
-            raise StoreError(f"run store {root} is not writable ({e.strerror or e}): give a folder you can write "
-                             f"to") from None
-        return self
-
     def add_results(self, out_dir):
         """Index the histories (and measurements) of every result JSON in out_dir made by the current code.
 
@@ -247,20 +247,15 @@ class Store:
                             and result["fingerprint"].get(module) == source_hash(ROOT / module):
                         self.index_measures[self._measure_path(req)] = series["extra"][k]
 
-    @contextmanager
-    def own_runs_only(self):
-        """Within it, histories and measurements come from the store's own entries, none from result JSONs."""
-        saved = self.index, self.index_measures
-        self.index, self.index_measures = {}, {}
-        try:
-            yield self
-        finally:
-            self.index, self.index_measures = saved
-
     def _run_stem(self, req):
         lin = lineage(req["model"], req["train"], req["seed"], req["device"])
         kind = "stop" if req["stop"] else "full"
         return self.root / "runs" / lin, f"{self.code}_s{req['train']['steps']}_{kind}"
+
+    def ensure(self):
+        """prepare() this store's folder (StoreError if it cannot be written); the store."""
+        prepare(self.root)
+        return self
 
     def lock(self, req):
         """The lock of one run entry, held while the run is trained and written: a second process that wants
@@ -375,14 +370,13 @@ class Store:
         """The stored weights (torch.save bytes) of this exact run, or None."""
         return (self.stored_run(req) or (None, None))[1]
 
-    def _measure_key(self, after):
-        module = after["fn"].rpartition(".")[0]
-        code = self.fp.get(f"{module}.py") or source_hash(ROOT / f"{module}.py")
-        return _digest({"fn": after["fn"], "args": after.get("args", {}), "code": code}, 10)
-
     def _measure_path(self, req):
         folder, stem = self._run_stem(req)
-        return self.root / "measures" / folder.name / f"{stem}__{self._measure_key(req['after'])}.json"
+        after = req["after"]
+        module = after["fn"].rpartition(".")[0]
+        code = self.fp.get(f"{module}.py") or source_hash(ROOT / f"{module}.py")
+        key = _digest({"fn": after["fn"], "args": after.get("args", {}), "code": code}, 10)
+        return self.root / "measures" / folder.name / f"{stem}__{key}.json"
 
     def measure(self, req):
         """The stored result of the request's "after" hook on its trained model, or None."""
@@ -509,16 +503,22 @@ def summary(path=None):
 
 
 def stale_measures(s):
-    """Measurement files of store `s` that nothing can serve: their run is gone or their hook code changed."""
+    """Measurement files of store `s` that nothing can serve: their run is gone or their hook code changed.
+
+    A measurement is current when the path the store would look it up at now, from its run's entry and
+    its hook, is where it lies.
+    """
     out = []
     for path in (s.root / "measures").glob("*/*.json"):
-        stem, _, key = path.stem.rpartition("__")
+        run = load_json(s.root / "runs" / path.parent.name / f"{path.stem.rpartition('__')[0]}.json")
         entry = load_json(path)
         try:
-            current = isinstance(entry, dict) and s._measure_key(entry["after"]) == key
-        except (OSError, KeyError, TypeError, AttributeError):  # its hook module is gone, or not a measurement
+            req = {"model": run["model"], "train": run["train"], "seed": run["seed"], "device": run["device"],
+                   "stop": run["stop_at_exact"], "after": entry["after"]}
+            current = s._measure_path(req) == path
+        except (OSError, KeyError, TypeError, ValueError):  # no run, not a measurement, or its hook module gone
             current = False
-        if not current or not (s.root / "runs" / path.parent.name / f"{stem}.json").exists():
+        if not current:
             out.append(path)
     return out
 
