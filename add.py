@@ -24,7 +24,7 @@ import experiments
 from beyond import predict_digits
 from data import MAX_DIGITS, add_digits
 from models import CELLS, NONLINEARITIES
-from store import Store, model_from_blob, weights_blob
+from store import Store, StoreError, model_from_blob, weights_blob
 from train import resolve_device, train_run
 
 SHOW = 60  # digits shown at each end of a long number (--full shows all)
@@ -74,12 +74,17 @@ def adder_request(cell, nonlinearity, maxlen, seed, device):
 
 def load_adder(req, store):
     """(model, how it was obtained): the stored weights, else trained now and stored."""
-    blob = store.weights(req)
+    blob = store.weights(req)  # a corrupt entry is named, set aside and retrained
     if blob is not None:
         return model_from_blob(req["model"], blob, req["device"]), "from the store"
-    t0 = time.perf_counter()
-    hist, model = train_run(req["model"], **req["train"], seed=req["seed"], device=req["device"])
-    store.save_run(req, hist, weights_blob(model))
+    store.ensure()  # an unusable store is refused before the training, not after it (StoreError)
+    with store.lock(req):  # another process training the same adder: wait and read its result
+        blob = store.weights(req)
+        if blob is not None:
+            return model_from_blob(req["model"], blob, req["device"]), "from the store"
+        t0 = time.perf_counter()
+        hist, model = train_run(req["model"], **req["train"], seed=req["seed"], device=req["device"])
+        store.save_run(req, hist, weights_blob(model))
     return model, f"trained now in {time.perf_counter() - t0:.1f} s"
 
 
@@ -135,7 +140,11 @@ def main(argv=None):
     torch.set_num_threads(1)  # one small matrix product per digit: threads only add overhead
     req = adder_request(args.cell, args.nonlinearity if args.cell == "rnn" else "relu", args.maxlen, args.seed,
                         device)
-    model, how = load_adder(req, Store(args.store))
+    try:
+        model, how = load_adder(req, Store(args.store))
+    except (StoreError, OSError) as e:  # exit 1 would mean "a digit is wrong"
+        print(f"add.py: {e}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     pred, truth = add(a, b, model)
     sec = time.perf_counter() - t0

@@ -3,7 +3,7 @@
     python source.py                  everything (cached experiments are only redrawn)
     python source.py lr cells         just those
     python source.py --list           the experiment ids
-    python source.py --quick          tiny settings, end to end in about a minute (plots/quick/)
+    python source.py --quick          tiny settings, end to end in about 3 minutes on 2 cores (plots/quick/)
     python source.py --force          retrain even where a cached result matches
 
 Every (run, seed) is looked up in the run store (store.py) first and trained only if missing; each
@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ from models import ModelConfig
 from store import (
     HISTORY_FIELDS,
     Store,
+    StoreError,
     atomic_write,
     changed,
     code_id,
@@ -41,6 +43,8 @@ from store import (
     hook_modules,
     load_json,
     model_from_blob,
+    prepare,
+    result_problem,
     weights_blob,
 )
 from train import resolve_device, train_run
@@ -108,11 +112,17 @@ def _job(job):
     st = Store(job["store"], job["fp"]) if job.get("store") else None
     hist = extra = blob = None
     if "train" in todo:
-        hist, model = train_run(ModelConfig(**req["model"]), **req["train"], seed=req["seed"], device=req["device"],
-                                stop_at_exact=req["stop"], progress=job.get("progress"))
-        blob = weights_blob(model)
-        if st is not None:
-            st.save_run(req, hist, blob)
+        with st.lock(req) if st is not None else nullcontext():  # one process trains a run; the others wait
+            done = None if st is None or job.get("force") else st.stored_run(req)  # another process trained it
+            if done is not None:
+                hist, blob = done
+                model = model_from_blob(req["model"], blob, req["device"]) if "measure" in todo else None
+            else:
+                hist, model = train_run(ModelConfig(**req["model"]), **req["train"], seed=req["seed"],
+                                        device=req["device"], stop_at_exact=req["stop"], progress=job.get("progress"))
+                blob = weights_blob(model)
+                if st is not None:
+                    st.save_run(req, hist, blob)
     else:
         model = model_from_blob(req["model"], job["weights"], req["device"])
     if "measure" in todo:  # an experiment's own measurement of the trained model, stored per seed as "extra"
@@ -194,7 +204,7 @@ class Runner:
                 folder, stem = self.store._run_stem(req)
                 key = (str(folder / stem), json.dumps(req["after"], sort_keys=True), todo)  # identical runs: one job
                 job = jobs.setdefault(key, {"run": run, "req": req, "todo": todo, "keys": [], "fp": self.store.fp,
-                                            "store": None if self.remote else str(self.store.root)})
+                                            "store": None if self.remote else str(self.store.root), "force": force})
                 job["keys"].append((i, s))
         for files, n in stale.items():
             if files:
@@ -281,13 +291,24 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     config = make_config(plan, seeds)
     fp = fingerprint(hook_modules(plan["runs"]))
     path = out_dir / f"{eid}.json"
+    problem, kept = damaged_result(path), sorted(out_dir.glob(f"{eid}.json.damaged*"))
+    if problem is not None:
+        kept = [set_aside_result(path)]
+        tqdm.write(f"[{eid}] {path} is damaged ({problem}): set aside as {kept[0].name}; rebuilding it from the run "
+                   f"store and training only, with no runs taken from other results", file=sys.stderr)
+    elif kept and not path.exists():
+        tqdm.write(f"[{eid}] rebuilding {path.name} from the run store and training only (its damaged copy is set "
+                   f"aside as {kept[-1].name})", file=sys.stderr)
+    # a damaged result is rebuilt from this store's own runs: runs read from other JSONs could be another machine's
+    rebuild = bool(kept) and not path.exists()
     cached = None if force else load_json(path)
     if cached is not None and cached.get("config") == config and cached.get("fingerprint") == fp:
         result, trained = cached, None
     else:
         t0 = time.perf_counter()
         stop = "heatmap" in plan or plan.get("stop_at_exact", False)
-        hists, extras = runner.run(eid, plan, seeds, stop_at_exact=stop, force=force)
+        with own_runs_only(runner.store) if rebuild else nullcontext():
+            hists, extras = runner.run(eid, plan, seeds, stop_at_exact=stop, force=force)
         result = assemble(eid, plan, config, seeds, hists, runner.device, time.perf_counter() - t0, extras)
         trained = runner.trained
         result.update(workers=runner.workers, code=code_id(fp), fingerprint=fp, runs_planned=len(plan["runs"]) * len(
@@ -296,6 +317,63 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     draw = experiments.resolve(result["chart"]) if "chart" in result else plot.draw
     draw(result, out_dir / f"{eid}.png")
     return result, trained
+
+
+@contextmanager
+def own_runs_only(store):
+    """Within it, the store serves histories and measurements from its own entries, none read from result JSONs."""
+    saved = store.index, store.index_measures
+    store.index, store.index_measures = {}, {}
+    try:
+        yield store
+    finally:
+        store.index, store.index_measures = saved
+
+
+def damaged_result(path):
+    """Why the result JSON at `path` is not a whole result (None: it is one, or there is none)."""
+    if not path.exists():
+        return None
+    try:
+        return result_problem(json.loads(path.read_bytes()))
+    except ValueError:
+        return "not valid JSON"
+
+
+def set_aside_result(path):
+    """Rename a damaged result to <id>.json.damaged (never deleted: git or the user may want it); its new path."""
+    dst, n = path.with_name(f"{path.name}.damaged"), 1
+    while dst.exists():
+        n += 1
+        dst = path.with_name(f"{path.name}.damaged{n}")
+    os.replace(path, dst)
+    return dst
+
+
+def set_aside_damaged(out_dir, ids):
+    """Set aside the damaged results of these experiments (not run now), each named in one line."""
+    for eid in ids:
+        problem = damaged_result(out_dir / f"{eid}.json")
+        if problem is not None:
+            kept = set_aside_result(out_dir / f"{eid}.json")
+            print(f"[{eid}] {out_dir / eid}.json is damaged ({problem}): set aside as {kept.name} and left out of "
+                  f"the report; `python source.py {eid}` rebuilds it from the run store", file=sys.stderr)
+
+
+def refusal(args):
+    """Why these arguments cannot run, in one line, found before anything trains or is written (None: they can)."""
+    if not (args.gpus_per_run and args.device == "auto"):  # with GPUs per run, the cluster's workers have them
+        try:
+            resolve_device(args.device)
+        except ValueError as e:  # cuda asked for on a machine without it
+            return str(e)
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        return f"--out {args.out} is a file, not a folder"
+    try:
+        prepare(args.store)
+    except StoreError as e:
+        return str(e)
+    return None
 
 
 def parse_args(argv):
@@ -347,7 +425,7 @@ def main(argv=None):
         return 0
     unknown = [i for i in args.ids if i not in experiments.EXPERIMENTS]
     if unknown:
-        print(f"unknown experiment id(s): {', '.join(unknown)}\nvalid ids: {', '.join(valid)}", file=sys.stderr)
+        print(f"unknown experiment id(s): {', '.join(unknown)}; valid ids: {', '.join(valid)}", file=sys.stderr)
         return 2
     n_seeds = args.seeds if args.seeds is not None else (QUICK["seeds"] if args.quick else None)
     if (n_seeds is not None and n_seeds < 1) or args.workers < 1 or bad_ray:
@@ -358,11 +436,16 @@ def main(argv=None):
     except cluster.ClusterError as e:  # Ray not installed, or no GPU for --gpus-per-run
         print(e, file=sys.stderr)
         return 2
+    problem = refusal(args)  # before anything trains: a run is never trained only to be lost
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     ids = args.ids or valid
     store = Store(args.store, snapshot([experiments.EXPERIMENTS[eid]() for eid in ids]))  # the code, once
     store.add_results(out_dir)  # the runs of results already there (e.g. committed ones) are not retrained
+    set_aside_damaged(out_dir, [i for i in valid if args.ids and i not in args.ids])  # those run: run_experiment's
     device = "cuda" if args.gpus_per_run and args.device == "auto" else resolve_device(args.device)  # GPUs: workers'
     runner = Runner(device, pool.slots if pool else args.workers, store, pool)
     t0 = time.perf_counter()

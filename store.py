@@ -1,13 +1,18 @@
 """The run store: every (settings, seed) run is trained once, kept with its weights, reused everywhere.
 
-    python store.py            where the store is, how many runs and measurements it holds, its size
-    python store.py --clear    delete it (results in plots/ stay; a rerun retrains what they lack)
-    python store.py --prune    delete the entries made by older code only
+    python store.py                where the store is, how many runs and measurements it holds, its size
+    python store.py --clear        delete it (results in plots/ stay; a rerun retrains what they lack)
+    python store.py --prune        delete the entries made by older code and measurements nothing uses
+    python store.py --clear --yes  without asking (required when not on a terminal)
+
+--clear and --prune act only on a folder holding the marker file .adder-store, written when a store is
+created, and delete only the store's own files in it.
 
 Layout (ADDER_STORE or --store, default ./store/, out of git):
 
     runs/<lineage>/<code>_s<steps>_<full|stop>.json   the run's history      (one JSON per run)
     runs/<lineage>/<code>_s<steps>_<full|stop>.pt     its weights (+ carried state), torch.save
+    runs/<lineage>/<code>_s<steps>_<full|stop>.lock   held by the process training the run
     measures/<lineage>/<code>_s<steps>_<full|stop>__<measure>.json   an "after" hook's result
 
 lineage = hash of the run's canonical settings without its step count, its seed and its device;
@@ -17,7 +22,11 @@ numerics mode (numerics.py); a measurement's key adds its hook's own code closur
 run of the same lineage as a prefix (same data stream, same schedule, same evaluation grid), so the
 history of a 500-step run is read from a stored 1,000-step one (truncate). Settings that provably do
 not change the computation map to one lineage (canonical; each identity has a bitwise test).
-Every write is a temp file + os.replace, so a killed process never leaves a torn entry.
+Every write is a temp file + os.replace, so a killed process never leaves a torn entry. An entry is
+one unit: the weights are written first and the JSON, written last, records their SHA-256, so a JSON
+is served only with the very weights it was written with (entries made before the hash was recorded
+are checked by loading their weights). A corrupt or mismatched entry is named in one line, set aside
+as <file>.corrupt (never deleted) and retrained.
 """
 import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
@@ -33,6 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 
 import codehash
 
@@ -44,6 +54,46 @@ ENVIRONMENT = ("torch", "numpy", "numerics")  # what else decides them: versions
 
 def store_dir(path=None):
     return Path(path or os.environ.get("ADDER_STORE") or DEFAULT_DIR)
+
+
+MARKER = ".adder-store"  # file in every store folder: --clear and --prune act only where it is
+STORE_VERSION = 1  # the layout's version, recorded in MARKER
+STORE_PARTS = ("runs", "measures", MARKER)  # what a store folder holds: all --clear deletes
+
+
+class StoreError(Exception):
+    """A store that cannot be used as asked (a file, not a store, unwritable): one line, exit 2."""
+
+
+def prepare(path=None):
+    """Make the store folder ready to be written before anything trains, or raise StoreError saying why not.
+
+    A new or empty folder becomes a store (its marker is written); so does one holding only runs/ and
+    measures/ (a store made before the marker existed). A file, a folder holding anything else (say the
+    repository, with --store .) or one that cannot be written to is refused. Returns the folder.
+    """
+    root = store_dir(path)
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"run store {root} is a file, not a folder: give a folder (--store DIR or ADDER_STORE)")
+    if root.is_dir() and not is_store(root):
+        others = sorted(p.name for p in root.iterdir() if p.name not in STORE_PARTS)
+        if others:
+            raise StoreError(f"run store {root} is a folder that is not a run store (no {MARKER}; it holds "
+                             f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}): give a new or "
+                             f"empty folder")
+    try:
+        for part in ("runs", "measures"):
+            (root / part).mkdir(parents=True, exist_ok=True)
+            probe = root / part / f".probe.{os.getpid()}"  # a real write: permission bits alone can mislead
+            probe.write_bytes(b"")
+            probe.unlink()
+        if not is_store(root):
+            atomic_write(root / MARKER, json.dumps({"store": "rnn-adder run store", "version": STORE_VERSION,
+                                                    "layout": "see store.py"}).encode())
+    except OSError as e:
+        raise StoreError(f"run store {root} is not writable ({e.strerror or e}): give a folder you can write "
+                         f"to") from None
+    return root
 
 
 def _digest(obj, n=16):
@@ -213,14 +263,14 @@ class Store:
         """Index the histories (and measurements) of every result JSON in out_dir made by the current code.
 
         So a fresh clone, whose store is empty, reuses the committed results' runs: only runs they lack, or
-        measurements that need weights, are trained.
+        measurements that need weights, are trained. A JSON that is not a whole result is left out.
         """
         from models import ModelConfig
 
         keys = set(ModelConfig.__dataclass_fields__)
         for path in sorted(Path(out_dir).glob("*.json")):
             result = load_json(path)
-            if not isinstance(result, dict) or "config" not in result or "series" not in result:
+            if result_problem(result) is not None:
                 continue
             current = result.get("code") == self.code
             stop = bool(result["config"].get("stop_at_exact") or result["config"].get("heatmap"))
@@ -246,15 +296,88 @@ class Store:
         kind = "stop" if req["stop"] else "full"
         return self.root / "runs" / lin, f"{self.code}_s{req['train']['steps']}_{kind}"
 
+    def ensure(self):
+        """prepare() this store's folder (StoreError if it cannot be written); the store."""
+        prepare(self.root)
+        return self
+
+    def lock(self, req):
+        """The lock of one run entry, held while the run is trained and written: a second process that wants
+        the same run waits for it and then reads the entry. An OS file lock: the holder's death releases it."""
+        folder, stem = self._run_stem(req)
+        folder.mkdir(parents=True, exist_ok=True)
+        return FileLock(folder / f"{stem}.lock")
+
+    def _set_aside(self, paths, problem, redo):
+        """Rename a corrupt entry's files to <name>.corrupt (never deleted) and say so in one line."""
+        moved = []
+        for path in paths:
+            if not path.exists():
+                continue
+            dst, n = path.with_name(f"{path.name}.corrupt"), 1
+            while dst.exists():
+                n += 1
+                dst = path.with_name(f"{path.name}.corrupt{n}")
+            try:
+                os.replace(path, dst)
+            except OSError as e:
+                raise StoreError(f"{path} is corrupt ({problem}) and cannot be set aside ({e.strerror})") from None
+            moved.append(dst.name)
+        say(f"store: {paths[0].relative_to(self.root)} is corrupt ({problem}): set aside as {' and '.join(moved)}; "
+            f"{redo}")
+
+    def _entry(self, folder, stem):
+        """The run entry {stem}.json of `folder` as a dict, or None: missing, or corrupt and set aside now."""
+        path = folder / f"{stem}.json"
+        if not path.exists():
+            return None
+        try:
+            entry = json.loads(path.read_bytes())
+        except ValueError:
+            problem = "not valid JSON"
+        else:
+            problem = entry_problem(entry)
+        if problem is None:
+            return entry
+        self._set_aside([path, folder / f"{stem}.pt"], problem, "retraining the run")
+        return None
+
+    def _weights(self, folder, stem, entry):
+        """The entry's weights (torch.save bytes) if they are the ones its JSON was written with, else None.
+
+        None when there are none; weights that do not match (hash, or for an entry written before the hash
+        was recorded, a failed load) make the whole entry corrupt: it is set aside.
+        """
+        pt = folder / f"{stem}.pt"
+        if not pt.exists() or entry.get("weights_sha256", "legacy") is None:  # saved without weights
+            return None
+        blob = pt.read_bytes()
+        want = entry.get("weights_sha256")  # None: an entry written before the hash was recorded
+        problem = blob_problem(blob) if want is None else \
+            None if hashlib.sha256(blob).hexdigest() == want else "its weights are not the ones it was written with"
+        if problem is None:
+            return blob
+        self._set_aside([folder / f"{stem}.json", pt], problem, "retraining the run")
+        return None
+
+    def stored_run(self, req):
+        """(history, weights) of this exact run if the store holds it whole, else None."""
+        folder, stem = self._run_stem(req)
+        entry = self._entry(folder, stem)
+        blob = None if entry is None else self._weights(folder, stem, entry)
+        return None if blob is None else (entry["history"], blob)
+
     def history(self, req):
         """(history, has_weights) of the request from the store, or (None, False)."""
         folder, stem = self._run_stem(req)
-        exact = folder / f"{stem}.json"
-        entry = load_json(exact)
+        entry = self._entry(folder, stem)
         if entry is not None:
-            return entry["history"], (folder / f"{stem}.pt").exists()
-        stored = [e["history"] for e in map(load_json, sorted(folder.glob(f"{self.code}_s*.json"))) if e is not None] \
-            if folder.exists() else []
+            if not (folder / f"{stem}.pt").exists() or entry.get("weights_sha256", "legacy") is None:
+                return entry["history"], False  # an entry without weights
+            if self._weights(folder, stem, entry) is not None:
+                return entry["history"], True
+        stems = sorted(p.stem for p in folder.glob(f"{self.code}_s*.json")) if folder.exists() else []
+        stored = [e["history"] for e in (self._entry(folder, st) for st in stems) if e is not None]
         for hist in stored + self.index.get(folder.name, []):
             if covers(hist, req["train"]["steps"], req["stop"]):
                 t = canonical(req["model"], req["train"])[1]
@@ -266,28 +389,30 @@ class Store:
         folder, _ = self._run_stem(req)
         for path in folder.glob("*.json") if folder.exists() else []:
             entry = load_json(path)
-            if entry is not None and entry.get("code") != self.code:
+            if isinstance(entry, dict) and entry.get("code") != self.code:
                 return changed(entry.get("fingerprint"), self.fp)
         if folder.name in self.index_stale:
             return changed(self.index_stale[folder.name], self.fp)
         return []
 
     def save_run(self, req, hist, weights):
-        """Write one trained run: its history and (bytes of torch.save) its weights; weights first."""
+        """Write one trained run as one unit: its weights (bytes of torch.save), then its history with their hash.
+
+        The JSON is what makes the entry exist, so a process killed between the two writes leaves no entry.
+        """
         folder, stem = self._run_stem(req)
         folder.mkdir(parents=True, exist_ok=True)
         if weights is not None:
             atomic_write(folder / f"{stem}.pt", weights)
         m, t = canonical(req["model"], req["train"])
         entry = {"model": m, "train": t, "seed": req["seed"], "device": req["device"], "stop_at_exact": req["stop"],
-                 "code": self.code, "fingerprint": self.fp, "history": hist}
+                 "code": self.code, "fingerprint": self.fp, "history": hist,
+                 "weights_sha256": None if weights is None else hashlib.sha256(weights).hexdigest()}
         atomic_write(folder / f"{stem}.json", json.dumps(entry).encode())
 
     def weights(self, req):
         """The stored weights (torch.save bytes) of this exact run, or None."""
-        folder, stem = self._run_stem(req)
-        path = folder / f"{stem}.pt"
-        return path.read_bytes() if path.exists() else None
+        return (self.stored_run(req) or (None, None))[1]
 
     def hook_code(self, hook):
         """The hash of a hook's code closure, from this store's fingerprint (else computed now, once)."""
@@ -304,6 +429,9 @@ class Store:
         """The stored result of the request's "after" hook on its trained model, or None."""
         path = self._measure_path(req)
         entry = load_json(path)
+        if path.exists() and (not isinstance(entry, dict) or "value" not in entry):
+            self._set_aside([path], "not a measurement", "measuring again")
+            entry = None
         return self.index_measures.get(path) if entry is None else entry["value"]
 
     def save_measure(self, req, value):
@@ -314,6 +442,56 @@ class Store:
 
 HISTORY_FIELDS = ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at", "first_exact", "first_exact_sec",
                   "steps_run", "sec_per_step")  # per-seed fields a result's series keeps of each run
+SERIES_FIELDS = ("label", "settings", "seeds", "steps", "loss_steps", *HISTORY_FIELDS)  # a result's series holds
+
+
+def say(line):
+    """One line to the user about the store (stderr, so results on stdout stay clean)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def is_store(root):
+    """Whether a folder is recognisably a run store: it holds the MARKER file."""
+    return (Path(root) / MARKER).is_file()
+
+
+def entry_problem(entry):
+    """Why a run entry's JSON content is not a run entry (None: it is one)."""
+    if not isinstance(entry, dict):
+        return f"a JSON {type(entry).__name__}, not an entry"
+    hist = entry.get("history")
+    if not isinstance(hist, dict):
+        return 'no "history"'
+    missing = [k for k in (*HISTORY_FIELDS, "loss_steps", "eval_steps") if k not in hist]
+    return f"its history lacks {', '.join(missing)}" if missing else None
+
+
+def blob_problem(blob):
+    """Why bytes are not weights that weights_blob wrote (None: they load)."""
+    try:
+        saved = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many kinds here (unpickling, zip, EOF): all mean unreadable
+        return "its weights do not load (truncated or not a weights file)"
+    return None if isinstance(saved, dict) and "state" in saved else "its weights file holds no model state"
+
+
+def result_problem(result):
+    """Why a result JSON's content is not a whole result of source.py (None: it is one)."""
+    if not isinstance(result, dict):
+        return "not a JSON object" if result is not None else "not valid JSON"
+    config, series = result.get("config"), result.get("series")
+    if not isinstance(config, dict) or not isinstance(config.get("runs"), list):
+        return 'no "config" with its runs'
+    if not isinstance(series, list) or len(series) != len(config["runs"]):
+        return f'its "series" do not match its {len(config["runs"])} runs'
+    for s in series:
+        missing = [k for k in SERIES_FIELDS if k not in s] if isinstance(s, dict) else ["all"]
+        if missing:
+            return f"a series lacks {', '.join(missing)}"
+        if not isinstance(s["seeds"], list) or any(not isinstance(s[k], list) or len(s[k]) != len(s["seeds"])
+                                                   for k in HISTORY_FIELDS):
+            return "a series' per-seed fields do not match its seeds"
+    return None if "device" in result else 'no "device"'
 
 
 def weights_blob(model):
@@ -354,37 +532,124 @@ def load_json(path):
 def summary(path=None):
     """(lines describing the store, stale entry paths)."""
     s = Store(path)
-    runs = list((s.root / "runs").glob("*/*.json")) if s.root.exists() else []
-    weights = list((s.root / "runs").glob("*/*.pt")) if s.root.exists() else []
-    measures = list((s.root / "measures").glob("*/*.json")) if s.root.exists() else []
+    here = s.root.is_dir()
+    runs = list((s.root / "runs").glob("*/*.json")) if here else []
+    weights = list((s.root / "runs").glob("*/*.pt")) if here else []
+    measures = list((s.root / "measures").glob("*/*.json")) if here else []
+    corrupt = [p for p in s.root.rglob("*.corrupt*") if p.is_file()] if here else []
     stale = [p for p in runs if not p.name.startswith(s.code + "_")]
-    size = sum(p.stat().st_size for p in s.root.rglob("*") if p.is_file()) if s.root.exists() else 0
-    lines = [f"store: {s.root}", f"runs: {len(runs)} ({len(weights)} with weights, {len(stale)} from older code)",
+    size = sum(p.stat().st_size for p in s.root.rglob("*") if p.is_file()) if here else 0
+    kind = "" if not here else "" if is_store(s.root) else f" (not a run store: no {MARKER})"
+    lines = [f"store: {s.root}{kind}",
+             f"runs: {len(runs)} ({len(weights)} with weights, {len(stale)} from older code)",
              f"measurements: {len(measures)}", f"size: {size / 2**20:.1f} MiB",
              f"code: {s.code} (train_run and the {len(s.fp['code'])} definitions it uses; "
              + ", ".join(f"{k} {s.fp[k]}" for k in ENVIRONMENT) + ")"]
+    if corrupt:
+        lines.insert(4, f"set aside as corrupt: {len(corrupt)} files (*.corrupt, kept for inspection)")
     return lines, stale
+
+
+def stale_measures(s):
+    """Measurement files of store `s` that nothing can serve: their run is gone or their hook code changed.
+
+    A measurement is current when the path the store would look it up at now, from its run's entry and
+    its hook, is where it lies.
+    """
+    out = []
+    for path in (s.root / "measures").glob("*/*.json"):
+        run = load_json(s.root / "runs" / path.parent.name / f"{path.stem.rpartition('__')[0]}.json")
+        entry = load_json(path)
+        try:
+            req = {"model": run["model"], "train": run["train"], "seed": run["seed"], "device": run["device"],
+                   "stop": run["stop_at_exact"], "after": entry["after"]}
+            current = s._measure_path(req) == path
+        except (OSError, KeyError, TypeError, ValueError):  # no run, not a measurement, or its hook module gone
+            current = False
+        if not current:
+            out.append(path)
+    return out
+
+
+def prune(path=None):
+    """Delete the runs made by older code (with their weights) and then every measurement nothing can serve.
+
+    Returns (runs deleted, measurements deleted). Files set aside as corrupt are kept.
+    """
+    s = Store(path)
+    _, runs = summary(path)
+    for p in runs:
+        for suffix in (".json", ".pt", ".lock"):
+            p.with_suffix(suffix).unlink(missing_ok=True)
+    measures = stale_measures(s)
+    for p in measures:
+        p.unlink()
+    for folder in [*(s.root / "runs").glob("*"), *(s.root / "measures").glob("*")]:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return len(runs), len(measures)
+
+
+def clear(path=None):
+    """Delete the store's own files (runs/, measures/, the marker) and the folder if nothing else is left.
+
+    Returns the names of other files found in it (kept).
+    """
+    root = store_dir(path)
+    for part in ("runs", "measures"):
+        if (root / part).exists():
+            shutil.rmtree(root / part)
+    (root / MARKER).unlink()
+    left = sorted(p.name for p in root.iterdir())
+    if not left:
+        root.rmdir()
+    return left
+
+
+def confirm(question, what, yes):
+    """Whether to go on: --yes, else a "y" typed on a terminal; not on a terminal, refuse (StoreError)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise StoreError(f"{what}: not on a terminal, so pass --yes to confirm")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", type=Path, default=None, help="store folder (default: ADDER_STORE or ./store)")
     p.add_argument("--clear", action="store_true", help="delete the whole store")
-    p.add_argument("--prune", action="store_true", help="delete runs made by older code")
+    p.add_argument("--prune", action="store_true", help="delete runs made by older code and unused measurements")
+    p.add_argument("--yes", action="store_true", help="do not ask before deleting (needed when not on a terminal)")
     args = p.parse_args(argv)
     root = store_dir(args.store)
-    if args.clear:
-        shutil.rmtree(root, ignore_errors=True)
-        print(f"cleared {root}")
-        return 0
-    lines, stale = summary(args.store)
-    if args.prune:
-        for path in stale:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".pt").unlink(missing_ok=True)
-        print(f"pruned {len(stale)} runs made by older code")
-        lines, _ = summary(args.store)
-    print("\n".join(lines))
+    try:
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"{root} is a file, not a run store")
+        if args.clear or args.prune:
+            flag = "--clear" if args.clear else "--prune"
+            if not root.exists():
+                print(f"no run store at {root}: nothing to delete")
+                return 0
+            if not is_store(root):
+                raise StoreError(f"{root} is not a run store (no {MARKER} file in it): {flag} deleted nothing")
+            lines, stale = summary(args.store)
+            question = (f"delete the run store {root} ({lines[1]})?" if args.clear else
+                        f"delete {len(stale)} runs made by older code and the unused measurements in {root}?")
+            if not confirm(question, f"{flag} deletes files in {root}", args.yes):
+                print("nothing deleted")
+                return 1
+            if args.clear:
+                left = clear(args.store)
+                print(f"cleared {root}" + (f" (kept {len(left)} files that are not the store's: "
+                                           f"{', '.join(left[:3])})" if left else ""))
+                return 0
+            runs, measures = prune(args.store)
+            print(f"pruned {runs} runs made by older code and {measures} measurements nothing uses")
+    except (StoreError, OSError) as e:
+        print(f"store.py: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(summary(args.store)[0]))
     return 0
 
 

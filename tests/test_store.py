@@ -236,7 +236,8 @@ def test_store_cli_reports_and_clears(tmp_path, monkeypatch):
                         "pt_main"]) == 0
     lines, stale = store.summary(tmp_path / "s")
     assert lines[1] == "runs: 2 (2 with weights, 0 from older code)" and stale == []
-    assert store.main(["--store", str(tmp_path / "s"), "--clear"]) == 0
+    assert (tmp_path / "s" / store.MARKER).is_file()  # made by source.py: recognisably a store
+    assert store.main(["--store", str(tmp_path / "s"), "--clear", "--yes"]) == 0
     assert not (tmp_path / "s").exists()
 
 
