@@ -105,22 +105,17 @@ def cost_section(result):
     return lines + footer(result)
 
 def answer_232(result, rows):
-    """The source study's §2.3.2 question, answered from this result's numbers (report.compare: beyond seed noise).
-
-    The carry-mode series is the one measured by bptt_cost; its comparison, the series with the same settings but
-    hidden_mode none (both found by settings). Without a carry-mode series there is nothing to answer.
-    """
-    i_carry = next((i for i, s in enumerate(result["series"]) if s.get("extra")), None)
-    if i_carry is None:
+    """The source study's §2.3.2 question, answered from this result's numbers (report.compare: beyond seed noise)."""
+    by = {r[0]: r for r in rows}
+    carry = next((s for s in result["series"] if s.get("extra")), None)
+    if carry is None:
         return []
-    carry, c = result["series"][i_carry], rows[i_carry]
-    twin = {**carry["settings"], "hidden_mode": "none"}
-    i_none = next((i for i, s in enumerate(result["series"]) if s["settings"] == twin), None)
-    none = None if i_none is None else result["series"][i_none]
+    none = next((s for s in result["series"] if s["label"] == carry["label"].split(",")[0]), None)
+    c = by[carry["label"]]
     bptt = next(e for e in carry["extra"] if e)
     d, sec = bptt["depths"], bptt["sec_per_step"]
     n_seeds = len(result["config"]["seeds"])
-    fast = [r for i, r in enumerate(rows) if i != i_carry and r[1] is not None]
+    fast = [r for r in rows if r[0] != c[0] and r[1] is not None]
     head = ["### Why the model learns with no hidden state passed in (source study §2.3.2)", ""]
     text = ["The state given to `nn.RNN` is only the initial state of each sum, the state before its units digit; "
             "the recurrence from one digit to the next, which carries the carry, runs inside the layer whatever "
@@ -132,7 +127,7 @@ def answer_232(result, rows):
     else:
         text.append("No series without a passed state reached an exact evaluation in this run.")
     if none is not None:
-        n = rows[i_none]
+        n = by[none["label"]]
 
         def steps(r):
             return "never gets there" if r[1] is None else f"needs a median {r[1]:g} steps"
@@ -144,9 +139,6 @@ def answer_232(result, rows):
         text.append(f"With the previous batch's final state passed in (carry mode, detached), {c[0]} {steps(c)} "
                     f"({c[4]} seeds reaching) at {c[5]:.2f} ms/step; without it {steps(n)} ({n[4]} seeds reaching) "
                     f"at {n[5]:.2f} ms/step: {verdict} (that state belongs to unrelated sums).")
-    else:
-        text.append(f"No series has {c[0]}'s settings with hidden_mode none (COST_CARRY_CELL is not among "
-                    "LENGTH_CELLS), so passing the state in is not compared with passing nothing.")
     ratios = [e["sec_per_step"][-1] / e["sec_per_step"][0] for e in carry["extra"] if e]
     grows = report.compare(ratios, [1.0]) == 1
     text.append("The source code's carry mode never detached that state, so step n back-propagated through all n "
