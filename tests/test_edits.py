@@ -216,3 +216,69 @@ def test_a_bad_constant_stops_the_study_with_one_line(const, value, message, tmp
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and err.startswith("experiments.py: ")
     assert trained == [] and not list(tmp_path.glob("*.json"))
+
+
+# --- the runs a constant singles out are found by their settings, whatever their labels say ---
+
+
+def test_length_goal_picks_its_cell_comparison_run_by_settings(monkeypatch):
+    monkeypatch.setattr(experiments, "LENGTH_GOAL", ("lstm", None))
+    runs = experiments.length_generalization()["runs"]
+    goal = [r for r in runs if r["after"]["args"]["sums"] == experiments.LENGTH_SUMS]
+    assert [(r["model"]["cell"], r["train"]["maxlen"]) for r in goal] == [("lstm", experiments.LENGTH_MAXLEN)]
+    monkeypatch.setattr(experiments, "LENGTH_GOAL", experiments.LENGTH_SHORT_LONG_CELL)
+    monkeypatch.setattr(experiments, "LENGTH_CELLS", [("gru", None)])  # the goal's cell compared no more
+    runs = experiments.length_generalization()["runs"]  # its other train lengths and variants are no goal
+    assert all(r["after"]["args"]["sums"] == experiments.LENGTH_SUMS_OTHERS for r in runs) and len(runs) > 1
+
+
+def test_attack_and_proof_go_to_the_runs_with_their_settings(monkeypatch):
+    monkeypatch.setattr(experiments, "EXACT_RECIPES", {"a": {}, "b": {"chain_fraction": 0.3}})
+    monkeypatch.setattr(experiments, "EXACT_SIZES", [(1, 16), (3, 8)])
+    monkeypatch.setattr(experiments, "EXACT_ATTACK_RUNS", [({"num_layers": 3}, 7), ({"chain_fraction": 0.3}, 9),
+                                                           ({"hidden_size": 8}, 11)])
+    monkeypatch.setattr(experiments, "EXACT_PROOF_RUN", {"hidden_size": 16})
+    args = {(r["model"]["num_layers"], r["model"]["hidden_size"], r["train"].get("chain_fraction")):
+            r["after"]["args"] for r in experiments.EXPERIMENTS["exact_adder"]()["runs"]}
+    small = experiments.EXACT_SMALL.get("chain_fraction")
+    assert {k: a.get("attack", {}).get("candidates") for k, a in args.items()} == {
+        (2, 64, experiments.EXACT_TODAY.get("chain_fraction")): None, (2, 64, 0.3): 9, (1, 16, small): None,
+        (3, 8, small): 7}  # the first selector that matches gives the candidates
+    assert [k for k, a in args.items() if "proof" in a] == [(1, 16, small)]
+
+
+def exact_series(label, layers, hidden, passes):
+    suite = [{"passed": p, "stages": [{"length": 10, "checks": [{"check": "c", "sums": 1, "wrong": 1 - p,
+                                                                  "margin": 1.0}]}]} for p in passes]
+    return {"label": label, "settings": {"num_layers": layers, "hidden_size": hidden, "embed_size": 4},
+            "seeds": list(range(len(passes))), "extra": [{"suite": s} for s in suite]}
+
+
+def test_exact_frontier_and_smallest_read_sizes_from_the_settings():
+    import exact_report
+
+    series = [exact_series("recipe A", 2, 64, [1, 0]), exact_series("recipe B", 2, 64, [1, 1]),
+              exact_series("1 x 16", 1, 32, [1, 1]), exact_series("tiny", 1, 8, [0, 0])]  # a label that lies
+    result = {"series": series, "config": {"seeds": [0, 1], "runs": [{"after": {"args": {}}}] * len(series)}}
+    assert exact_report.frontier(result) == {1: [(8, 0, 2, "tiny"), (32, 2, 2, "1 x 16")],
+                                             2: [(64, 2, 2, "recipe B")]}
+    assert exact_report.smallest(result, 1.0) == ("1 x 16", exact_report.params(series[2]))
+    assert exact_report.smallest_series(result, 1.0) is series[2]
+    assert exact_report.planned(result, "attack") == []
+
+
+def test_size_table_rows_come_from_the_settings():
+    import sizes
+
+    def s(cell, nl, h, firsts, label="same label"):
+        return {"label": label, "settings": {"cell": cell, "nonlinearity": nl, "hidden_size": h, "steps": 50},
+                "first_exact": firsts}
+
+    result = {"id": "hidden_size_min", "title": "t", "config": {"seeds": [0, 1]}, "device": "cpu",
+              "wall_seconds": 1.0, "torch": "x",
+              "series": [s("rnn", "tanh", 2, [10, None]), s("gru", "relu", 2, [None, None]),
+                         s("gru", "relu", 4, [5, 7])]}
+    table = sizes.size_table(result)
+    assert table == {"rnn/tanh": {2: (1, 2, 10)}, "gru": {2: (0, 2, None), 4: (2, 2, 6)}}
+    text = "\n".join(sizes.size_section(result))
+    assert "| rnn/tanh | 2 | 2 | 1/2 (10) | - |" in text and "| gru | 4 | 4 | 0/2 | 2/2 (6) |" in text
