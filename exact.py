@@ -204,6 +204,10 @@ def plan():
     import proof as proof_module
 
     recipes = e.table("EXACT_RECIPES", e.EXACT_RECIPES)
+    for label, extra in recipes.items():
+        e.table(f"EXACT_RECIPES[{label!r}]", extra)
+    e.table("EXACT_TODAY", e.EXACT_TODAY)
+    e.table("EXACT_SMALL", e.EXACT_SMALL)
     sizes = e.EXACT_SIZES
     if not isinstance(sizes, (list, tuple)) or not all(
             isinstance(p, (list, tuple)) and len(p) == 2 for p in sizes):
@@ -236,11 +240,8 @@ def plan():
             args.update(proof=e.EXACT_PROOF, proof_seeds=[0])
         return {**r, "after": {"fn": "exact.exact_eval", "args": args}}
 
-    today = e.table("EXACT_TODAY", e.EXACT_TODAY)
-    runs = [one(label, 2, 64, {**today, **e.table(f"EXACT_RECIPES[{label!r}]", extra)})
-            for label, extra in recipes.items()]
-    runs += [one(f"{layers} x {hidden}", layers, hidden, e.table("EXACT_SMALL", e.EXACT_SMALL))
-             for layers, hidden in sizes]
+    runs = [one(label, 2, 64, {**e.EXACT_TODAY, **extra}) for label, extra in e.EXACT_RECIPES.items()]
+    runs += [one(f"{layers} x {hidden}", layers, hidden, e.EXACT_SMALL) for layers, hidden in e.EXACT_SIZES]
     return {"title": f"worst cases made exact: recipes, the smallest exact adder, an attack and a proof attempt "
                      f"(rnn/tanh trained on {e.EXACT_MAXLEN} digits)", "runs": runs, "seeds": e.EXACT_SEEDS,
             "chart": "exact_report.exact_chart", "section": "exact_report.exact_section"}
