@@ -15,7 +15,7 @@ import inspect
 
 from data import check_int
 from models import ModelConfig
-from train import SETTINGS, check_settings
+from train import SETTINGS, check_settings, train_run
 
 SEEDS = 5  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides)
 
@@ -232,9 +232,13 @@ def settings_of(run):
     return {**run["model"], **run["train"]}
 
 
+TRAIN_DEFAULTS = {k: p.default for k, p in inspect.signature(train_run).parameters.items()
+                  if k in SETTINGS and p.default is not inspect.Parameter.empty}  # what a run leaves unset
+
+
 def selects(sel, run):
-    """Whether a planned run has every setting of the selector `sel`."""
-    have = settings_of(run)
+    """Whether a planned run has every setting of `sel` (a setting it leaves unset has train_run's default)."""
+    have = {**TRAIN_DEFAULTS, **settings_of(run)}
     return all(k in have and have[k] == v for k, v in sel.items())
 
 

@@ -234,16 +234,17 @@ def test_length_goal_picks_its_cell_comparison_run_by_settings(monkeypatch):
 
 def test_attack_and_proof_go_to_the_runs_with_their_settings(monkeypatch):
     monkeypatch.setattr(experiments, "EXACT_RECIPES", {"a": {}, "b": {"chain_fraction": 0.3}})
+    monkeypatch.setattr(experiments, "EXACT_TODAY", {"lr": 0.01, "steps": 100})  # chain_fraction unset
     monkeypatch.setattr(experiments, "EXACT_SIZES", [(1, 16), (3, 8)])
     monkeypatch.setattr(experiments, "EXACT_ATTACK_RUNS", [({"num_layers": 3}, 7), ({"chain_fraction": 0.3}, 9),
-                                                           ({"hidden_size": 8}, 11)])
+                                                           ({"hidden_size": 8}, 11), ({"chain_fraction": 0.0}, 5)])
     monkeypatch.setattr(experiments, "EXACT_PROOF_RUN", {"hidden_size": 16})
     args = {(r["model"]["num_layers"], r["model"]["hidden_size"], r["train"].get("chain_fraction")):
             r["after"]["args"] for r in experiments.EXPERIMENTS["exact_adder"]()["runs"]}
     small = experiments.EXACT_SMALL.get("chain_fraction")
     assert {k: a.get("attack", {}).get("candidates") for k, a in args.items()} == {
-        (2, 64, experiments.EXACT_TODAY.get("chain_fraction")): None, (2, 64, 0.3): 9, (1, 16, small): None,
-        (3, 8, small): 7}  # the first selector that matches gives the candidates
+        (2, 64, None): 5, (2, 64, 0.3): 9, (1, 16, small): None,
+        (3, 8, small): 7}  # the first selector that matches gives the candidates; an unset setting has its default
     assert [k for k, a in args.items() if "proof" in a] == [(1, 16, small)]
 
 
