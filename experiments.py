@@ -489,7 +489,11 @@ def check(ids=None):
     _number_in("SIZE_SUCCESS", SIZE_SUCCESS, 0, 1)
     _number_in("EXACT_GOAL", EXACT_GOAL, 0, 1)
     for eid in ids or EXPERIMENTS:
-        plan = EXPERIMENTS[eid]()
+        try:
+            plan = EXPERIMENTS[eid]()
+        except (TypeError, KeyError, AttributeError) as e:  # a constant of a shape the checks above do not name
+            raise ConstantError(f"{eid}: a constant of its plan has the wrong type or shape "
+                                f"({type(e).__name__}: {e})") from None
         if not plan["runs"]:
             raise ConstantError(f"{eid}: its constants plan no run")
         try:

@@ -204,6 +204,7 @@ BAD = [  # (constant, value, what its one-line error must say)
     ("EXACT_SUITE", {"lengths": [1000]}, "EXACT_SUITE: exact.suite_eval cannot take"),
     ("SIZE_SUCCESS", 50, "SIZE_SUCCESS must be a number in (0, 1], got 50"),
     ("SEEDS", "5", "SEEDS must be an integer, got '5'"),
+    ("EXACT_CELL", {"cell": "rnn", "num_layers": 3}, "exact_adder: a constant of its plan has the wrong type or shape"),
 ]
 
 
