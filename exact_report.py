@@ -44,23 +44,49 @@ def params(s):
     return sum(h * ((2 * e if i == 0 else h) + h + 2) for i in range(n)) + 10 * (h + 1)
 
 
+def size_of(s):
+    """(layers, hidden units) of a series, from its settings."""
+    return s["settings"]["num_layers"], s["settings"]["hidden_size"]
+
+
 def frontier(result):
-    """{layers: [(hidden, seeds passed, seeds, label)]}: the size sweep and the best recipe at the default size."""
-    sized = [s for s in result["series"]
-             if s["label"] == f"{s['settings']['num_layers']} x {s['settings']['hidden_size']}"]
-    recipes = [s for s in result["series"] if s not in sized]
+    """{layers: [(hidden, seeds passed, seeds, label)]}: per network size, its series passing the most seeds.
+
+    Sizes are read from the settings: the size sweep has one series per size, the recipes share theirs
+    (today 2 x 64), where the best recipe stands for the size.
+    """
+    best = {}
+    for s in result["series"]:
+        k = size_of(s)
+        if k not in best or passed(s) > passed(best[k]):  # ties: the first planned
+            best[k] = s
     out = {}
-    for s in sized + [max(recipes, key=passed)] if recipes else sized:
-        st = s["settings"]
-        out.setdefault(st["num_layers"], []).append((st["hidden_size"], passed(s), len(s["seeds"]), s["label"]))
+    for (layers, hidden), s in best.items():
+        out.setdefault(layers, []).append((hidden, passed(s), len(s["seeds"]), s["label"]))
     return {k: sorted(v) for k, v in out.items()}
 
 
-def smallest(result, goal=None):
-    """(label, parameters) of the series with the fewest parameters whose pass fraction is >= goal; None if none."""
+def smallest_series(result, goal=None):
+    """The series with the fewest parameters whose pass fraction is >= goal (default EXACT_GOAL); None if none."""
     goal = experiments.EXACT_GOAL if goal is None else goal
-    ok = [(params(s), s["label"]) for s in result["series"] if passed(s) / len(s["seeds"]) >= goal]
-    return min(ok)[::-1] if ok else None
+    ok = [s for s in result["series"] if passed(s) / len(s["seeds"]) >= goal]
+    return min(ok, key=params) if ok else None  # ties: the first planned
+
+
+def smallest(result, goal=None):
+    """(label, parameters) of smallest_series; None if none passes."""
+    s = smallest_series(result, goal)
+    return None if s is None else (s["label"], params(s))
+
+
+def planned(result, what):
+    """The series whose plan asked for `what` ("attack" or "proof") on some seed."""
+    return [s for s, r in zip(result["series"], result["config"]["runs"], strict=True)
+            if (r.get("after") or {}).get("args", {}).get(what) is not None]
+
+
+MISSING = {"attack": "no adversarial search: EXACT_ATTACK_RUNS selects none of the planned runs",
+           "proof": "no proof attempt: EXACT_PROOF_RUN selects none of the planned runs"}
 
 
 def exact_chart(result, path):
@@ -68,8 +94,8 @@ def exact_chart(result, path):
     from plot import plt, save
 
     series = result["series"]
-    best = smallest(result)
-    shown = [series[0]] + [s for s in series if best and s["label"] == best[0] and s is not series[0]]
+    best = smallest_series(result)
+    shown = [series[0]] + ([best] if best is not None and best is not series[0] else [])
     fig = plt.figure(figsize=(16, 12))
     grid = fig.add_gridspec(3, 2, height_ratios=[1.3, 1, 1])
     ax = fig.add_subplot(grid[0, :])
@@ -79,7 +105,7 @@ def exact_chart(result, path):
         ax.text(0, y, f"{s['label']} ({s['settings']['num_layers']} x {s['settings']['hidden_size']}), seed 0",
                 fontsize=10, weight="bold", transform=ax.transAxes)
         y -= 0.06
-        for ex in s["extra"][0]["examples"]:
+        for ex in (s["extra"][0] or {}).get("examples", []):
             width = len(ex["true"])
             for row, text in (("a", ex["a"]), ("b", ex["b"]), ("true", ex["true"]), ("model", ex["model"])):
                 ax.text(0, y, f"{ex['name'] if row == 'a' else '':<22}{row:>6} ", family="monospace", fontsize=7.5,
@@ -121,6 +147,8 @@ def exact_chart(result, path):
            title="adversarial search (float32 re-implementation of the step)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
+    if not planned(result, "attack"):
+        ax.text(0.5, 0.5, MISSING["attack"].replace(": ", ":\n"), ha="center", va="center", transform=ax.transAxes)
     ax = fig.add_subplot(grid[2, 1])
     for s in series:
         for e in s["extra"]:
@@ -135,6 +163,8 @@ def exact_chart(result, path):
            title="proof attempt: boxes at the end of the search")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
+    if not planned(result, "proof"):
+        ax.text(0.5, 0.5, MISSING["proof"].replace(": ", ":\n"), ha="center", va="center", transform=ax.transAxes)
     for a in fig.axes[1:]:
         a.grid(alpha=0.3)
     save(fig, path, result["title"])
@@ -169,6 +199,11 @@ def exact_section(result):
                    f"No network passed the whole suite for ≥ {experiments.EXACT_GOAL:.0%} of {n} seeds.")]
     for layers, rows in sorted(frontier(result).items()):
         lines.append(f"- {layers} layer(s): " + ", ".join(f"{h} units {p}/{k}" for h, p, k, _ in rows) + ".")
+    for what in ("attack", "proof"):  # an edit of the constants may have removed either
+        if not planned(result, what):
+            lines += ["", MISSING[what][0].upper() + MISSING[what][1:] + "."]
+    proof_seeds = {id(s): (r.get("after") or {}).get("args", {}).get("proof_seeds", [])
+                   for s, r in zip(series, result["config"]["runs"], strict=True)}
     for s in series:
         for seed, e in zip(s["seeds"], s["extra"], strict=True):
             if "attack" in e:
@@ -178,6 +213,9 @@ def exact_section(result):
                           f"{a['min_margin']:.3f} (model's own forward, on the {a['confirmed']} worst), "
                           + (f"**{a['failures']} failing sums**, the worst: `{a['worst_sum']}`."
                              if a["failures"] else f"no failing sum (worst sum: `{a['worst_sum'][:120]}`).")]
+            if "proof" not in e and seed in proof_seeds.get(id(s), []):
+                lines += ["", f"Proof attempt on {s['label']}, seed {seed}: not tried, the seed failed the "
+                          "worst-case suite (a proof is attempted only for a seed that passes it)."]
             if "proof" in e:
                 p = e["proof"]
                 verdict = ("**proven for every length**: the boxes below map into each other and every one shows its "

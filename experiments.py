@@ -4,11 +4,18 @@ An experiment function trains nothing: it returns a plan (the runs to train, one
 one setting each) that source.py runs for every seed, caches as plots/<id>.json and draws as
 plots/<id>.png. Edit a constant and rerun `python source.py`: only the experiments whose
 plan changed are retrained.
+
+A constant no run can use (a wrong type, an unknown cell, an empty list) raises ConstantError, one line
+naming the constant, its value and what is allowed, before anything trains (check, called by source.py).
+Runs that a constant singles out (LENGTH_GOAL, EXACT_ATTACK_RUNS, EXACT_PROOF_RUN) are named by their
+settings, never by label text, so editing a label or a list never silently moves them.
 """
 import importlib
+import inspect
 
+from data import check_int
 from models import ModelConfig
-from train import check_settings
+from train import SETTINGS, check_settings, train_run
 
 SEEDS = 5  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides)
 
@@ -98,8 +105,9 @@ LENGTH_VARIANTS = {  # label -> extra settings: what might help generalization (
     "mixed lengths 1..10": {"mixed_lengths": True},
     "lr x0.1 at 400, clip 1": {"milestones": [400], "gamma": 0.1, "clip_grad": 1.0},
 }
-LENGTH_GOAL = "rnn/tanh"  # the series checked on 1,000 sums at 10,000 digits (the goal's configuration;
-# chosen from a pilot: rnn/tanh and lstm trained 600 steps were exact on 1,000 10,000-digit sums for 3/3 and 2/3 seeds)
+LENGTH_GOAL = ("rnn", "tanh")  # (cell, nonlinearity) of the LENGTH_CELLS series checked on LENGTH_SUMS (the
+# goal's configuration; none if LENGTH_CELLS lacks it; chosen from a pilot: rnn/tanh and lstm trained 600 steps
+# were exact on 1,000 10,000-digit sums for 3/3 and 2/3 seeds)
 
 # --- carry_chains: accuracy vs the longest carry chain, models trained at maxlen 10 ---
 CHAIN_SEEDS = 5  # same settings as length_generalization, so these are its seeds 0-4 again
@@ -148,22 +156,110 @@ EXACT_GOAL = 0.8  # a size "passes" when at least this fraction of its seeds pas
 EXACT_SUITE = {"lengths": [1000, 10000, 100000, 1000000], "chains": CHAIN_KS, "chain_sums": 20, "gain_sums": 20,
                "random_sums": 20, "long_random": 1}  # exact.suite_eval: stages, sums per check
 EXACT_ATTACK = {"length": 1000, "batch": 1000, "elite": 50}  # adversary.attack_eval, on seed 0 of each run below
-EXACT_ATTACK_RUNS = {"1 x 32": 100000, "chain-rich (half of each batch: carry chains k in 0..9)": 20000}  # candidates
+EXACT_ATTACK_RUNS = [  # (settings, candidate sums): every planned run whose settings include these (first match)
+    ({"num_layers": 1, "hidden_size": 32}, 100000),  # the 1 x 32 size
+    ({"num_layers": 2, "hidden_size": 64, "chain_fraction": 0.5}, 20000),  # the chain-rich recipe
+]
 EXACT_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60}  # proof.proof_eval, on seed 0 of EXACT_PROOF_RUN
-EXACT_PROOF_RUN = "1 x 32"
+EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
 
 MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
 
 
+class ConstantError(ValueError):
+    """A constant above holds a value no run can use; the message names it, its value and what is allowed."""
+
+
+def values(name, v, what):
+    """Constant `name` as a list: a non-empty list of `what`, no value twice (each is one curve)."""
+    if not isinstance(v, (list, tuple)) or not v:
+        raise ConstantError(f"{name} must be a non-empty list of {what}, got {v!r}")
+    twice = [x for i, x in enumerate(v) if x in v[:i]]
+    if twice:
+        raise ConstantError(f"{name} holds {twice[0]!r} twice: {v!r} (each value is one curve)")
+    return list(v)
+
+
+def ints(name, v, low):
+    """Constant `name` as a non-empty list of distinct integers >= low."""
+    out = values(name, v, f"integers >= {low}")
+    for x in out:
+        try:
+            check_int(f"each value of {name}", x, low)
+        except ValueError as e:
+            raise ConstantError(str(e)) from None
+    return out
+
+
+def table(name, v, required=()):
+    """Constant `name` as a dict (of settings, or label -> settings), with the keys `required`."""
+    if not isinstance(v, dict):
+        raise ConstantError(f"{name} must be a dict, got {v!r}")
+    missing = [k for k in required if k not in v]
+    if missing:
+        raise ConstantError(f"{name} lacks {', '.join(missing)}: {v!r} (needs {', '.join(required)})")
+    return v
+
+
+def cell_pair(name, p):
+    """A (cell, nonlinearity) pair: a models.CELLS cell and, for rnn, relu or tanh (None: relu)."""
+    if not isinstance(p, (list, tuple)) or len(p) != 2:
+        raise ConstantError(f"{name}: {p!r} is not a (cell, nonlinearity) pair such as ('rnn', 'tanh') or "
+                            f"('gru', None)")
+    try:
+        ModelConfig(**_cell_settings(*p))
+    except ValueError as e:
+        raise ConstantError(f"{name}: {e}") from None
+    return tuple(p)
+
+
+def cell_pairs(name, v):
+    return [cell_pair(name, p) for p in values(name, v, "(cell, nonlinearity) pairs such as ('rnn', 'tanh')")]
+
+
+def selector(name, sel):
+    """A dict of run settings (ModelConfig fields, train.SETTINGS names) that picks the runs having all of them."""
+    known = MODEL_KEYS | set(SETTINGS)
+    if not isinstance(sel, dict) or not sel:
+        raise ConstantError(f"{name} must be a non-empty dict of run settings such as "
+                            f"{{'num_layers': 1, 'hidden_size': 32}}, got {sel!r}")
+    unknown = sorted(set(sel) - known)
+    if unknown:
+        raise ConstantError(f"{name}: unknown setting(s) {unknown} in {sel!r}; settings: {', '.join(sorted(known))}")
+    return sel
+
+
+def settings_of(run):
+    """A planned run's settings, as a result's series stores them."""
+    return {**run["model"], **run["train"]}
+
+
+TRAIN_DEFAULTS = {k: p.default for k, p in inspect.signature(train_run).parameters.items()
+                  if k in SETTINGS and p.default is not inspect.Parameter.empty}  # what a run leaves unset
+
+
+def selects(sel, run):
+    """Whether a planned run has every setting of `sel` (a setting it leaves unset has train_run's default)."""
+    have = {**TRAIN_DEFAULTS, **settings_of(run)}
+    return all(k in have and have[k] == v for k, v in sel.items())
+
+
 def run(label, **settings):
     """One curve: ModelConfig fields go to the model, the rest to train.train_run."""
-    model = ModelConfig(**{k: v for k, v in settings.items() if k in MODEL_KEYS}).to_dict()
-    train = check_settings({"milestones": [], **{k: v for k, v in settings.items() if k not in MODEL_KEYS}})
+    try:
+        model = ModelConfig(**{k: v for k, v in settings.items() if k in MODEL_KEYS}).to_dict()
+        train = check_settings({"milestones": [], **{k: v for k, v in settings.items() if k not in MODEL_KEYS}})
+    except ValueError as e:
+        raise ConstantError(f"run {label!r}: {e}") from None
     return {"label": label, "model": model, "train": train}
 
 
 def heatmap(title, rows, cols, row_name, col_name, cap, make):
-    """A grid of runs, make(row, col) -> settings; each cell: median first step at accuracy 1.0."""
+    """A grid of runs, make(row, col) -> settings; each cell: median first step at accuracy 1.0.
+
+    rows, cols: (constant name, its values)."""
+    (rows_name, rows), (cols_name, cols) = rows, cols
+    rows, cols = values(rows_name, rows, f"{row_name} values"), values(cols_name, cols, f"{col_name} values")
     runs = [run(f"{row_name}={r}, {col_name}={c}", steps=cap, **make(r, c)) for r in rows for c in cols]
     return {"title": title, "runs": runs,
             "heatmap": {"rows": rows, "cols": cols, "row_name": row_name, "col_name": col_name, "cap": cap}}
@@ -183,7 +279,8 @@ def pt_adv_main():
 
 def _modes(title, maxlen, num_layers):
     return {"title": title, "runs": [run(f"hidden_mode={m}", hidden_mode=m, maxlen=maxlen, num_layers=num_layers,
-                                         lr=HIDDEN_MODE_LR, steps=HIDDEN_MODE_STEPS) for m in HIDDEN_MODES]}
+                                         lr=HIDDEN_MODE_LR, steps=HIDDEN_MODE_STEPS)
+                                     for m in values("HIDDEN_MODES", HIDDEN_MODES, "hidden modes")]}
 
 
 def hidden_mode_len5():
@@ -206,9 +303,10 @@ def hidden_mode_1layer():
 
 def maxlen():
     after = {"fn": "position_errors", "args": {"sums": SPLIT_SUMS}}
+    maxlens = values("MAXLEN_VALUES", MAXLEN_VALUES, "operand lengths")
     return {"title": "number length, lr 0.001 (report fig. 5)",
             "runs": [{**run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS), "after": after}
-                     for m in MAXLEN_VALUES],
+                     for m in maxlens],
             "chart": "maxlen_chart", "section": "maxlen_section"}
 
 
@@ -216,25 +314,28 @@ def maxlen_control():
     return {"title": f"number length, evaluated on held-out sums from the {CONTROL_EVAL_SPLIT} range (control "
                      f"for the split's shift, claim C5)",
             "runs": [run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS, eval_split=CONTROL_EVAL_SPLIT)
-                     for m in MAXLEN_VALUES]}
+                     for m in values("MAXLEN_VALUES", MAXLEN_VALUES, "operand lengths")]}
 
 
 def lr():
-    runs = [run(f"lr={v}", lr=v, maxlen=LR_MAXLEN, steps=LR_STEPS) for v in LR_VALUES]
-    s = LR_SCHEDULE
+    runs = [run(f"lr={v}", lr=v, maxlen=LR_MAXLEN, steps=LR_STEPS) for v in values("LR_VALUES", LR_VALUES,
+                                                                                      "learning rates")]
+    s = table("LR_SCHEDULE", LR_SCHEDULE, ("lr", "milestones", "gamma"))
     runs.append(run(f"lr={s['lr']}, x{s['gamma']} at {s['milestones']}", maxlen=LR_MAXLEN, steps=LR_STEPS, **s))
     return {"title": f"learning rate, maxlen {LR_MAXLEN} (report fig. 6)", "runs": runs}
 
 
 def heat_lr_maxlen():
-    return heatmap(f"first step at accuracy 1.0, {HEAT_LR_LAYERS} layers (report §3.2.3)", HEAT_LR_VALUES,
-                   HEAT_LR_MAXLENS, "lr", "maxlen", HEAT_LR_CAP,
+    return heatmap(f"first step at accuracy 1.0, {HEAT_LR_LAYERS} layers (report §3.2.3)",
+                   ("HEAT_LR_VALUES", HEAT_LR_VALUES), ("HEAT_LR_MAXLENS", HEAT_LR_MAXLENS), "lr", "maxlen",
+                   HEAT_LR_CAP,
                    lambda r, c: dict(lr=r, maxlen=c, num_layers=HEAT_LR_LAYERS))
 
 
 def _layers(title, mode):
     return {"title": title, "runs": [run(f"num_layers={n}", num_layers=n, hidden_mode=mode, maxlen=LAYERS_MAXLEN,
-                                         lr=LAYERS_LR, steps=LAYERS_STEPS) for n in LAYERS_VALUES]}
+                                         lr=LAYERS_LR, steps=LAYERS_STEPS)
+                                     for n in values("LAYERS_VALUES", LAYERS_VALUES, "layer counts")]}
 
 
 def layers():
@@ -246,20 +347,22 @@ def layers_zero():
 
 
 def heat_layers_mode():
-    return heatmap(f"first step at accuracy 1.0, maxlen {HEAT_MODE_MAXLEN} (report §3.3.3)", HEAT_MODE_MODES,
-                   HEAT_MODE_LAYERS, "hidden_mode", "num_layers", HEAT_MODE_CAP,
+    return heatmap(f"first step at accuracy 1.0, maxlen {HEAT_MODE_MAXLEN} (report §3.3.3)",
+                   ("HEAT_MODE_MODES", HEAT_MODE_MODES), ("HEAT_MODE_LAYERS", HEAT_MODE_LAYERS), "hidden_mode",
+                   "num_layers", HEAT_MODE_CAP,
                    lambda r, c: dict(hidden_mode=r, num_layers=c, maxlen=HEAT_MODE_MAXLEN, lr=HEAT_MODE_LR))
 
 
 def h0_init():
     return {"title": f"initial hidden state, carry, maxlen {H0_MAXLEN} (report fig. 8)",
-            "runs": [run(f"h0_init={h}", h0_init=h, maxlen=H0_MAXLEN, lr=H0_LR, steps=H0_STEPS) for h in H0_INITS]}
+            "runs": [run(f"h0_init={h}", h0_init=h, maxlen=H0_MAXLEN, lr=H0_LR, steps=H0_STEPS)
+                     for h in values("H0_INITS", H0_INITS, "initial states")]}
 
 
 def cells():
     return {"title": f"cell type, maxlen {CELLS_MAXLEN} (report fig. 9)",
             "runs": [run(f"{c}/{nl}" if nl else c, cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
-                         lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS]}
+                         lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in cell_pairs("CELLS", CELLS)]}
 
 
 def _cell_label(cell, nl):
@@ -270,27 +373,52 @@ def _cell_settings(cell, nl):
     return {"cell": cell, "nonlinearity": nl or "relu"}
 
 
+def _length_args():
+    """LENGTH_TEST and the sums per length, checked: one number of sums per test length."""
+    lengths = ints("LENGTH_TEST", LENGTH_TEST, 1)
+    for name, sums in (("LENGTH_SUMS", LENGTH_SUMS), ("LENGTH_SUMS_OTHERS", LENGTH_SUMS_OTHERS)):
+        if not isinstance(sums, (list, tuple)) or len(sums) != len(lengths):
+            raise ConstantError(f"{name} must hold one number of sums per LENGTH_TEST length ({len(lengths)}), "
+                                f"got {sums!r}")
+        for n in sums:
+            try:
+                check_int(f"each value of {name}", n, 1)
+            except ValueError as e:
+                raise ConstantError(str(e)) from None
+    return lengths
+
+
 def length_generalization():
-    def one(label, cell, nl, **extra):
-        sums = LENGTH_SUMS if label == LENGTH_GOAL else LENGTH_SUMS_OTHERS
+    _length_args()
+    goal = _cell_settings(*cell_pair("LENGTH_GOAL", LENGTH_GOAL))
+
+    def one(label, cell, nl, is_goal=False, **extra):
+        sums = LENGTH_SUMS if is_goal else LENGTH_SUMS_OTHERS
         settings = {"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra}
         after = {"fn": "length_eval", "args": {"lengths": LENGTH_TEST, "sums": sums,
                                                       "fallback_sums": LENGTH_FALLBACK_SUMS}}
         return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
 
-    runs = [one(_cell_label(c, nl), c, nl) for c, nl in LENGTH_CELLS]
-    c, nl = LENGTH_SHORT_LONG_CELL
-    runs += [one(f"{_cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
-    runs += [one(f"{_cell_label(c, nl)}, {name}", c, nl, **extra) for name, extra in LENGTH_VARIANTS.items()]
+    # the goal: the cell comparison's run of LENGTH_GOAL's cell (not its other train lengths or variants)
+    runs = [one(_cell_label(c, nl), c, nl, is_goal=_cell_settings(c, nl) == goal)
+            for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
+    c, nl = cell_pair("LENGTH_SHORT_LONG_CELL", LENGTH_SHORT_LONG_CELL)
+    if LENGTH_OTHER_MAXLENS:  # may be empty: no other train lengths
+        runs += [one(f"{_cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m)
+                 for m in ints("LENGTH_OTHER_MAXLENS", LENGTH_OTHER_MAXLENS, 1)]
+    variants = table("LENGTH_VARIANTS", LENGTH_VARIANTS)  # may be empty: no variants
+    for name, extra in variants.items():
+        runs.append(one(f"{_cell_label(c, nl)}, {name}", c, nl, **table(f"LENGTH_VARIANTS[{name!r}]", extra)))
     return {"title": f"length generalization: trained on {LENGTH_MAXLEN} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
             "chart": "length_chart", "section": "length_section"}
 
 
 def carry_chains():
+    ints("CHAIN_KS", CHAIN_KS, 0)
     after = {"fn": "chain_eval", "args": {"length": CHAIN_LENGTH, "chains": CHAIN_KS, "sums": CHAIN_SUMS}}
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
-                   **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
+                   **_cell_settings(c, nl)), "after": after} for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
                      f"(trained on {LENGTH_MAXLEN})", "runs": runs, "seeds": CHAIN_SEEDS,
             "chart": "chain_chart", "section": "chain_section"}
@@ -301,7 +429,7 @@ def hidden_probe():
                                                 "norm_length": PROBE_NORM_LENGTH, "norm_sums": PROBE_NORM_SUMS,
                                                 "norm_points": PROBE_NORM_POINTS}}
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
-                   **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
+                   **_cell_settings(c, nl)), "after": after} for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
     return {"title": f"where the carry lives: linear probe, PCA and hidden-state norm (trained on {LENGTH_MAXLEN})",
             "runs": runs, "seeds": PROBE_SEEDS,
             "chart": "probe_chart", "section": "probe_section"}
@@ -309,7 +437,8 @@ def hidden_probe():
 
 def hidden_size_min():
     runs = [run(f"{_cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
-                lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl)) for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
+                lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl))
+            for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS) for h in ints("SIZE_VALUES", SIZE_VALUES, 1)]
     return {"title": f"smallest hidden size that learns maxlen {LENGTH_MAXLEN} within {SIZE_CAP} steps",
             "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
             "chart": "size_chart", "section": "size_section"}
@@ -317,9 +446,11 @@ def hidden_size_min():
 
 def cost_to_exact():
     common = dict(maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=COST_CAP, eval_every=COST_EVERY, loss_every=COST_EVERY)
-    runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common) for c, nl in LENGTH_CELLS]
-    c, nl = COST_CARRY_CELL
-    bptt = {"fn": "bptt_cost", "args": {"depths": COST_BPTT_DEPTHS, "maxlen": COST_BPTT_MAXLEN}}
+    runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common)
+            for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
+    c, nl = cell_pair("COST_CARRY_CELL", COST_CARRY_CELL)
+    bptt = {"fn": "bptt_cost", "args": {"depths": ints("COST_BPTT_DEPTHS", COST_BPTT_DEPTHS, 1),
+                                        "maxlen": COST_BPTT_MAXLEN}}
     runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
                        **common), "after": bptt})
     return {"title": f"cost to the first exact evaluation at maxlen {LENGTH_MAXLEN}", "runs": runs,
@@ -364,3 +495,41 @@ EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, h
                                        hidden_mode_1layer, maxlen, maxlen_control, lr, heat_lr_maxlen, layers,
                                        layers_zero, heat_layers_mode, h0_init, cells, length_generalization,
                                        carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder)}
+
+
+def _number_in(name, v, low, high):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not low < v <= high:
+        raise ConstantError(f"{name} must be a number in ({low:g}, {high:g}], got {v!r}")
+
+
+def check(ids=None):
+    """Plan every experiment of `ids` (default: all) and check what its runs and measurements will be handed.
+
+    Run before anything trains, so a constant that no run can use stops the study with one line (ConstantError)
+    instead of a traceback after the training.
+    """
+    try:
+        check_int("SEEDS", SEEDS, 1)
+    except ValueError as e:
+        raise ConstantError(str(e)) from None
+    _number_in("SIZE_SUCCESS", SIZE_SUCCESS, 0, 1)
+    _number_in("EXACT_GOAL", EXACT_GOAL, 0, 1)
+    for eid in ids or EXPERIMENTS:
+        try:
+            plan = EXPERIMENTS[eid]()
+        except (TypeError, KeyError, AttributeError) as e:  # a constant of a shape the checks above do not name
+            raise ConstantError(f"{eid}: a constant of its plan has the wrong type or shape "
+                                f"({type(e).__name__}: {e})") from None
+        if not plan["runs"]:
+            raise ConstantError(f"{eid}: its constants plan no run")
+        try:
+            check_int(f"{eid}'s number of seeds", plan.get("seeds", SEEDS), 1)
+        except ValueError as e:
+            raise ConstantError(str(e)) from None
+        for r in plan["runs"]:
+            if r.get("after"):  # the hook must accept its arguments, or it would fail after the training
+                fn, args = r["after"]["fn"], r["after"].get("args", {})
+                try:
+                    inspect.signature(resolve(fn)).bind(None, r, 0, **args)
+                except TypeError as e:
+                    raise ConstantError(f"{eid}: {fn} cannot take {args!r} ({e})") from None

@@ -1,6 +1,7 @@
 """hidden_size_min: the smallest hidden size that still learns maxlen 10 within the step budget.
 Summary, chart and report section (the runs themselves stop at their first exact evaluation).
 """
+import json
 import statistics
 
 import numpy as np
@@ -9,15 +10,29 @@ import experiments
 from plot import footer, header, plt
 
 
+def cell_name(settings):
+    """'rnn/tanh', 'lstm': the cell (and for rnn its nonlinearity) of a series' settings."""
+    return f"{settings['cell']}/{settings['nonlinearity']}" if settings["cell"] == "rnn" else settings["cell"]
+
+
 def size_table(result):
-    """cell label -> {hidden_size: (successes, seeds, median first exact or None)}."""
-    table = {}
+    """cell name -> {hidden_size: (successes, seeds, median first exact or None)}.
+
+    Rows are the series' settings other than hidden_size (read from the settings, not the labels), named by cell.
+    """
+    rows, table = {}, {}
     for s in result["series"]:
-        cell = s["label"].split(", hidden_size=")[0]
+        rest = json.dumps({k: v for k, v in s["settings"].items() if k != "hidden_size"}, sort_keys=True)
+        name = rows.setdefault(rest, cell_name(s["settings"]))
         hit = [f for f in s["first_exact"] if f is not None]
-        table.setdefault(cell, {})[s["settings"]["hidden_size"]] = (
+        table.setdefault(name, {})[s["settings"]["hidden_size"]] = (
             len(hit), len(s["first_exact"]), statistics.median(hit) if hit else None)
     return table
+
+
+def all_sizes(table):
+    """Every hidden size of any row, ascending (a row lacking one shows '-')."""
+    return sorted({h for row in table.values() for h in row})
 
 def minimal_size(row, success=None):
     """Smallest hidden size whose fraction of successful seeds is >= success (default SIZE_SUCCESS)."""
@@ -27,11 +42,13 @@ def minimal_size(row, success=None):
 
 def size_chart(result, path):
     table = size_table(result)
-    cells, sizes = list(table), sorted(next(iter(table.values())))
-    frac = np.array([[table[c][h][0] / table[c][h][1] for h in sizes] for c in cells])
+    cells, sizes = list(table), all_sizes(table)
+    frac = np.array([[table[c][h][0] / table[c][h][1] if h in table[c] else np.nan for h in sizes] for c in cells])
     fig, ax = plt.subplots(figsize=(1.2 * len(sizes) + 3, 0.8 * len(cells) + 2))
     im = ax.imshow(frac, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     for r, c in np.ndindex(frac.shape):
+        if sizes[c] not in table[cells[r]]:
+            continue
         ok, n, med = table[cells[r]][sizes[c]]
         ax.text(c, r, f"{ok}/{n}" + (f"\n{med:g} st." if med else ""), ha="center", va="center", fontsize=8,
                 color="white" if frac[r, c] < 0.6 else "black")
@@ -45,7 +62,7 @@ def size_chart(result, path):
 
 def size_section(result):
     table = size_table(result)
-    sizes = sorted(next(iter(table.values())))
+    sizes = all_sizes(table)
     cap = result["series"][0]["settings"]["steps"]
     lines = header(result) + [
         f"Seeds reaching exact accuracy within {cap} steps (median first exact step) per hidden size; "
@@ -54,7 +71,8 @@ def size_section(result):
         "|---|---|---" + "|---" * len(sizes) + "|"]
     for cell, row in table.items():
         m, any_seed = minimal_size(row), minimal_size(row, 1e-9)
-        cells = [f"{row[h][0]}/{row[h][1]}" + (f" ({row[h][2]:g})" if row[h][2] else "") for h in sizes]
+        cells = [f"{row[h][0]}/{row[h][1]}" + (f" ({row[h][2]:g})" if row[h][2] else "") if h in row else "-"
+                 for h in sizes]
         lines.append(f"| {cell} | {m if m else 'none'} | {any_seed if any_seed else 'none'} | "
                      + " | ".join(cells) + " |")
     return lines + footer(result)

@@ -431,6 +431,11 @@ def main(argv=None):
     if (n_seeds is not None and n_seeds < 1) or args.workers < 1 or bad_ray:
         print(bad_ray or f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
         return 2
+    try:  # a constant of experiments.py that no run can use: one line, before anything trains
+        experiments.check(args.ids or valid)
+    except experiments.ConstantError as e:
+        print(f"experiments.py: {e}", file=sys.stderr)
+        return 2
     try:  # --ray: every (run, seed) is a Ray task; this process stores what they return
         pool = None if args.ray is None else cluster.RayPool(cluster.connect(args.ray), args.gpus_per_run)
     except cluster.ClusterError as e:  # Ray not installed, or no GPU for --gpus-per-run

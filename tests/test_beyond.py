@@ -177,13 +177,14 @@ def test_quick_run_of_new_experiment_writes_png_json_and_section(quick_results, 
 
 
 def test_size_and_cost_summaries_read_the_series():
+    rnn = {"cell": "rnn", "nonlinearity": "relu"}  # size_table's rows come from the settings
     result = {"series": [
-        {"label": "rnn/relu, hidden_size=1", "settings": {"hidden_size": 1, "steps": 100}, "first_exact": [None, None],
-         "first_exact_sec": [None, None], "sec_per_step": [0.001, 0.001]},
-        {"label": "rnn/relu, hidden_size=2", "settings": {"hidden_size": 2, "steps": 100}, "first_exact": [40, None],
-         "first_exact_sec": [1.0, None], "sec_per_step": [0.001, 0.001]},
-        {"label": "rnn/relu, hidden_size=4", "settings": {"hidden_size": 4, "steps": 100}, "first_exact": [20, 30],
-         "first_exact_sec": [0.5, 0.7], "sec_per_step": [0.001, 0.001]}]}
+        {"label": "rnn/relu, hidden_size=1", "settings": {**rnn, "hidden_size": 1, "steps": 100},
+         "first_exact": [None, None], "first_exact_sec": [None, None], "sec_per_step": [0.001, 0.001]},
+        {"label": "rnn/relu, hidden_size=2", "settings": {**rnn, "hidden_size": 2, "steps": 100},
+         "first_exact": [40, None], "first_exact_sec": [1.0, None], "sec_per_step": [0.001, 0.001]},
+        {"label": "rnn/relu, hidden_size=4", "settings": {**rnn, "hidden_size": 4, "steps": 100},
+         "first_exact": [20, 30], "first_exact_sec": [0.5, 0.7], "sec_per_step": [0.001, 0.001]}]}
     table = sizes.size_table(result)
     assert table["rnn/relu"] == {1: (0, 2, None), 2: (1, 2, 40), 4: (2, 2, 25)}
     assert sizes.minimal_size(table["rnn/relu"], 0.5) == 2

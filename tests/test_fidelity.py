@@ -1,4 +1,6 @@
 """fidelity.py: the source-vs-ours constants, the source's heatmap convention, and the claim notes."""
+import json
+
 import pytest
 
 import experiments
@@ -25,20 +27,51 @@ def from_plan(eid):
     return result(*[series({**r["model"], **r["train"]}, [None]) for r in plan["runs"]])
 
 
-def test_pt_main_plan_has_the_source_depth():
-    runs = experiments.pt_main()["runs"]
-    assert [r["model"]["num_layers"] for r in runs] == [experiments.PT_MAIN_LAYERS] == [3]
-    assert fidelity.SOURCE["pt_main"]["set"]["num_layers"] == experiments.PT_MAIN_LAYERS
+def as_source(eid):
+    """A result whose series ran exactly the source's constants of `eid` (a listed constant: one value per series)."""
+    src = fidelity.SOURCE[eid]["set"]
+    n = max([len(v) for v in src.values() if isinstance(v, list)] + [1])
+    return result(*[series({k: v[i % len(v)] if isinstance(v, list) else v for k, v in src.items()}, [None])
+                    for i in range(n)])
 
 
 @pytest.mark.parametrize("eid", list(fidelity.SOURCE))
-def test_every_plan_runs_the_source_constants(eid):
+def test_compare_finds_no_difference_in_the_source_constants_and_names_each_changed_one(eid):
+    keys = list(fidelity.SOURCE[eid]["set"])
+    same, differ = fidelity.compare(eid, as_source(eid))
+    assert differ == [] and len(same) == len(keys)
+    for key in keys:
+        r = as_source(eid)
+        for s in r["series"]:
+            s["settings"][key] = "other"
+        same, differ = fidelity.compare(eid, r)
+        assert len(differ) == 1 and differ[0].startswith(f"{key} ") and differ[0].endswith(" → other")
+        assert len(same) == len(keys) - 1 and not any(x.startswith(f"{key} ") for x in same)
+
+
+@pytest.mark.parametrize("eid", list(fidelity.SOURCE))
+def test_every_plan_is_compared_key_by_key(eid):
+    """Whatever the constants are today, each source constant is reported once: the same, or with both values."""
     same, differ = fidelity.compare(eid, from_plan(eid))
-    assert differ == [] and len(same) == len(fidelity.SOURCE[eid]["set"])
+    keys = list(fidelity.SOURCE[eid]["set"])
+    assert len(same) + len(differ) == len(keys)
+    assert sorted(x.split(" ")[0] for x in same + differ) == sorted(keys)
+
+
+def test_an_edited_constant_is_a_report_line_not_an_error(monkeypatch):
+    new_lr = max(experiments.LR_VALUES) * 3  # a value the list does not hold yet
+    monkeypatch.setattr(experiments, "LR_VALUES", [*experiments.LR_VALUES, new_lr])
+    monkeypatch.setattr(experiments, "PT_MAIN_LAYERS", fidelity.SOURCE["pt_main"]["set"]["num_layers"] + 1)
+    assert [r["model"]["num_layers"] for r in experiments.pt_main()["runs"]] == [experiments.PT_MAIN_LAYERS]
+    rows = fidelity.constants_rows({"lr": from_plan("lr"), "pt_main": from_plan("pt_main")})
+    lr_row = next(x for x in rows if x.startswith("| `lr` |"))
+    assert json.dumps(new_lr) in lr_row.split("|")[4]  # the source → ours column
+    depth = fidelity.SOURCE["pt_main"]["set"]["num_layers"]
+    assert f"num_layers {depth} → {depth + 1}" in next(x for x in rows if x.startswith("| `pt_main` |"))
 
 
 def test_compare_reports_a_changed_constant_with_both_values():
-    r = from_plan("pt_main")
+    r = as_source("pt_main")
     r["series"][0]["settings"]["num_layers"] = 2
     same, differ = fidelity.compare("pt_main", r)
     assert differ == ["num_layers 3 → 2"] and "num_layers 3" not in same
