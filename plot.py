@@ -3,8 +3,9 @@
 line_chart: loss and exact-match accuracy vs training step, two panels, the mean over seeds with
 a min-max band; a diverged seed is left out of the mean from its divergence on and the legend
 says how many diverged. heatmap: one annotated cell per setting, the median over seeds of the first
-step at accuracy 1.0, with "never" its own value (ranked after every step, drawn gray, never confused
-with reaching 1.0 at the cap) and the number of seeds that reached 1.0.
+step at accuracy 1.0, with "never" its own value (ranked after every step, drawn hatched in a colour outside
+the map, never confused with reaching 1.0 at the cap), the number of seeds that reached 1.0 and, framed in
+red, how many diverged. Colours run as in the source's heatmaps: dark = few steps, light = many.
 """
 import math
 import statistics
@@ -12,6 +13,7 @@ import statistics
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -86,31 +88,50 @@ def heatmap_cells(result):
     return out
 
 
-def cell_text(value, hit, n):
-    return ("never" if value is None else f"{value:g}") + f"\n{hit}/{n} seeds"
+def heatmap_diverged(result):
+    """Per heatmap cell (rows x cols, like heatmap_cells): how many of its seeds diverged (loss NaN/inf)."""
+    hm, cells = result["heatmap"], iter(result["series"])
+    return [[sum(next(cells)["diverged"]) for _ in hm["cols"]] for _ in hm["rows"]]
+
+
+def cell_text(value, hit, n, diverged=0):
+    return (("never" if value is None else f"{value:g}") + f"\n{hit}/{n} seeds"
+            + (f"\n{diverged} diverged" if diverged else ""))
+
+
+HEAT_CMAP = "magma"  # the source's seaborn heatmaps use its default sequential map: dark = few steps, light = many
+NEVER_COLOR = "#9ecae1"  # "never" cells: a colour outside the map, hatched, so never is not read as the cap
 
 
 def heatmap(result, path):
-    hm, cells = result["heatmap"], heatmap_cells(result)
+    hm, cells, div = result["heatmap"], heatmap_cells(result), heatmap_diverged(result)
     values = np.array([[np.nan if v is None else v for v, _, _ in row] for row in cells], dtype=float)
-    cmap = matplotlib.colormaps["viridis_r"].with_extremes(bad="lightgray")  # NaN = never: its own color
+    cmap = matplotlib.colormaps[HEAT_CMAP].with_extremes(bad=NEVER_COLOR)  # NaN = never: its own color
     fig, ax = plt.subplots(figsize=(1.3 * len(hm["cols"]) + 3, 0.9 * len(hm["rows"]) + 2))
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=hm["cap"], aspect="auto")
     for r, c in np.ndindex(values.shape):
         dark = False
-        if not np.isnan(values[r, c]):
+        if np.isnan(values[r, c]):
+            ax.add_patch(matplotlib.patches.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="//",
+                                                      edgecolor="white", linewidth=0))
+        else:
             red, green, blue, _ = im.cmap(im.norm(values[r, c]))
             dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # perceived luminance of the cell
-        ax.text(c, r, cell_text(*cells[r][c]), ha="center", va="center", color="white" if dark else "black",
-                fontsize=8)
+        if div[r][c]:  # diverged seeds: a red frame around the cell
+            ax.add_patch(matplotlib.patches.Rectangle((c - 0.46, r - 0.46), 0.92, 0.92, fill=False,
+                                                      edgecolor="red", linewidth=2))
+        ax.text(c, r, cell_text(*cells[r][c], div[r][c]), ha="center", va="center",
+                color="white" if dark else "black", fontsize=8, weight="bold" if div[r][c] else "normal")
     ax.set_xticks(range(len(hm["cols"])), [str(c) for c in hm["cols"]])
     ax.set_yticks(range(len(hm["rows"])), [str(r) for r in hm["rows"]])
     ax.set(xlabel=hm["col_name"], ylabel=hm["row_name"], title=result["title"])
-    fig.colorbar(im, ax=ax, label=f"median first step at accuracy 1.0 (gray: never within {hm['cap']})")
+    fig.colorbar(im, ax=ax, label=f"median first step at accuracy 1.0\n(hatched blue: never within {hm['cap']}; "
+                                  "red frame: some seeds diverged)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return [[cell_text(*cell) for cell in row] for row in cells]
+    return [[cell_text(*cell, d) for cell, d in zip(row, drow, strict=True)] for row, drow in zip(cells, div,
+                                                                                                 strict=True)]
 
 
 def draw(result, path):
