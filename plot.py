@@ -9,6 +9,7 @@ red, how many diverged. Colours run as in the source's heatmaps: dark = few step
 """
 import math
 import statistics
+import textwrap
 
 import matplotlib
 
@@ -39,18 +40,41 @@ def legend_label(series):
     return series["label"] + (f"  [diverged {n_div}/{n}]" if n_div else "")
 
 
+def twin_of(series, earlier):
+    """The earlier series whose seeds' loss and accuracy curves are bitwise the same (None if none is)."""
+    return next((e for e in earlier if e["seeds"] == series["seeds"] and e["accuracy"] == series["accuracy"]
+                 and e.get("loss") == series.get("loss")), None)
+
+
+def eval_range(result):
+    """Which held-out sums the accuracy is measured on: 'test' or 'train' (train.py's eval_split), or 'mixed'."""
+    splits = {s["settings"].get("eval_split", "test") for s in result["series"]}
+    return splits.pop() if len(splits) == 1 else "mixed"
+
+
 def line_panels(result, ax_loss, ax_acc):
-    """Loss and exact-match accuracy of every series on two axes (mean line, min-max band)."""
+    """Loss and exact-match accuracy of every series on two axes (mean line, min-max band).
+
+    A series identical to an earlier one (e.g. hidden_mode zero and none: one computation) is drawn dashed with
+    hollow markers over it and says so in the legend, so neither hides the other.
+    """
     for i, s in enumerate(result["series"]):
         color = f"C{i % 10}"
+        twin = twin_of(s, result["series"][:i])
+        style = dict(linestyle="--", marker="o", markerfacecolor="none", markersize=7, linewidth=2) if twin else \
+            dict(marker=".")
+        label = legend_label(s) + (f"  (identical to {twin['label']})" if twin else "")
         for ax, x, key in ((ax_loss, s["loss_steps"], "loss"), (ax_acc, s["steps"], "accuracy")):
             mean, lo, hi = band(s[key])
-            ax.plot(x, mean, color=color, marker=".", label=legend_label(s))
-            ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
+            ax.plot(x, mean, color=color, label=label, **style)
+            if not twin:
+                ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
+    where = {"test": "held-out test-range sums", "train": "held-out train-range sums"}.get(eval_range(result),
+                                                                                           "held-out sums")
     ax_loss.set(xlabel="training step", ylabel="cross-entropy loss (mean of window)", yscale="log",
                 title="training loss")
-    ax_acc.set(xlabel="training step", ylabel="exact-match accuracy (held-out test sums)", ylim=(-0.02, 1.02),
-               title="test accuracy")
+    ax_acc.set(xlabel="training step", ylabel=f"exact-match accuracy ({where})", ylim=(-0.02, 1.02),
+               title="accuracy on " + where.removeprefix("held-out "))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=8, loc="lower right")
@@ -58,7 +82,9 @@ def line_panels(result, ax_loss, ax_acc):
 
 def finish(fig, result, path):
     n_seeds = max(len(s["seeds"]) for s in result["series"])
-    fig.suptitle(f"{result['title']}  (mean and min-max band over {n_seeds} seeds)")
+    title = f"{result['title']}  (mean and min-max band over {n_seeds} seeds)"
+    width = int(fig.get_size_inches()[0] * 9)  # characters that fit the figure's width at the default font
+    fig.suptitle("\n".join(textwrap.wrap(title, width)))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -125,8 +151,7 @@ def heatmap(result, path):
     ax.set_xticks(range(len(hm["cols"])), [str(c) for c in hm["cols"]])
     ax.set_yticks(range(len(hm["rows"])), [str(r) for r in hm["rows"]])
     ax.set(xlabel=hm["col_name"], ylabel=hm["row_name"], title=result["title"])
-    fig.colorbar(im, ax=ax, label=f"median first step at accuracy 1.0\n(hatched blue: never within {hm['cap']}; "
-                                  "red frame: some seeds diverged)")
+    fig.colorbar(im, ax=ax, label=f"median first exact step\n(hatched: never in {hm['cap']}; red: diverged)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
