@@ -95,7 +95,7 @@ def judge(cid, results):
 
 
 def verdict(cid, results):
-    return judge(cid, results)[2]
+    return judge(cid, results)[2].removesuffix(" at n = 5")
 
 
 def part_text(cid, results):
@@ -163,6 +163,7 @@ def test_paired_part_holds_where_the_unpaired_test_sees_nothing():
 def test_undecided_parts_say_how_many_seeds_would_decide():
     text = part_text("C8", {"h0_init": h0(NOISY, FAST)})
     assert "undecided at n = 5" in text and "seeds would decide it at 80% power" in text
+    assert judge("C8", {"h0_init": h0(NOISY, FAST)})[2] == "undecided at n = 5"
 
 
 def test_c2_cost_sentences_follow_the_numbers():
