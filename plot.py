@@ -48,7 +48,7 @@ def twin_of(series, earlier):
 
 def eval_range(result):
     """Which held-out sums the accuracy is measured on: 'test' or 'train' (train.py's eval_split), or 'mixed'."""
-    splits = {s["settings"].get("eval_split", "test") for s in result["series"]}
+    splits = {s.get("settings", {}).get("eval_split", "test") for s in result["series"]}
     return splits.pop() if len(splits) == 1 else "mixed"
 
 
