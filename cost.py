@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import report
+import stats
 from data import check_int, gen_data, measure_rng
 from plot import footer, header, plt, save
 from train import BATCH_SIZE
@@ -104,15 +105,14 @@ def cost_section(result):
     return lines + footer(result)
 
 def answer_232(result, rows):
-    """The source study's §2.3.2 question, answered from this result's numbers (report.compare: beyond seed noise)."""
+    """The source study's §2.3.2 question, answered from this result's numbers (stats.py's paired tests)."""
     by = {r[0]: r for r in rows}
-    carry = next((s for s in result["series"] if s.get("extra")), None)
+    carry = next((s for s in result["series"] if s.get("extra") and any(s["extra"])), None)
     if carry is None:
         return []
-    none = next((s for s in result["series"] if s["label"] == carry["label"].split(",")[0]), None)
+    st = carry["settings"]
+    none = stats.find_series(result, cell=st.get("cell"), nonlinearity=st.get("nonlinearity"), hidden_mode="none")
     c = by[carry["label"]]
-    bptt = next(e for e in carry["extra"] if e)
-    d, sec = bptt["depths"], bptt["sec_per_step"]
     n_seeds = len(result["config"]["seeds"])
     fast = [r for r in rows if r[0] != c[0] and r[1] is not None]
     head = ["### Why the model learns with no hidden state passed in (source study §2.3.2)", ""]
@@ -131,20 +131,22 @@ def answer_232(result, rows):
         def steps(r):
             return "never gets there" if r[1] is None else f"needs a median {r[1]:g} steps"
 
-        effect = report.compare(report.seed_first_steps(carry), report.seed_first_steps(none))
-        verdict = {1: "passing the state in slows learning beyond seed noise",
-                   -1: "passing the state in speeds learning beyond seed noise",
-                   0: "passing the state in makes no difference beyond seed noise"}[effect]
+        a, b, paired = report.pair(carry, report.seed_first_steps(carry), none, report.seed_first_steps(none))
+        found, cmp = stats.above(a, b, paired)
+        verdict = {True: "passing the state in slows learning", False: "passing the state in speeds learning",
+                   None: "no difference is shown, " + stats.undecided_note(cmp)}[found]
         text.append(f"With the previous batch's final state passed in (carry mode, detached), {c[0]} {steps(c)} "
                     f"({c[4]} seeds reaching) at {c[5]:.2f} ms/step; without it {steps(n)} ({n[4]} seeds reaching) "
-                    f"at {n[5]:.2f} ms/step: {verdict} (that state belongs to unrelated sums).")
-    ratios = [e["sec_per_step"][-1] / e["sec_per_step"][0] for e in carry["extra"] if e]
-    grows = report.compare(ratios, [1.0]) == 1
-    text.append("The source code's carry mode never detached that state, so step n back-propagated through all n "
-                "batches so far. Measured on this model, one step back-propagating through "
-                + ", ".join(f"{k} batch{'es' if k > 1 else ''} takes {1e3 * v:.1f} ms"
-                            for k, v in zip(d, sec, strict=False))
-                + f" ({statistics.fmean(ratios):.1f}x the depth-1 step at depth {d[-1]}, mean over seeds): "
-                + ("the cost of step n grew with n, so a run's with the square of its length." if grows else
-                   "the cost did not grow with depth beyond seed noise here."))
+                    f"at {n[5]:.2f} ms/step: {verdict} ({cmp.stat()}; that state belongs to unrelated sums).")
+    cost = report.bptt_profile(result)
+    reset = cost["reset"]
+    text.append(f"The source code's carry mode never detached that state, but its evaluate() replaced it every "
+                f"{reset} steps with one carrying no graph, so a step back-propagated through 1 to {reset} batches "
+                f"(mean {(reset + 1) / 2:g}) and a run's cost grows linearly with its length. Measured on this "
+                f"model (mean over the {len(cost['cycle'])} seeds), one step back-propagating through "
+                + ", ".join(f"{k} batch{'es' if k > 1 else ''} takes {ms:.1f} ms"
+                            for k, ms in zip(cost["depths"], cost["ms"], strict=True))
+                + f"; {'extrapolated' if cost['extrapolated'] else 'interpolated'} to the depths the source "
+                f"reached: {statistics.fmean(cost['at_reset']):.1f}x the depth-1 step at depth {reset}, "
+                f"{statistics.fmean(cost['cycle']):.1f}x averaged over its {reset}-step cycle.")
     return head + [" ".join(text), ""]

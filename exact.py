@@ -1,4 +1,4 @@
-"""Worst cases made exact: the worst-case suite, its "after" hook and the summaries of the exact_adder study.
+"""Worst cases: the worst-case suite, its "after" hook and the plan of the exact_adder study.
 
 The suite (suite_eval) runs in stages of growing length and stops at the first stage with a wrong sum (a model
 wrong at 1,000 digits needs no 1,000,000-digit check):
@@ -238,6 +238,6 @@ def plan():
 
     runs = [one(label, 2, 64, {**e.EXACT_TODAY, **extra}) for label, extra in e.EXACT_RECIPES.items()]
     runs += [one(f"{layers} x {hidden}", layers, hidden, e.EXACT_SMALL) for layers, hidden in e.EXACT_SIZES]
-    return {"title": f"worst cases made exact: recipes, the smallest exact adder, an attack and a proof attempt "
+    return {"title": f"worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
                      f"(rnn/tanh trained on {e.EXACT_MAXLEN} digits)", "runs": runs, "seeds": e.EXACT_SEEDS,
             "chart": "exact_chart", "section": "exact_section"}

@@ -60,22 +60,27 @@ def longest_exact(series, fraction=GOAL_FRACTION):
 
 def length_chart(result, path):
     fig, axes = plt.subplots(1, 3, figsize=(17, 5))
+    n = len(result["series"])
+    markers = "osD^vP*Xh<>"
     for k, s in enumerate(result["series"]):
-        color, x = f"C{k % 10}", s["extra"][0]["lengths"]
+        color, lengths = f"C{k % 10}", s["extra"][0]["lengths"]
+        x = [v * 10 ** (0.05 * (k - (n - 1) / 2)) for v in lengths]  # sideways, so series at one value all show
+        style = dict(color=color, marker=markers[k % len(markers)], markersize=6, markeredgecolor="white",
+                     label=s["label"], linestyle=("-", "--", ":", "-.")[k % 4])
         for ax, key in ((axes[0], "accuracy"), (axes[2], "digit_accuracy")):
             vals = [[1 - v if key == "digit_accuracy" else v for v in e[key]] for e in s["extra"]]
             if key == "digit_accuracy":
                 vals = [[max(v, 1e-8) for v in c] for c in vals]  # error 0 drawn at the 1e-8 floor
             mean, lo, hi = band(vals)
-            ax.plot(x, mean, color=color, marker="o", label=s["label"])
+            ax.plot(x, mean, **style)
             ax.fill_between(x, lo, hi, color=color, alpha=0.15, linewidth=0)
-        axes[1].plot(x, [exact_fraction(s, i) for i in range(len(x))], color=color, marker="o", label=s["label"])
+        axes[1].plot(x, [exact_fraction(s, i) for i in range(len(lengths))], **style)
     axes[0].set(ylabel="exact-match accuracy", ylim=(-0.02, 1.02), title="exact match (mean, min-max band)")
     axes[1].set(ylabel="fraction of seeds exact", ylim=(-0.02, 1.02), title="seeds with every test sum right")
     axes[1].axhline(GOAL_FRACTION, color="gray", linestyle=":")
     axes[2].set(ylabel="per-digit error rate (0 drawn at 1e-8)", yscale="log", title="per-digit error")
     for ax in axes:
-        ax.set(xscale="log", xlabel="test length (digits per operand)")
+        ax.set(xscale="log", xlabel="test length (digits per operand; series shifted sideways to stay visible)")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, loc="lower left")
     save(fig, path, result["title"])

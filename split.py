@@ -69,15 +69,20 @@ def maxlen_chart(result, path):
         return plot.line_chart(result, path)
     fig, axes = plt.subplots(1, 3, figsize=(18, 4.5))
     plot.line_panels(result, axes[0], axes[1])
+    from matplotlib.lines import Line2D
+
+    styles = {"test": dict(linestyle="-", marker="o"), "train": dict(linestyle="--", marker="x")}
     for i, s in enumerate(result["series"]):
-        for split, style in (("test", "-"), ("train", "--")):
+        for split, style in styles.items():
             err = mean_errors(s, split)[::-1]  # from the top result digit down
-            axes[2].plot(range(len(err)), np.maximum(err, 1e-4), style, color=f"C{i % 10}", marker=".",
-                         label=f"{s['label']}, {split} range")
+            axes[2].plot(range(len(err)), np.maximum(err, 1e-4), color=f"C{i % 10}", markersize=4, **style)
+    handles = [Line2D([], [], color=f"C{i % 10}", label=s["label"]) for i, s in enumerate(result["series"])]
+    handles += [Line2D([], [], color="black", label="test range (top result digit 1)", **styles["test"]),
+                Line2D([], [], color="black", label="train range (top result digit 0)", **styles["train"])]
     axes[2].set(xscale="symlog", yscale="log", xlabel="result position, counted from the top digit (0 = top)",
                 ylabel="digit error rate (0 drawn at 1e-4)", title="final errors by position: test vs train range")
     axes[2].grid(alpha=0.3)
-    axes[2].legend(fontsize=6, ncol=2)
+    axes[2].legend(handles=handles, fontsize=7, ncol=2)
     plot.finish(fig, result, path)
 
 

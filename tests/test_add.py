@@ -40,12 +40,20 @@ def test_exact_sum_of_two_100000_digit_numbers(capsys):
 
 
 def test_wrong_digits_are_reported_where_they_are(capsys, tmp_path):
-    a, b = 10**1000 - 1, 1  # a 1,000-digit carry chain: the default model drops it after a few dozen digits
+    a, b = 10**1000 - 1, 1  # a 1,000-digit carry chain: the random-sum model drops it after a few dozen digits
     (tmp_path / "n.txt").write_text(f"{a}\n{b}\n")
-    code = add.main(["--file", str(tmp_path / "n.txt"), "--full"])
+    code = add.main(["--file", str(tmp_path / "n.txt"), "--full", "--chain-fraction", "0"])
     fields = lines(capsys)
     check_against_python(fields, a, b)
     assert code == (0 if "exact" in fields else 1)
+
+
+def test_default_model_is_the_worst_case_recipe_and_adds_the_readme_example(capsys):
+    assert add.main(["99999999999999999999", "1"]) == 0  # the README's example: a 20-digit carry chain
+    out = capsys.readouterr().out
+    fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines() if ":" in line}
+    check_against_python(fields, 99999999999999999999, 1)
+    assert f"{add.ADDER_CHAIN_FRACTION:g} of each batch rich in carry chains" in out
 
 
 @pytest.mark.parametrize("args, message", [
@@ -55,6 +63,7 @@ def test_wrong_digits_are_reported_where_they_are(capsys, tmp_path):
     (["1"], "expected two numbers, got 1"),
     (["1", "2", "--file", "x"], "either as arguments or with --file"),
     (["1", "2", "--maxlen", "0"], "--maxlen must be >= 1"),
+    (["1", "2", "--chain-fraction", "1.5"], "--chain-fraction must be in [0, 1], got 1.5"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
     assert add.main(args) == 2
