@@ -4,11 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-import adversary
-import beyond
-import exact
-import proof
 from data import digits_to_ints, longest_carry_chain
+from measures import beyond
+from measures.exact import adversary, exact, proof
 from models import ModelConfig, build_model
 from train import train_run
 

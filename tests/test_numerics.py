@@ -17,11 +17,10 @@ import pytest
 import torch
 from conftest import TINY
 
-import codehash
 import experiments
-import numerics
 import source
-import store
+from machinery import codehash, numerics, store
+from machinery import runner as machinery_runner
 from models import ModelConfig
 from train import train_run
 
@@ -94,19 +93,19 @@ def test_fingerprint_keys_on_the_torch_version_without_its_build_tag(monkeypatch
 
 def test_a_worker_with_other_code_refuses_to_run():
     fp = store.fingerprint(["chain_eval"])
-    source.check_code(fp, ["chain_eval"])  # the same code: runs
+    machinery_runner.check_code(fp, ["chain_eval"])  # the same code: runs
     edited = copy.deepcopy(fp)
     edited["code"]["train.train_run"] = "0" * 12
-    with pytest.raises(source.CodeChanged, match=r"train\.train_run"):
-        source.check_code(edited, [])
+    with pytest.raises(machinery_runner.CodeChanged, match=r"train\.train_run"):
+        machinery_runner.check_code(edited, [])
     edited = copy.deepcopy(fp)
     edited["hooks"]["chain_eval"]["beyond.predict_digits"] = "0" * 12
-    with pytest.raises(source.CodeChanged, match=r"beyond\.predict_digits"):
-        source.check_code(edited, ["chain_eval"])
+    with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.predict_digits"):
+        machinery_runner.check_code(edited, ["chain_eval"])
     edited = copy.deepcopy(fp)
     edited["numerics"] = "native-AVX512"
-    with pytest.raises(source.CodeChanged, match="numerics"):
-        source.check_code(edited, [])
+    with pytest.raises(machinery_runner.CodeChanged, match="numerics"):
+        machinery_runner.check_code(edited, [])
 
 
 @pytest.fixture
@@ -135,15 +134,15 @@ def test_an_edit_during_a_run_never_relabels_it(code_copy):
     edit(code_copy / "beyond.py", "SUM_CHUNK = 250", "SUM_CHUNK = 125")
     assert store.fingerprint(["length_eval"]) == before  # this process keeps the code it started with
     store.reset_fingerprints()  # a worker started after the edit sees the new code, and refuses
-    with pytest.raises(source.CodeChanged, match=r"beyond\.SUM_CHUNK.*train\.EVAL_SIZE|train\.EVAL_SIZE"):
-        source.check_code(before, ["length_eval"])
+    with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.SUM_CHUNK.*train\.EVAL_SIZE|train\.EVAL_SIZE"):
+        machinery_runner.check_code(before, ["length_eval"])
 
 
 def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, monkeypatch, code_copy, capsys):
     from test_study import count_training
 
     calls = count_training(monkeypatch, "maxlen")
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     monkeypatch.setattr(experiments, "CHAIN_KS", [0, 2])
     monkeypatch.setattr(experiments, "LENGTH_CELLS", [("rnn", "tanh")])
     args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "--store",

@@ -6,8 +6,8 @@ k (data.carry_chain_data), and whether 99...9 + 1 and 1 + 99...9 come out right.
 """
 import statistics
 
-from beyond import evaluate_sums, predict_correct, worst_cases
 from data import LEADING_DIGITS, carry_chain_data, check_int, measure_rng
+from measures.beyond import evaluate_sums, predict_correct, worst_cases
 from plot import band, footer, header, plt, save
 
 

@@ -17,6 +17,7 @@ import torch
 import plot
 from data import SPLITS, check_int, gen_data, measure_rng
 from plot import plt
+from report import tables
 
 QUICK_SUMS = 100  # held-out sums per range in --quick runs
 
@@ -88,9 +89,7 @@ def maxlen_chart(result, path):
 
 def maxlen_section(result):
     """The default section of the maxlen sweep, then each model's errors on test-range vs train-range sums."""
-    import report  # here, not at the top: report imports this module for claim C5
-
-    lines = report.section(result)
+    lines = tables.section(result)
     if not has_positions(result):
         return lines
     n = result["series"][0]["extra"][0]["sums"]

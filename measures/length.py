@@ -9,8 +9,8 @@ evaluated on fewer sums, because a shorter one already failed, never counts).
 """
 import statistics
 
-from beyond import evaluate_sums
 from data import check_int, gen_data, measure_rng
+from measures.beyond import evaluate_sums
 from plot import band, footer, header, plt, save
 
 GOAL_LENGTH, GOAL_FRACTION = 10000, 0.8  # the goal: exact at 10,000 digits for >= 8/10 seeds
