@@ -122,3 +122,34 @@ def test_readme_layout_table_matches_the_tree():
     assert missing == [], f"the README's layout table does not name {missing}"
     gone = sorted(n for n in named if not (ROOT / n).exists())
     assert gone == [], f"the README's layout table names {gone}, which do not exist"
+
+
+def fingerprint_of(root, monkeypatch, module, name):
+    from machinery import codehash
+
+    monkeypatch.setattr(codehash, "ROOT", root)
+    codehash.reset()
+    try:
+        return codehash.digest(codehash.closure(module, name))
+    finally:
+        codehash.reset()
+
+
+def test_moving_a_module_into_a_package_keeps_fingerprints(tmp_path, monkeypatch):
+    """A hook importing a helper lazily keeps its fingerprint when the helper moves into a folder (and the import
+    says so); an edit to the helper's body still changes it."""
+    flat, moved, edited = tmp_path / "flat", tmp_path / "moved", tmp_path / "edited"
+    helper = "K = 3\n\n\ndef g(x):\n    return x * K\n"
+    flat.mkdir()
+    (flat / "helper.py").write_text(helper)
+    (flat / "hook.py").write_text("from helper import K\n\n\ndef f(x):\n    import helper as h\n\n"
+                                  "    return h.g(x) + K\n")
+    for root, body in ((moved, helper), (edited, helper.replace("x * K", "x * K + 1"))):
+        (root / "pkg").mkdir(parents=True)
+        (root / "pkg" / "__init__.py").write_text("")
+        (root / "pkg" / "helper.py").write_text(body)
+        (root / "hook.py").write_text('"""moved"""\nfrom pkg.helper import K\n\n\ndef f(x):\n'
+                                      '    from pkg import helper as h\n\n    return h.g(x) + K\n')
+    before = fingerprint_of(flat, monkeypatch, "hook", "f")
+    assert fingerprint_of(moved, monkeypatch, "hook", "f") == before
+    assert fingerprint_of(edited, monkeypatch, "hook", "f") != before
