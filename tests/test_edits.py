@@ -201,7 +201,7 @@ BAD = [  # (constant, value, what its one-line error must say)
     ("H0_INITS", ["randn", "ones"], "unknown h0_init 'ones'; valid: randn"),
     ("EXACT_ATTACK_RUNS", {"1 x 32": 100000}, "EXACT_ATTACK_RUNS must be a list of (settings, candidate sums)"),
     ("EXACT_PROOF_RUN", {"layers": 1}, "EXACT_PROOF_RUN: unknown setting(s) ['layers']"),
-    ("EXACT_SUITE", {"lengths": [1000]}, "EXACT_SUITE: exact.suite_eval cannot take"),
+    ("EXACT_SUITE", {"lengths": [1000]}, "EXACT_SUITE: measures.exact.exact.suite_eval cannot take"),
     ("SIZE_SUCCESS", 50, "SIZE_SUCCESS must be a number in (0, 1], got 50"),
     ("SEEDS", "5", "SEEDS must be an integer, got '5'"),
     ("EXACT_CELL", {"cell": "rnn", "num_layers": 3}, "exact_adder: a constant of its plan has the wrong type or shape"),

@@ -47,12 +47,12 @@ def python(code, **env):
 
 
 def test_native_mode_is_another_code_id_and_torch_loaded_first_is_refused():
-    code = ("import json, numerics, store; e = store.environment(); "
+    code = ("import json; from machinery import numerics, store; e = store.environment(); "
             "print(json.dumps([e, store.code_id(store.fingerprint())]))")
     native, pinned = (json.loads(python(code, ADDER_NUMERICS=m).stdout) for m in ("native", "pinned"))
     assert pinned[0]["numerics"] == "pinned" and native[0]["numerics"].startswith("native-")
     assert native[1] != pinned[1]  # runs of one mode are never served as the other's
-    bad = python("import numerics", ADDER_NUMERICS="fast")
+    bad = python("from machinery import numerics", ADDER_NUMERICS="fast")
     assert bad.returncode == 0  # importing never fails; using the mode does:
     out = python("import sys, source; sys.exit(source.main(['--list']))", ADDER_NUMERICS="fast")
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "'fast'" in out.stderr
@@ -115,6 +115,8 @@ def code_copy(tmp_path, monkeypatch):
     dst.mkdir()
     for f in ROOT.glob("*.py"):
         shutil.copy(f, dst / f.name)
+    for package in ("machinery", "measures", "report"):
+        shutil.copytree(ROOT / package, dst / package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(codehash, "ROOT", dst)
     store.reset_fingerprints()
     yield dst
@@ -131,7 +133,7 @@ def edit(path, old, new):
 def test_an_edit_during_a_run_never_relabels_it(code_copy):
     before = store.fingerprint(["length_eval"])
     edit(code_copy / "train.py", "EVAL_SIZE = 1000", "EVAL_SIZE = 999")
-    edit(code_copy / "beyond.py", "SUM_CHUNK = 250", "SUM_CHUNK = 125")
+    edit(code_copy / "measures" / "beyond.py", "SUM_CHUNK = 250", "SUM_CHUNK = 125")
     assert store.fingerprint(["length_eval"]) == before  # this process keeps the code it started with
     store.reset_fingerprints()  # a worker started after the edit sees the new code, and refuses
     with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.SUM_CHUNK.*train\.EVAL_SIZE|train\.EVAL_SIZE"):
@@ -158,9 +160,9 @@ def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, mo
     first, _ = again()
     assert len(calls) == 2 and first["measured"] == 2
     chart = "def chain_chart(result, path):"
-    edit(code_copy / "chains.py", chart, chart + "\n    _ = 0  # an edited chart")
+    edit(code_copy / "measures" / "chains.py", chart, chart + "\n    _ = 0  # an edited chart")
     assert "[carry_chains] cached" in again()[1]  # a chart is not part of any measurement: nothing reruns
-    edit(code_copy / "beyond.py", "    model.eval()\n", "    model.eval()\n    _ = 0\n")  # predict_digits
+    edit(code_copy / "measures" / "beyond.py", "    model.eval()\n", "    model.eval()\n    _ = 0\n")  # predict_digits
     new, out = again()
     assert "changed" not in out and calls == [] and new["measured"] == 2 and new["runs_trained"] == 0
     assert new["series"][0]["extra"] == first["series"][0]["extra"]  # the same code, re-measured
