@@ -289,7 +289,7 @@ class Store:
                     hook = req["after"]["fn"] if req["after"] else None
                     if hook and series.get("extra") and series["extra"][k] is not None \
                             and hook_id(result["fingerprint"], hook) == self.hook_code(hook):
-                        self.index_measures[self._measure_path(req)] = series["extra"][k]
+                        self.index_measures[self.measure_path(req)] = series["extra"][k]
 
     def run_entry(self, req):
         """(folder, file stem) of a request's run entry: runs/<lineage>/<code>_s<steps>_<full|stop>."""
@@ -420,7 +420,8 @@ class Store:
         hooks = self.fp.get("hooks") or {}
         return codehash.digest(hooks[hook]) if hook in hooks else hook_id(fingerprint([hook]), hook)
 
-    def _measure_path(self, req):
+    def measure_path(self, req):
+        """Where the measurement of a request's "after" hook on its run is kept (its key: hook, args, hook code)."""
         folder, stem = self.run_entry(req)
         after = req["after"]
         key = _digest({"fn": after["fn"], "args": after.get("args", {}), "code": self.hook_code(after["fn"])}, 10)
@@ -428,7 +429,7 @@ class Store:
 
     def measure(self, req):
         """The stored result of the request's "after" hook on its trained model, or None."""
-        path = self._measure_path(req)
+        path = self.measure_path(req)
         entry = load_json(path)
         if path.exists() and (not isinstance(entry, dict) or "value" not in entry):
             self._set_aside([path], "not a measurement", "measuring again")
@@ -436,7 +437,7 @@ class Store:
         return self.index_measures.get(path) if entry is None else entry["value"]
 
     def save_measure(self, req, value):
-        path = self._measure_path(req)
+        path = self.measure_path(req)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps({"after": req["after"], "value": value}).encode())
 
@@ -564,7 +565,7 @@ def stale_measures(s):
         try:
             req = {"model": run["model"], "train": run["train"], "seed": run["seed"], "device": run["device"],
                    "stop": run["stop_at_exact"], "after": entry["after"]}
-            current = s._measure_path(req) == path
+            current = s.measure_path(req) == path
         except (OSError, KeyError, TypeError, ValueError):  # no run, not a measurement, or its hook module gone
             current = False
         if not current:

@@ -85,7 +85,9 @@ def test_dead_worker_is_retried_then_reported_by_name(ray, tmp_path, monkeypatch
         if item[1]["req"]["seed"] == 1 or not marker.exists():
             marker.touch()
             os._exit(3)
-        return __import__("source")._indexed_job(item)  # imported here: a dying worker need not import torch
+        from machinery.runner import indexed_job  # here: a dying worker need not import torch
+
+        return indexed_job(item)
 
     monkeypatch.setattr(machinery_runner, "indexed_job", dying)
     monkeypatch.setattr(cluster, "MAX_RETRIES", 1)

@@ -34,7 +34,7 @@ def fake_run(st, req=REQ):
 
 
 def entry_files(st, req=REQ):
-    folder, stem = st._run_stem(req)
+    folder, stem = st.run_entry(req)
     return folder / f"{stem}.json", folder / f"{stem}.pt"
 
 
@@ -91,7 +91,7 @@ def test_prune_drops_older_code_and_the_measurements_nothing_uses(tmp_path):
     req = {**REQ, "after": after}
     fake_run(st, req)
     st.save_measure(req, {"kept": True})
-    current = st._measure_path(req)
+    current = st.measure_path(req)
     json_path, pt_path = entry_files(st, req)
     old_stem = "0" * len(st.code) + json_path.stem[len(st.code):]  # the same run made by other code
     for p in (json_path, pt_path):
@@ -170,7 +170,7 @@ def test_a_corrupt_measurement_is_set_aside_and_measured_again(tmp_path, capsys)
     st = Store(tmp_path)
     req = {**REQ, "after": {"fn": "chains.chain_eval", "args": {}}}
     st.save_measure(req, [1, 2])
-    path = st._measure_path(req)
+    path = st.measure_path(req)
     path.write_text('{"after": null}')
     assert st.measure(req) is None and path.with_name(path.name + ".corrupt").exists()
     assert "measuring again" in one_line(capsys.readouterr().err)
