@@ -28,9 +28,6 @@ the default line chart and table. --quick shrinks every plan to the QUICK caps (
 import inspect
 
 from data import check_int
-from measures.exact.adversary import attack_eval  # the exact_adder plan checks its constants fit these
-from measures.exact.exact import suite_eval
-from measures.exact.proof import proof_eval
 from models import ModelConfig
 from train import SETTINGS, check_settings, train_run
 
@@ -521,13 +518,8 @@ def exact_adder():
     attacks = [(selector("EXACT_ATTACK_RUNS", sel), check_int("EXACT_ATTACK_RUNS' candidate sums", n, 1))
                for sel, n in attacks]
     proof = None if EXACT_PROOF_RUN is None else selector("EXACT_PROOF_RUN", EXACT_PROOF_RUN)
-    for name, fn, value, head in (("EXACT_SUITE", suite_eval, EXACT_SUITE, 3),
-                                  ("EXACT_ATTACK", attack_eval, {**EXACT_ATTACK, "candidates": 1}, 3),
-                                  ("EXACT_PROOF", proof_eval, EXACT_PROOF, 1)):
-        try:  # the measurement must take these, or it would fail after the training
-            inspect.signature(fn).bind(*[None] * head, **table(name, value))
-        except TypeError as err:
-            raise ConstantError(f"{name}: {fn.__module__}.{fn.__name__} cannot take {value!r} ({err})") from None
+    for name in ("EXACT_SUITE", "EXACT_ATTACK", "EXACT_PROOF"):  # what each takes: check(), with the hook's arguments
+        table(name, globals()[name])
 
     def one(label, layers, hidden, settings):
         r = run(label, **table("EXACT_CELL", EXACT_CELL), num_layers=layers, hidden_size=hidden,
@@ -559,11 +551,13 @@ def _number_in(name, v, low, high):
         raise ConstantError(f"{name} must be a number in ({low:g}, {high:g}], got {v!r}")
 
 
-def check(ids=None, hooks=None):
+def check(ids=None, hooks=None, arguments=None):
     """Plan every experiment of `ids` (default: all) and check what its runs and measurements will be handed.
 
-    hooks: short name -> function (measures.registry.HOOKS, handed in by source.py, since the measures import this
-    module); each run's "after" hook must accept its arguments. None: only the constants are checked.
+    hooks: short name -> function (measures.registry.HOOKS, handed in by source.py: the measures import this module,
+    so it imports none of them); each run's "after" hook must accept its arguments, and each argument that a hook
+    hands on whole must suit the function it goes to (arguments: hook -> {argument: (function, positional
+    arguments before it)}, measures.registry.ARGUMENTS). None: only the constants are checked.
 
     Run before anything trains, so a constant that no run can use stops the study with one line (ConstantError)
     instead of a traceback after the training.
@@ -595,3 +589,10 @@ def check(ids=None, hooks=None):
                     inspect.signature(hooks[fn]).bind(None, r, 0, **args)
                 except TypeError as e:
                     raise ConstantError(f"{eid}: {fn} cannot take {args!r} ({e})") from None
+                for arg, (to, head) in (arguments or {}).get(fn, {}).items():
+                    if arg in args:
+                        try:
+                            inspect.signature(to).bind(*[None] * head, **args[arg])
+                        except TypeError as e:
+                            raise ConstantError(f"{eid}: {fn}'s {arg} {args[arg]!r}: {to.__module__}.{to.__name__} "
+                                                f"cannot take it ({e})") from None

@@ -106,7 +106,7 @@ def main(argv=None):
         print(bad_ray or f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
         return 2
     try:  # a constant of experiments.py that no run can use: one line, before anything trains
-        experiments.check(args.ids or valid, registry.HOOKS)
+        experiments.check(args.ids or valid, registry.HOOKS, registry.ARGUMENTS)
     except experiments.ConstantError as e:
         print(f"experiments.py: {e}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ Plans (experiments.py) name an "after" hook, a chart and a section by these shor
 store's keys hold the short names too, so moving a function to another file changes no key, only this table.
 """
 from measures import chains, cost, length, probe, sizes, split
-from measures.exact import evaluate, exact_report
+from measures.exact import adversary, evaluate, exact, exact_report, proof
 
 HOOKS = {  # "after": fn(model, run, seed, **args) on each trained model -> a JSON-ready measurement
     "position_errors": split.position_errors,
@@ -13,6 +13,10 @@ HOOKS = {  # "after": fn(model, run, seed, **args) on each trained model -> a JS
     "probe_eval": probe.probe_eval,
     "bptt_cost": cost.bptt_cost,
     "exact_eval": evaluate.exact_eval,
+}
+ARGUMENTS = {  # hook -> {its argument: (the function it hands that dict to, positional arguments before it)}
+    "exact_eval": {"suite": (exact.suite_eval, 3), "attack": (adversary.attack_eval, 3),
+                   "proof": (proof.proof_eval, 1)},
 }
 CHARTS = {  # "chart": fn(result, path) draws plots/<id>.png in place of plot.draw's line chart
     "maxlen_chart": split.maxlen_chart,

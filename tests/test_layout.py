@@ -153,3 +153,18 @@ def test_moving_a_module_into_a_package_keeps_fingerprints(tmp_path, monkeypatch
     before = fingerprint_of(flat, monkeypatch, "hook", "f")
     assert fingerprint_of(moved, monkeypatch, "hook", "f") == before
     assert fingerprint_of(edited, monkeypatch, "hook", "f") != before
+
+
+CORE = {"data", "models", "train", "experiments", "plot"}  # the design card's modules below the three folders
+ENVIRONMENT = {"machinery.numerics"}  # imported first by everything that loads torch; it imports nothing
+
+
+def test_imports_flow_one_way():
+    """data <- models <- train <- experiments <- {machinery, measures, report} <- source: the core never imports the
+    folders (only the numerics every torch user sets first), and no module imports an entry point."""
+    g = {m: e for m, (e, _) in graph().items()}
+    up = {m: sorted(e - CORE - ENVIRONMENT) for m, e in g.items() if m in CORE and e - CORE - ENVIRONMENT}
+    assert up == {}
+    assert g["machinery.numerics"] == set()
+    entry = {m: sorted(e & {"source", "add"}) for m, e in g.items() if e & {"source", "add"}}
+    assert entry == {}
