@@ -32,6 +32,7 @@ from machinery.store import (
     load_json,
     model_from_blob,
     result_problem,
+    same_code,
     weights_blob,
 )
 from measures import registry
@@ -268,7 +269,7 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     # a damaged result is rebuilt from this store's own runs: runs read from other JSONs could be another machine's
     rebuild = bool(kept) and not path.exists()
     cached = None if force else load_json(path)
-    if cached is not None and cached.get("config") == config and cached.get("fingerprint") == fp:
+    if cached is not None and cached.get("config") == config and same_code(cached.get("fingerprint"), fp):
         result, trained = cached, None
     else:
         t0 = time.perf_counter()

@@ -161,6 +161,14 @@ def hook_id(fp, hook):
     return codehash.digest(((fp or {}).get("hooks") or {}).get(hook) or {})
 
 
+def same_code(old, new):
+    """Whether two fingerprints decide the same numbers: equal contents of train_run's and every hook's closure and
+    the same environment, wherever the definitions live (a moved file leaves a result current)."""
+    if not isinstance(old, dict) or "code" not in old or set(old.get("hooks") or {}) != set(new.get("hooks") or {}):
+        return False
+    return code_id(old) == code_id(new) and all(hook_id(old, h) == hook_id(new, h) for h in new.get("hooks") or {})
+
+
 def changed(old, new, hooks=()):
     """What differs between two fingerprints: edited definitions ("train.EVAL_SIZE"), versions, the mode."""
     old = old or {}

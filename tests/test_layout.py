@@ -168,3 +168,20 @@ def test_imports_flow_one_way():
     assert g["machinery.numerics"] == set()
     entry = {m: sorted(e & {"source", "add"}) for m, e in g.items() if e & {"source", "add"}}
     assert entry == {}
+
+
+def test_a_result_made_before_a_move_stays_current():
+    """A fingerprint whose definitions only moved (module names differ, contents equal) is the same code; an edited
+    definition, another environment or another set of hooks is not."""
+    from machinery.store import same_code
+
+    new = {"code": {"train.train_run": "a1", "data.gen_data": "b2"}, "torch": "2", "numpy": "1", "numerics": "pinned",
+           "hooks": {"length_eval": {"measures.length.length_eval": "c3", "measures.beyond.SUM_CHUNK": "d4"}}}
+    moved = {**new, "hooks": {"length_eval": {"length.length_eval": "c3", "beyond.SUM_CHUNK": "d4"}}}
+    assert same_code(moved, new)
+    assert not same_code({**moved, "hooks": {"length_eval": {"length.length_eval": "c3", "beyond.SUM_CHUNK": "e5"}}},
+                         new)
+    assert not same_code({**moved, "code": {"train.train_run": "a1", "data.gen_data": "f6"}}, new)
+    assert not same_code({**moved, "numerics": "native-AVX512"}, new)
+    assert not same_code({**moved, "hooks": {}}, new)
+    assert not same_code(None, new)
