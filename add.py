@@ -18,7 +18,7 @@ and the other, attacked, was found wrong on sums the search built (this one was 
 length_generalization's model (--chain-fraction 0, exact_adder's "today") is exact on random sums but fails
 99...9 + 1 for most seeds.
 """
-import numerics  # noqa: I001 - first: it sets the numerics before torch loads
+from machinery import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
 import re
 import sys
@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 import experiments
-from beyond import predict_digits
+from measures.beyond import predict_digits
 from data import MAX_DIGITS, add_digits
 from models import CELLS, NONLINEARITIES
-from store import Store, StoreError, model_from_blob, weights_blob
+from machinery.store import Store, StoreError, model_from_blob, weights_blob
 from train import resolve_device, train_run
 
 SHOW = 60  # digits shown at each end of a long number (--full shows all)

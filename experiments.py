@@ -9,8 +9,22 @@ A constant no run can use (a wrong type, an unknown cell, an empty list) raises 
 naming the constant, its value and what is allowed, before anything trains (check, called by source.py).
 Runs that a constant singles out (LENGTH_GOAL, EXACT_ATTACK_RUNS, EXACT_PROOF_RUN) are named by their
 settings, never by label text, so editing a label or a list never silently moves them.
+
+The plan format (what an experiment function returns; source.py runs it, machinery/runner.py caches it):
+
+    {"title": str,
+     "runs": [{"label": str, "model": ModelConfig fields, "train": train.train_run settings,   # run(label, ...)
+               "after": {"fn": hook, "args": {...}}}, ...],   # optional, per run
+     "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
+     "stop_at_exact": True,    # optional: each run ends at its first exact evaluation
+     "heatmap": {...},         # optional: a grid of runs (heatmap())
+     "chart": name, "section": name}   # optional: its own chart and report section
+
+hook, chart and section are short names of measures/registry.py (the one table of them). A hook is called as
+fn(model, run, seed, **args) on each trained model; its JSON-ready return is stored per seed as the series'
+"extra". A chart draws plots/<id>.png and a section writes the experiment's part of plots/README.md in place of
+the default line chart and table. --quick shrinks every plan to the QUICK caps (quick_plan).
 """
-import importlib
 import inspect
 
 from data import check_int
@@ -162,6 +176,29 @@ EXACT_ATTACK_RUNS = [  # (settings, candidate sums): every planned run whose set
 ]
 EXACT_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60}  # proof.proof_eval, on seed 0 of EXACT_PROOF_RUN
 EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
+
+# --- --quick: every plan shrunk to these caps (quick_plan), end to end in minutes ---
+QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: seeds, step cap, interval, maxlen / 5
+
+
+
+def quick_plan(plan):
+    """Shrink a plan to the QUICK caps (labels kept, so the chart still names the settings)."""
+    runs = []
+    for r in plan["runs"]:
+        t = dict(r["train"])
+        scale = QUICK["steps"] / t["steps"]
+        t.update(steps=min(t["steps"], QUICK["steps"]), maxlen=max(1, round(t["maxlen"] / QUICK["maxlen_div"])),
+                 loss_every=QUICK["every"], eval_every=QUICK["every"],
+                 milestones=sorted({max(1, round(m * scale)) for m in t["milestones"]}))
+        if r.get("after"):  # the measurement shrinks itself (its test lengths, sums) when told it is quick
+            r = {**r, "after": {**r["after"], "args": {**r["after"].get("args", {}), "quick": True}}}
+        runs.append({**r, "train": t})
+    plan = {**plan, "runs": runs}
+    if "heatmap" in plan:
+        plan["heatmap"] = {**plan["heatmap"], "cap": QUICK["steps"]}
+    return plan
+
 
 MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
 
@@ -458,36 +495,48 @@ def cost_to_exact():
 
 
 def exact_adder():
-    return resolve("plan")()  # the plan, from the constants above, is in exact.py (beside its hook)
+    """Worst cases made exact: recipes, the size frontier, an attack and a proof attempt (the EXACT_* constants).
 
+    The attack and the proof go to the runs whose settings include those of EXACT_ATTACK_RUNS' and EXACT_PROOF_RUN's
+    (a selector that picks no run plans no attack or proof, and the section says so).
+    """
+    recipes = table("EXACT_RECIPES", EXACT_RECIPES)
+    for label, extra in recipes.items():
+        table(f"EXACT_RECIPES[{label!r}]", extra)
+    table("EXACT_TODAY", EXACT_TODAY)
+    table("EXACT_SMALL", EXACT_SMALL)
+    sizes = EXACT_SIZES
+    if not isinstance(sizes, (list, tuple)) or not all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in sizes):
+        raise ConstantError(f"EXACT_SIZES must be a list of (layers, hidden) pairs such as (1, 32), got {sizes!r}")
+    if not recipes and not sizes:
+        raise ConstantError("EXACT_RECIPES and EXACT_SIZES are both empty: exact_adder would plan no run")
+    attacks = EXACT_ATTACK_RUNS
+    if not isinstance(attacks, (list, tuple)) or not all(isinstance(a, (list, tuple)) and len(a) == 2 for a in attacks):
+        raise ConstantError(f"EXACT_ATTACK_RUNS must be a list of (settings, candidate sums) pairs such as "
+                            f"({{'num_layers': 1, 'hidden_size': 32}}, 100000), got {attacks!r}")
+    attacks = [(selector("EXACT_ATTACK_RUNS", sel), check_int("EXACT_ATTACK_RUNS' candidate sums", n, 1))
+               for sel, n in attacks]
+    proof = None if EXACT_PROOF_RUN is None else selector("EXACT_PROOF_RUN", EXACT_PROOF_RUN)
+    for name in ("EXACT_SUITE", "EXACT_ATTACK", "EXACT_PROOF"):  # what each takes: check(), with the hook's arguments
+        table(name, globals()[name])
 
-# Plans name their measurement hooks ("after"), charts and sections by these short names, so plans stay JSON
-# and stored measurements keep their keys when a module moves: only this table says where each one lives.
-NAMES = {name: f"{module}.{name}" for module, names in {
-    "split": ("position_errors", "maxlen_chart", "maxlen_section"),
-    "length": ("length_eval", "length_chart", "length_section"),
-    "chains": ("chain_eval", "chain_chart", "chain_section"),
-    "probe": ("probe_eval", "probe_chart", "probe_section"),
-    "sizes": ("size_chart", "size_section"),
-    "cost": ("bptt_cost", "cost_chart", "cost_section"),
-    "exact": ("exact_eval", "plan"),
-    "exact_report": ("exact_chart", "exact_section"),
-}.items() for name in names}
+    def one(label, layers, hidden, settings):
+        r = run(label, **table("EXACT_CELL", EXACT_CELL), num_layers=layers, hidden_size=hidden,
+                maxlen=EXACT_MAXLEN, **settings)
+        args = {"suite": EXACT_SUITE}
+        candidates = next((n for sel, n in attacks if selects(sel, r)), None)
+        if candidates is not None:
+            args.update(attack={**EXACT_ATTACK, "candidates": candidates}, attack_seeds=[0])
+        if proof is not None and selects(proof, r):
+            args.update(proof=EXACT_PROOF, proof_seeds=[0])
+        return {**r, "after": {"fn": "exact_eval", "args": args}}
 
-
-def qualname(name):
-    """A short name of NAMES (or, in results made before it, 'module.function') -> 'module.function'."""
-    if name in NAMES:
-        return NAMES[name]
-    if "." in name:
-        return name
-    raise ValueError(f"unknown hook, chart or section {name!r}; valid: {', '.join(NAMES)}")
-
-
-def resolve(name):
-    """A short name of NAMES -> the function it names."""
-    module, _, fn = qualname(name).rpartition(".")
-    return getattr(importlib.import_module(module), fn)
+    runs = [one(label, 2, 64, {**EXACT_TODAY, **extra}) for label, extra in EXACT_RECIPES.items()]
+    runs += [one(f"{layers} x {hidden}", layers, hidden, EXACT_SMALL) for layers, hidden in EXACT_SIZES]
+    return {"title": f"worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
+                     f"(rnn/tanh trained on {EXACT_MAXLEN} digits)", "runs": runs, "seeds": EXACT_SEEDS,
+            "chart": "exact_chart", "section": "exact_section"}
 
 
 # id -> plan function, in the order `python source.py` runs them
@@ -502,8 +551,13 @@ def _number_in(name, v, low, high):
         raise ConstantError(f"{name} must be a number in ({low:g}, {high:g}], got {v!r}")
 
 
-def check(ids=None):
+def check(ids=None, hooks=None, arguments=None):
     """Plan every experiment of `ids` (default: all) and check what its runs and measurements will be handed.
+
+    hooks: short name -> function (measures.registry.HOOKS, handed in by source.py: the measures import this module,
+    so it imports none of them); each run's "after" hook must accept its arguments, and each argument that a hook
+    hands on whole must suit the function it goes to (arguments: hook -> {argument: (function, positional
+    arguments before it)}, measures.registry.ARGUMENTS). None: only the constants are checked.
 
     Run before anything trains, so a constant that no run can use stops the study with one line (ConstantError)
     instead of a traceback after the training.
@@ -527,9 +581,18 @@ def check(ids=None):
         except ValueError as e:
             raise ConstantError(str(e)) from None
         for r in plan["runs"]:
-            if r.get("after"):  # the hook must accept its arguments, or it would fail after the training
+            if r.get("after") and hooks is not None:  # the hook must accept its arguments, or it would fail later
                 fn, args = r["after"]["fn"], r["after"].get("args", {})
+                if fn not in hooks:
+                    raise ConstantError(f"{eid}: unknown measurement hook {fn!r}; hooks: {', '.join(sorted(hooks))}")
                 try:
-                    inspect.signature(resolve(fn)).bind(None, r, 0, **args)
+                    inspect.signature(hooks[fn]).bind(None, r, 0, **args)
                 except TypeError as e:
                     raise ConstantError(f"{eid}: {fn} cannot take {args!r} ({e})") from None
+                for arg, (to, head) in (arguments or {}).get(fn, {}).items():
+                    if arg in args:
+                        try:
+                            inspect.signature(to).bind(*[None] * head, **args[arg])
+                        except TypeError as e:
+                            raise ConstantError(f"{eid}: {fn}'s {arg} {args[arg]!r}: {to.__module__}.{to.__name__} "
+                                                f"cannot take it ({e})") from None

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import numerics
 from data import LEADING_DIGITS, SPLITS, add_digits, carry_chain_data, check_int, gen_data
+from machinery import numerics
 from models import ModelConfig, build_model
 
 BATCH_SIZE = 200  # training sums per step (report: 200)

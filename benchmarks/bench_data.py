@@ -8,7 +8,7 @@ LSB first, padded to maxlen + 1 digits) as three int64 arrays. The naive side is
 template does: Python ints from `random`, str(), reverse, pad with '0', map to digit lists, np.array.
 Both are timed in this process, one after the other; the ratio is ours / naive. Issue target: >= 50x at maxlen 90.
 """
-import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
+from machinery import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
 import argparse
 import random
 import sys

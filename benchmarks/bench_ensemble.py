@@ -11,7 +11,7 @@ backward of a fixed input), both sides in this process:
             then a Python loop over time steps of baddbmm + relu; forward + backward once
 The ensemble's outputs and weight gradients are checked against the separate ones (allclose) first.
 """
-import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
+from machinery import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
 import argparse
 
 import torch

@@ -31,7 +31,8 @@ MODES = {  # name -> (ADDER_NUMERICS, extra environment, oneDNN enabled)
 }
 CHILD = """
 import hashlib, json, sys, time
-import numerics, torch
+from machinery import numerics
+import torch
 torch.set_num_threads(1)
 numerics.apply()
 torch.backends.mkldnn.enabled = {onednn}

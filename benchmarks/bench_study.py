@@ -22,7 +22,7 @@ trained (trained < runs): there gflop_s is what the result holds per wall second
 The aggregate peak is the single-thread torch.mm 1024x1024 rate measured here x --workers (each study run
 trains single-threaded, one run per worker process).
 """
-import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
+from machinery import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
 import argparse
 import csv
 import sys
@@ -34,10 +34,11 @@ import torch
 
 import experiments
 import source
+from machinery.store import load_json
 from benchmarks.flops import peak_matmul_gflops, train_step_flops
 from models import ModelConfig
 
-torch.set_num_threads(1)  # as source.RUN_THREADS: every run trains single-threaded
+torch.set_num_threads(1)  # as machinery/runner.py's RUN_THREADS: every run trains single-threaded
 
 HERE = Path(__file__).resolve().parent
 CSV_FULL, CSV_QUICK = HERE / "study_times.csv", HERE / "study_times_quick.csv"  # output tables
@@ -106,7 +107,7 @@ def main(argv=None):
 
     rows, missing = [], []
     for eid in ids:
-        result = source.load_json(out_dir / f"{eid}.json")
+        result = load_json(out_dir / f"{eid}.json")
         if result is None:
             missing.append(eid)
         else:

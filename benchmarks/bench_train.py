@@ -16,7 +16,7 @@ Model for both sides: ModelConfig() = 2-layer ReLU nn.RNN, hidden 64, embed 32, 
          next to torch.mm 1024x1024 float32 measured in the same run.
 Issue targets: training step >= 3x naive at maxlen 50; core >= 40% of the mm peak at maxlen 50 and 70.
 """
-import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
+from machinery import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
 import argparse
 
 import torch

@@ -4,7 +4,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import numerics  # noqa: E402, F401 - before torch: the pinned numerics every run uses
+from machinery import numerics  # noqa: E402, F401 - before torch: the pinned numerics every run uses
 
 # every test trains into a store of its own session, never into the user's ./store
 os.environ["ADDER_STORE"] = tempfile.mkdtemp(prefix="adder-store-")
@@ -12,14 +12,16 @@ os.environ["ADDER_STORE"] = tempfile.mkdtemp(prefix="adder-store-")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+import experiments  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Train as the study does (source.RUN_THREADS): the thread count changes float sums and so curves."""
+    """Train as the study does (machinery/runner.py's RUN_THREADS): the thread count changes float sums."""
     torch.set_num_threads(1)
 
 
-TINY = {"seeds": 2, "steps": 30, "every": 10, "maxlen_div": 5}  # source.QUICK for the tests
+TINY = {"seeds": 2, "steps": 30, "every": 10, "maxlen_div": 5}  # experiments.QUICK for the tests
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +31,7 @@ def quick_results(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("quick")
     mp = pytest.MonkeyPatch()
-    mp.setattr(source, "QUICK", TINY)
+    mp.setattr(experiments, "QUICK", TINY)
     try:
         assert source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out)]) == 0
     finally:

@@ -9,13 +9,8 @@ from conftest import assert_drawn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import beyond
-import chains
-import cost
-import length
-import probe
-import sizes
 from data import carry_chain_data, digits_to_ints, gen_data, longest_carry_chain
+from measures import beyond, chains, cost, length, probe, sizes
 from models import ModelConfig, build_model
 from train import check_settings, evaluate, to_tensors, train_run
 

@@ -46,11 +46,7 @@ def test_every_after_hook_runs_on_the_models_device(cell):
     """Each hook on a CUDA model gives the numbers it gives on a CPU copy of the same weights."""
     import copy
 
-    import chains
-    import cost
-    import length
-    import probe
-    import split
+    from measures import chains, cost, length, probe, split
 
     model, run = trained_on_cuda(cell)
     cpu = copy.deepcopy(model).cpu()
@@ -71,7 +67,7 @@ def test_every_after_hook_runs_on_the_models_device(cell):
 
 
 def test_position_errors_on_a_cuda_carry_model():
-    import split
+    from measures import split
 
     model, run = trained_on_cuda("rnn", "carry")
     out = split.position_errors(model, run, 0, sums=450)  # more sums than the carried batch: chunked

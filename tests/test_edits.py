@@ -1,6 +1,6 @@
 """Editing a constant of experiments.py: the study's charts and report still come out, or one line says why not.
 
-Training is not the point here, so source.train_run is replaced by fake_train: a made-up history (some seeds
+Training is not the point here, so machinery_runner.train_run is replaced by fake_train: a made-up history (some seeds
 exact, some never, some diverged) and an untrained model, on which the real quick "after" hooks still measure
 (the probe's, slow on an untrained model, once per layer count). The whole quick study runs once unedited
 (`base`, results only: test_study draws its charts); each edit then reruns only the experiments whose plan it
@@ -18,13 +18,14 @@ import torch
 
 import experiments
 import plot
-import probe
-import report
 import source
-import store
-from models import build_model
+from machinery import runner as machinery_runner
+from machinery import store
+from measures import probe, registry
+from models import ModelConfig, build_model
+from report import claims
 
-QUICK = {"seeds": 2, "steps": 20, "every": 10, "maxlen_div": 5}  # source.QUICK here (no training is done)
+QUICK = {"seeds": 2, "steps": 20, "every": 10, "maxlen_div": 5}  # experiments.QUICK here (no training is done)
 
 
 def fake_train(cfg, *, maxlen, steps, lr, seed=0, loss_every=10, eval_every=10, stop_at_exact=False, progress=None,
@@ -53,7 +54,7 @@ def fake_train(cfg, *, maxlen, steps, lr, seed=0, loss_every=10, eval_every=10, 
 
 
 _probe = functools.lru_cache(maxsize=None)(functools.partial(
-    lambda fn, layers, args: fn(build_model(source.ModelConfig(num_layers=layers)), None, 0, **json.loads(args)),
+    lambda fn, layers, args: fn(build_model(ModelConfig(num_layers=layers)), None, 0, **json.loads(args)),
     probe.probe_eval))  # the real hook, before study() replaces it
 
 
@@ -71,15 +72,14 @@ def drawn(png):
 
 def study(monkeypatch, out, ids=(), charts=True):
     """source.main in quick mode with fake training: its exit code (write_report is run by the caller)."""
-    monkeypatch.setattr(source, "QUICK", QUICK)
-    monkeypatch.setattr(source, "train_run", fake_train)
-    monkeypatch.setattr(probe, "probe_eval", probe_once)
-    monkeypatch.setattr(report, "write_report", lambda *a, **k: None)  # each test writes it itself
+    monkeypatch.setattr(experiments, "QUICK", QUICK)
+    monkeypatch.setattr(machinery_runner, "train_run", fake_train)
+    monkeypatch.setitem(registry.HOOKS, "probe_eval", probe_once)
+    monkeypatch.setattr(claims, "write_report", lambda *a, **k: None)  # each test writes it itself
     if not charts:
-        resolve = experiments.resolve
         monkeypatch.setattr(plot, "draw", lambda result, path: None)
-        monkeypatch.setattr(experiments, "resolve", lambda name: (lambda result, path: None)
-                            if name.endswith("_chart") else resolve(name))
+        for name in registry.CHARTS:
+            monkeypatch.setitem(registry.CHARTS, name, lambda result, path: None)
     return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out),
                         "--store", str(out / "store"), *ids])
 
@@ -158,10 +158,10 @@ def test_an_edit_gives_its_charts(name, base, tmp_path_factory):
 
 def _plan_runs(name, eid):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(source, "QUICK", QUICK)
+        mp.setattr(experiments, "QUICK", QUICK)
         for const, value in EDITS[name].items():
             mp.setattr(experiments, const, value)
-        return source.quick_plan(experiments.EXPERIMENTS[eid]())["runs"]
+        return experiments.quick_plan(experiments.EXPERIMENTS[eid]())["runs"]
 
 
 @pytest.mark.parametrize("name", list(EDITS))
@@ -170,7 +170,7 @@ def test_an_edit_gives_the_report(name, base, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # the report reads the constants too (e.g. EXACT_GOAL)
         for const, value in values.items():
             mp.setattr(experiments, const, value)
-        report.write_report(out, quick=True)
+        claims.write_report(out, quick=True)
     text = (out / "README.md").read_text()
     for eid in experiments.EXPERIMENTS:
         assert f"![{eid}]({eid}.png)" in text
@@ -182,7 +182,7 @@ def test_an_edit_gives_the_report(name, base, tmp_path_factory):
 
 def test_the_unedited_study_gives_the_report(base):
     out, _ = base
-    report.write_report(out, quick=True)
+    claims.write_report(out, quick=True)
     text = (out / "README.md").read_text()
     assert all(f"| C{c} |" in text for c in range(1, 10))
     assert "No adversarial search" not in text and "No proof attempt" not in text  # today's plan has both
@@ -201,7 +201,8 @@ BAD = [  # (constant, value, what its one-line error must say)
     ("H0_INITS", ["randn", "ones"], "unknown h0_init 'ones'; valid: randn"),
     ("EXACT_ATTACK_RUNS", {"1 x 32": 100000}, "EXACT_ATTACK_RUNS must be a list of (settings, candidate sums)"),
     ("EXACT_PROOF_RUN", {"layers": 1}, "EXACT_PROOF_RUN: unknown setting(s) ['layers']"),
-    ("EXACT_SUITE", {"lengths": [1000]}, "EXACT_SUITE: exact.suite_eval cannot take"),
+    ("EXACT_SUITE", {"lengths": [1000]},
+     "exact_eval's suite {'lengths': [1000]}: measures.exact.exact.suite_eval cannot take it"),
     ("SIZE_SUCCESS", 50, "SIZE_SUCCESS must be a number in (0, 1], got 50"),
     ("SEEDS", "5", "SEEDS must be an integer, got '5'"),
     ("EXACT_CELL", {"cell": "rnn", "num_layers": 3}, "exact_adder: a constant of its plan has the wrong type or shape"),
@@ -212,7 +213,7 @@ BAD = [  # (constant, value, what its one-line error must say)
 def test_a_bad_constant_stops_the_study_with_one_line(const, value, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(experiments, const, value)
     trained = []
-    monkeypatch.setattr(source, "train_run", lambda *a, **k: trained.append(1))
+    monkeypatch.setattr(machinery_runner, "train_run", lambda *a, **k: trained.append(1))
     assert source.main(["--workers", "1", "--out", str(tmp_path), "--store", str(tmp_path / "store")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and err.startswith("experiments.py: ")
@@ -257,7 +258,7 @@ def exact_series(label, layers, hidden, passes):
 
 
 def test_exact_frontier_and_smallest_read_sizes_from_the_settings():
-    import exact_report
+    from measures.exact import exact_report
 
     series = [exact_series("recipe A", 2, 64, [1, 0]), exact_series("recipe B", 2, 64, [1, 1]),
               exact_series("1 x 16", 1, 32, [1, 1]), exact_series("tiny", 1, 8, [0, 0])]  # a label that lies
@@ -270,7 +271,7 @@ def test_exact_frontier_and_smallest_read_sizes_from_the_settings():
 
 
 def test_size_table_rows_come_from_the_settings():
-    import sizes
+    from measures import sizes
 
     def s(cell, nl, h, firsts, label="same label"):
         return {"label": label, "settings": {"cell": cell, "nonlinearity": nl, "hidden_size": h, "steps": 50},

@@ -4,11 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-import adversary
-import beyond
-import exact
-import proof
 from data import digits_to_ints, longest_carry_chain
+from measures import beyond
+from measures.exact import adversary, exact, proof
 from models import ModelConfig, build_model
 from train import train_run
 
@@ -106,6 +104,34 @@ def test_proof_accepts_the_hand_adder_and_rejects_it_broken():
     b_lo, b_hi, _, _, _ = proof.search(broken, m=1, budget_s=20)
     assert not proof.check(broken, b_lo, b_hi, m=1)["proven"]
     assert not proof.check(net, lo * 0.5, hi * 0.5, m=1)["proven"]  # shrunken boxes are no invariant
+
+
+@pytest.mark.parametrize("nl", ["tanh", "relu"])
+def test_proofs_float64_copy_is_the_models_forward(nl):
+    """proof.extract's arrays, stepped in float64 from zeros, give the model's own logits (models.run) on random
+    sums: the proof reasons about the model, not about a different network."""
+    torch.manual_seed(5)
+    model = build_model(ModelConfig(cell="rnn", nonlinearity=nl, hidden_mode="none", num_layers=2,
+                                    hidden_size=8)).eval()
+    net = proof.extract(model)
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 10, (6, 30)), rng.integers(0, 10, (6, 30))
+    with torch.no_grad():
+        y, _ = model.run(torch.from_numpy(a), torch.from_numpy(b), model.initial_state(len(a)))
+        want = model.out(y).double().numpy()
+    h = [np.zeros((len(a), w_hh.shape[0])) for _, w_hh, _, _ in net["layers"]]
+    act = np.tanh if nl == "tanh" else (lambda z: np.maximum(z, 0))
+    got = []
+    for t in range(a.shape[1]):
+        below = net["x"][a[:, t] * 10 + b[:, t]]
+        for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(net["layers"]):
+            h[li] = act(below @ w_ih.T + h[li] @ w_hh.T + b_ih + b_hh)
+            below = h[li]
+        got.append(below @ net["V"].T + net["c"])
+    got = np.stack(got, axis=1)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert (got.argmax(-1) == want.argmax(-1)).mean() > 0.99  # float32 vs float64: a tie may flip, not more
 
 
 def test_image_boxes_hold_the_models_own_states():

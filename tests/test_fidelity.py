@@ -4,7 +4,7 @@ import json
 import pytest
 
 import experiments
-import fidelity
+from report import fidelity
 
 
 def series(settings, first_exact, accuracy=None, steps=(50, 100, 150, 200, 250), diverged=None):

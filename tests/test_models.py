@@ -138,7 +138,7 @@ def test_every_listed_cell_builds_its_own_layer():
 def test_run_chained_over_time_chunks_equals_forward_and_probe_layers(cell, mode):
     """One forward-pass implementation: forward, model.run over chunks (beyond.py) and the probe's per-layer
     copies (probe.py) give the same outputs from the same initial state, in every hidden mode."""
-    import probe
+    from measures import probe
 
     torch.manual_seed(0)
     model = myPTRNNModel(ModelConfig(cell=cell, hidden_mode=mode, hidden_size=8, embed_size=4, num_layers=2))

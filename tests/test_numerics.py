@@ -17,11 +17,10 @@ import pytest
 import torch
 from conftest import TINY
 
-import codehash
 import experiments
-import numerics
 import source
-import store
+from machinery import codehash, numerics, store
+from machinery import runner as machinery_runner
 from models import ModelConfig
 from train import train_run
 
@@ -48,12 +47,12 @@ def python(code, **env):
 
 
 def test_native_mode_is_another_code_id_and_torch_loaded_first_is_refused():
-    code = ("import json, numerics, store; e = store.environment(); "
+    code = ("import json; from machinery import numerics, store; e = store.environment(); "
             "print(json.dumps([e, store.code_id(store.fingerprint())]))")
     native, pinned = (json.loads(python(code, ADDER_NUMERICS=m).stdout) for m in ("native", "pinned"))
     assert pinned[0]["numerics"] == "pinned" and native[0]["numerics"].startswith("native-")
     assert native[1] != pinned[1]  # runs of one mode are never served as the other's
-    bad = python("import numerics", ADDER_NUMERICS="fast")
+    bad = python("from machinery import numerics", ADDER_NUMERICS="fast")
     assert bad.returncode == 0  # importing never fails; using the mode does:
     out = python("import sys, source; sys.exit(source.main(['--list']))", ADDER_NUMERICS="fast")
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "'fast'" in out.stderr
@@ -94,19 +93,19 @@ def test_fingerprint_keys_on_the_torch_version_without_its_build_tag(monkeypatch
 
 def test_a_worker_with_other_code_refuses_to_run():
     fp = store.fingerprint(["chain_eval"])
-    source.check_code(fp, ["chain_eval"])  # the same code: runs
+    machinery_runner.check_code(fp, ["chain_eval"])  # the same code: runs
     edited = copy.deepcopy(fp)
     edited["code"]["train.train_run"] = "0" * 12
-    with pytest.raises(source.CodeChanged, match=r"train\.train_run"):
-        source.check_code(edited, [])
+    with pytest.raises(machinery_runner.CodeChanged, match=r"train\.train_run"):
+        machinery_runner.check_code(edited, [])
     edited = copy.deepcopy(fp)
     edited["hooks"]["chain_eval"]["beyond.predict_digits"] = "0" * 12
-    with pytest.raises(source.CodeChanged, match=r"beyond\.predict_digits"):
-        source.check_code(edited, ["chain_eval"])
+    with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.predict_digits"):
+        machinery_runner.check_code(edited, ["chain_eval"])
     edited = copy.deepcopy(fp)
     edited["numerics"] = "native-AVX512"
-    with pytest.raises(source.CodeChanged, match="numerics"):
-        source.check_code(edited, [])
+    with pytest.raises(machinery_runner.CodeChanged, match="numerics"):
+        machinery_runner.check_code(edited, [])
 
 
 @pytest.fixture
@@ -116,6 +115,8 @@ def code_copy(tmp_path, monkeypatch):
     dst.mkdir()
     for f in ROOT.glob("*.py"):
         shutil.copy(f, dst / f.name)
+    for package in ("machinery", "measures", "report"):
+        shutil.copytree(ROOT / package, dst / package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(codehash, "ROOT", dst)
     store.reset_fingerprints()
     yield dst
@@ -132,18 +133,18 @@ def edit(path, old, new):
 def test_an_edit_during_a_run_never_relabels_it(code_copy):
     before = store.fingerprint(["length_eval"])
     edit(code_copy / "train.py", "EVAL_SIZE = 1000", "EVAL_SIZE = 999")
-    edit(code_copy / "beyond.py", "SUM_CHUNK = 250", "SUM_CHUNK = 125")
+    edit(code_copy / "measures" / "beyond.py", "SUM_CHUNK = 250", "SUM_CHUNK = 125")
     assert store.fingerprint(["length_eval"]) == before  # this process keeps the code it started with
     store.reset_fingerprints()  # a worker started after the edit sees the new code, and refuses
-    with pytest.raises(source.CodeChanged, match=r"beyond\.SUM_CHUNK.*train\.EVAL_SIZE|train\.EVAL_SIZE"):
-        source.check_code(before, ["length_eval"])
+    with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.SUM_CHUNK.*train\.EVAL_SIZE|train\.EVAL_SIZE"):
+        machinery_runner.check_code(before, ["length_eval"])
 
 
 def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, monkeypatch, code_copy, capsys):
     from test_study import count_training
 
     calls = count_training(monkeypatch, "maxlen")
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     monkeypatch.setattr(experiments, "CHAIN_KS", [0, 2])
     monkeypatch.setattr(experiments, "LENGTH_CELLS", [("rnn", "tanh")])
     args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "--store",
@@ -159,9 +160,9 @@ def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, mo
     first, _ = again()
     assert len(calls) == 2 and first["measured"] == 2
     chart = "def chain_chart(result, path):"
-    edit(code_copy / "chains.py", chart, chart + "\n    _ = 0  # an edited chart")
+    edit(code_copy / "measures" / "chains.py", chart, chart + "\n    _ = 0  # an edited chart")
     assert "[carry_chains] cached" in again()[1]  # a chart is not part of any measurement: nothing reruns
-    edit(code_copy / "beyond.py", "    model.eval()\n", "    model.eval()\n    _ = 0\n")  # predict_digits
+    edit(code_copy / "measures" / "beyond.py", "    model.eval()\n", "    model.eval()\n    _ = 0\n")  # predict_digits
     new, out = again()
     assert "changed" not in out and calls == [] and new["measured"] == 2 and new["runs_trained"] == 0
     assert new["series"][0]["extra"] == first["series"][0]["extra"]  # the same code, re-measured

@@ -3,8 +3,8 @@ import pytest
 
 import experiments
 import plot
-import source
-from store import Store
+from machinery.runner import Runner, assemble, make_config
+from machinery.store import Store
 
 
 def small_plan():
@@ -15,8 +15,8 @@ def small_plan():
 
 def test_parallel_workers_match_serial_exactly(tmp_path):
     plan, seeds = small_plan(), [0, 1]
-    serial, _ = source.Runner("cpu", 1, Store(tmp_path / "serial")).run("t", plan, seeds, stop_at_exact=False)
-    runner = source.Runner("cpu", 2, Store(tmp_path / "parallel"))  # its own store: it must train, not read
+    serial, _ = Runner("cpu", 1, Store(tmp_path / "serial")).run("t", plan, seeds, stop_at_exact=False)
+    runner = Runner("cpu", 2, Store(tmp_path / "parallel"))  # its own store: it must train, not read
     try:
         parallel, _ = runner.run("t", plan, seeds, stop_at_exact=False)
     finally:
@@ -40,11 +40,11 @@ def small_heatmap(monkeypatch):
 
 def test_early_stopped_heatmap_equals_full_runs(small_heatmap, tmp_path):
     seeds = [0, 1]
-    early, _ = source.Runner("cpu", 1, Store(tmp_path / "early")).run("h", small_heatmap, seeds, stop_at_exact=True)
-    full, _ = source.Runner("cpu", 1, Store(tmp_path / "full")).run("h", small_heatmap, seeds, stop_at_exact=False)
-    cfg = source.make_config(small_heatmap, seeds)
-    hm_early = plot.heatmap_cells(source.assemble("h", small_heatmap, cfg, seeds, early, "cpu", 0))
-    hm_full = plot.heatmap_cells(source.assemble("h", small_heatmap, cfg, seeds, full, "cpu", 0))
+    early, _ = Runner("cpu", 1, Store(tmp_path / "early")).run("h", small_heatmap, seeds, stop_at_exact=True)
+    full, _ = Runner("cpu", 1, Store(tmp_path / "full")).run("h", small_heatmap, seeds, stop_at_exact=False)
+    cfg = make_config(small_heatmap, seeds)
+    hm_early = plot.heatmap_cells(assemble("h", small_heatmap, cfg, seeds, early, "cpu", 0))
+    hm_full = plot.heatmap_cells(assemble("h", small_heatmap, cfg, seeds, full, "cpu", 0))
     assert hm_early == hm_full
     assert any(v is not None and v < 250 for row in hm_full for v, _, _ in row)  # some cell reached 1.0 in time
     for key in early:  # the early run stopped at its first exact evaluation, the full one went on

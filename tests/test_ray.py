@@ -13,9 +13,11 @@ import pytest
 from conftest import TINY
 from test_parallel import small_plan
 
-import cluster
+import experiments
 import source
-from store import Store
+from machinery import cluster
+from machinery import runner as machinery_runner
+from machinery.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,15 +37,15 @@ def fields(hists):
 
 def test_ray_results_equal_serial_and_driver_stores_them(ray, tmp_path):
     plan, seeds = small_plan(), [0, 1]
-    serial, _ = source.Runner("cpu", 1, Store(tmp_path / "serial")).run("t", plan, seeds, stop_at_exact=False)
+    serial, _ = machinery_runner.Runner("cpu", 1, Store(tmp_path / "serial")).run("t", plan, seeds, stop_at_exact=False)
     store = Store(tmp_path / "ray")
-    runner = source.Runner("cpu", 2, store, cluster.RayPool(ray))
+    runner = machinery_runner.Runner("cpu", 2, store, cluster.RayPool(ray))
     on_ray, _ = runner.run("t", plan, seeds, stop_at_exact=False)
     runner.close()
     assert runner.trained == 4 and fields(on_ray) == fields(serial)
     for run in plan["runs"]:  # the driver wrote every run, weights included, into its own store
         for s in seeds:
-            req = source.request(run, s, "cpu", False)
+            req = machinery_runner.request(run, s, "cpu", False)
             assert store.history(req)[1] and store.weights(req)
 
 
@@ -54,7 +56,7 @@ def test_code_reaches_workers_as_working_dir(ray):
 
 
 def test_ctrl_c_cancels_tasks_and_keeps_finished_runs(ray, tmp_path, monkeypatch):
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     real, calls = cluster.RayPool._next_done, []
 
     def interrupted(self):  # Ctrl-C while waiting for no_rnn's second run: its first is done
@@ -83,16 +85,18 @@ def test_dead_worker_is_retried_then_reported_by_name(ray, tmp_path, monkeypatch
         if item[1]["req"]["seed"] == 1 or not marker.exists():
             marker.touch()
             os._exit(3)
-        return __import__("source")._indexed_job(item)  # imported here: a dying worker need not import torch
+        from machinery.runner import indexed_job  # here: a dying worker need not import torch
 
-    monkeypatch.setattr(source, "_indexed_job", dying)
+        return indexed_job(item)
+
+    monkeypatch.setattr(machinery_runner, "indexed_job", dying)
     monkeypatch.setattr(cluster, "MAX_RETRIES", 1)
     plan, store = {"title": "t", "runs": small_plan()["runs"][:1]}, Store(tmp_path / "store")
-    runner = source.Runner("cpu", 2, store, cluster.RayPool(ray))
+    runner = machinery_runner.Runner("cpu", 2, store, cluster.RayPool(ray))
     with pytest.raises(cluster.TaskFailed) as err:
         runner.run("t", plan, [0, 1], stop_at_exact=False)
     assert str(err.value) == "run a, seed 1 failed: its worker process died on each of 2 tries (WorkerCrashedError)"
-    stored = [store.history(source.request(plan["runs"][0], s, "cpu", False))[0] is not None for s in (0, 1)]
+    stored = [store.history(machinery_runner.request(plan["runs"][0], s, "cpu", False))[0] is not None for s in (0, 1)]
     assert stored == [True, False]  # seed 0's retry finished and was stored
 
 

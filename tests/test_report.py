@@ -1,4 +1,4 @@
-"""The claim rules and heatmap cells of report.py / plot.py, fed made-up numbers with known answers.
+"""The claim rules and heatmap cells of report/claims.py / plot.py, fed made-up numbers with known answers.
 
 Every result here is synthetic: a test builds the stored numbers, judges them, then changes them and checks
 that the verdict and the finding sentences follow. Nothing depends on today's constants.
@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-import fidelity
 import plot
-import report
+from report import claims, fidelity, tables
 
 FAST = [0.90, 0.91, 0.92, 0.93, 0.94]  # per-seed learning speeds: FAST vs SLOW differ by 0.3 on every seed
 SLOW = [0.60, 0.61, 0.62, 0.63, 0.64]
@@ -90,8 +89,8 @@ def lrs(big_diverged, oscillation, sched_first, values=(0.01, 0.05, 0.1), dead=0
 
 
 def judge(cid, results):
-    claim = next(c for c in report.CLAIMS if c[0] == cid)
-    return report.judge_claim(results, claim)
+    claim = next(c for c in claims.CLAIMS if c[0] == cid)
+    return claims.judge_claim(results, claim)
 
 
 def verdict(cid, results):
@@ -263,8 +262,8 @@ def test_lr_sweep_without_a_low_lr_still_judges_the_rest():
 
 
 def test_claims_table_shows_test_margin_statistic_per_part():
-    rows = report.claims_table({"h0_init": h0(SAME, FAST), "cells": cells(FAST, FAST, SLOW, SLOW, drop=("gru",))})
-    assert rows[0] == report.VERDICT_RULE
+    rows = claims.claims_table({"h0_init": h0(SAME, FAST), "cells": cells(FAST, FAST, SLOW, SLOW, drop=("gru",))})
+    assert rows[0] == claims.VERDICT_RULE
     assert rows[2] == "| # | claim (rule) | part | test | margin | statistic | outcome | verdict |"
     c8 = [r for r in rows if r.startswith("| C8 |") or (r.startswith("| | |") and "h0" not in r)]
     assert "| paired t | 0.02 | zero 0.920 vs randn 0.920; paired t" in c8[0] and c8[0].endswith("**refuted** |")
@@ -288,11 +287,11 @@ def test_length_headline_gets_the_worst_case_result_of_the_same_models():
     ext = {"lengths": [10, 100000], "accuracy": [1.0, 1.0], "n_sums": [1000, 20], "reduced": [False, False]}
     length = {"series": [{"label": "rnn/tanh", "settings": st, "extra": [ext] * 4}]}
     exact = exact_twin(st, [True, False, False, False], [None, "99…9 + 1", "99…9 + 1", "chain k=30"])
-    text = " ".join(report.worst_case_lines({"length_generalization": length, "exact_adder": exact}))
+    text = " ".join(claims.worst_case_lines({"length_generalization": length, "exact_adder": exact}))
     assert "exact on 100,000-digit sums for 4/4 seeds (20 sums each)" in text
     assert "1/4 seeds pass; 3 fail at 1,000 digits (first wrong check: 2 on 99…9 + 1, 1 on chain k=30)" in text
     other = exact_twin({**st, "chain_fraction": 0.5}, [True] * 4, [None] * 4)  # other settings: not the same models
-    assert report.worst_case_lines({"length_generalization": length, "exact_adder": other}) == []
+    assert claims.worst_case_lines({"length_generalization": length, "exact_adder": other}) == []
 
 
 def test_write_report_survives_dropped_series_and_values(tmp_path):
@@ -302,7 +301,7 @@ def test_write_report_survives_dropped_series_and_values(tmp_path):
               "hidden_mode_1layer": result(series("only", FAST, hidden_mode="carry"))}
     for eid, res in stored.items():
         (tmp_path / f"{eid}.json").write_text(json.dumps({**res, "id": eid}))
-    report.write_report(tmp_path)
+    claims.write_report(tmp_path)
     text = (tmp_path / "README.md").read_text()
     for line in ("C9 not judged: CELLS has no gru", "C8 not judged: H0_INITS has no zero",
                  "C7 not judged: LAYERS_VALUES has fewer than two depths",
@@ -313,26 +312,26 @@ def test_write_report_survives_dropped_series_and_values(tmp_path):
 
 def test_a_section_that_cannot_be_written_says_so():
     broken = {"id": "maxlen", "title": "t", "section": "split.maxlen_section", "series": []}
-    lines = report.safe_section(broken)
+    lines = claims.safe_section(broken)
     assert lines[0] == "## `maxlen`: t" and lines[2].startswith("Section not written: the result lacks")
 
 
 def test_seed_measures_by_hand():
     s = series("x", [0, 0], curves=[[0.2, 0.5, 0.3, None], [1.0, 0.9, 1.0, 0.4]], first=[None, 50])
-    assert report.seed_speeds(s) == pytest.approx([(0.2 + 0.5 + 0.3) / 4, (1.0 + 0.9 + 1.0 + 0.4) / 4])
-    assert report.seed_speeds(s, 2) == pytest.approx([0.35, 0.95])
-    assert report.seed_drops(s) == pytest.approx([0.2, 0.1 + 0.6])
-    assert report.seed_first_steps(s) == [250, 50]  # never = one interval after the last evaluation
-    assert report.seed_finals(s) == [0.0, 0.4]
+    assert tables.seed_speeds(s) == pytest.approx([(0.2 + 0.5 + 0.3) / 4, (1.0 + 0.9 + 1.0 + 0.4) / 4])
+    assert tables.seed_speeds(s, 2) == pytest.approx([0.35, 0.95])
+    assert claims.seed_drops(s) == pytest.approx([0.2, 0.1 + 0.6])
+    assert tables.seed_first_steps(s) == [250, 50]  # never = one interval after the last evaluation
+    assert tables.seed_finals(s) == [0.0, 0.4]
     dead = series("y", [0, 0, 0], curves=[[0.0] * 4, [None] * 4, [0.0, 0.1, 0, 0]], diverged=[False, True, False])
-    assert report.never_learned(dead) == 1
+    assert claims.never_learned(dead) == 1
 
 
 @pytest.mark.parametrize("outcomes, expected", [
     (["holds", "holds"], "confirmed"), (["holds", "undecided"], "mixed"), (["holds", "contradicted"], "mixed"),
     (["contradicted", "undecided"], "refuted"), (["alike", "alike"], "refuted"), (["undecided"], "undecided")])
 def test_verdict_of_parts(outcomes, expected):
-    assert report.verdict(outcomes) == expected
+    assert claims.verdict(outcomes) == expected
 
 
 def first_exact_by_hand(curve, steps):
@@ -379,7 +378,7 @@ def test_heatmap_draws_and_writes_never_seed_counts_and_divergence(tmp_path):
     res["title"] = "t"
     texts = plot.heatmap(res, tmp_path / "h.png")
     assert texts == [["500\n3/5 seeds", "never\n1/5 seeds\n2 diverged"]]
-    section = "\n".join(report.section({**res, "id": "h", "config": {"seeds": [0, 1, 2, 3, 4]}, "device": "cpu",
+    section = "\n".join(tables.section({**res, "id": "h", "config": {"seeds": [0, 1, 2, 3, 4]}, "device": "cpu",
                                         "wall_seconds": 1.0, "torch": "x"}))
     assert "| 0.001 | 500 (3/5) | never (1/5, 2 diverged) |" in section
-    assert "500 (3/5)" in report.summary_line(res)
+    assert "500 (3/5)" in tables.summary_line(res)

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import experiments
-import split
 from data import SPLITS, digits_to_ints, gen_data, measure_rng
+from measures import split
 from models import ModelConfig, build_model
 from train import check_settings, evaluate, seed_streams, to_tensors, train_run
 

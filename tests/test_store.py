@@ -14,8 +14,8 @@ from conftest import TINY
 
 import experiments
 import source
-import store
-from store import Store, canonical, lineage, truncate
+from machinery import store
+from machinery.store import Store, canonical, lineage, truncate
 from train import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,7 @@ def test_stopped_run_covers_only_what_it_trained():
 
 
 def test_code_closure_ignores_comments_docstrings_formatting_and_unused_code(tmp_path, monkeypatch):
-    import codehash
+    from machinery import codehash
 
     monkeypatch.setattr(codehash, "ROOT", tmp_path)
     (tmp_path / "h.py").write_text("Z = 3\n")
@@ -107,7 +107,7 @@ def test_code_closure_ignores_comments_docstrings_formatting_and_unused_code(tmp
 
 
 def tiny_lr(monkeypatch, tmp_path, values):
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     monkeypatch.setattr(experiments, "LR_VALUES", values)
     return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "out"),
                         "--store", str(tmp_path / "store"), "lr"])
@@ -141,7 +141,7 @@ def test_appending_a_value_trains_only_its_runs_and_keeps_the_others_bitwise(tmp
 
 def test_identical_runs_of_one_plan_train_once(tmp_path, monkeypatch):
     calls = counting(monkeypatch)
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     out = tmp_path / "out"
     args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(out), "--store", str(tmp_path / "s")]
     assert source.main([*args, "hidden_mode_len5", "no_rnn"]) == 0
@@ -154,7 +154,7 @@ def test_identical_runs_of_one_plan_train_once(tmp_path, monkeypatch):
 
 def test_measurements_reuse_stored_weights(tmp_path, monkeypatch):
     calls = counting(monkeypatch)
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "--store",
             str(tmp_path / "s")]
     assert source.main([*args, "carry_chains"]) == 0
@@ -177,8 +177,10 @@ def project_copy(tmp_path):
     dst.mkdir()
     for f in ROOT.glob("*.py"):
         shutil.copy(f, dst / f.name)
-    src = (dst / "source.py").read_text()
-    (dst / "source.py").write_text(src.replace('QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}',
+    for package in ("machinery", "measures", "report"):
+        shutil.copytree(ROOT / package, dst / package, ignore=shutil.ignore_patterns("__pycache__"))
+    src = (dst / "experiments.py").read_text()
+    (dst / "experiments.py").write_text(src.replace('QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}',
                                                'QUICK = {"seeds": 3, "steps": 40, "every": 10, "maxlen_div": 5}'))
     return dst
 
@@ -231,7 +233,7 @@ def test_interrupted_experiment_resumes_with_only_its_unfinished_runs(project_co
 
 
 def test_store_cli_reports_and_clears(tmp_path, monkeypatch):
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     assert source.main(["--quick", "--workers", "1", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"),
                         "pt_main"]) == 0
     lines, stale = store.summary(tmp_path / "s")
@@ -255,16 +257,16 @@ def test_model_from_store_predicts_like_the_trained_one(tmp_path):
 
 
 def test_report_names_results_made_by_other_code():
-    import report
+    from report import claims
 
     result = {"config": {"runs": [experiments.run("a", maxlen=3, steps=10, lr=0.1)]},
               "fingerprint": store.fingerprint()}
-    assert report.stale_lines({"a": result}) == []
+    assert claims.stale_lines({"a": result}) == []
     fp = result["fingerprint"]
     old = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.train_run": "0" * 12}}}
     hooked = {"config": {"runs": [{**result["config"]["runs"][0], "after": {"fn": "chain_eval"}}]},
               "fingerprint": store.fingerprint()}  # made before chain_eval was fingerprinted: its hook counts too
-    text = " ".join(report.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
+    text = " ".join(claims.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
     assert "`b` (train.train_run changed)" in text and "`c` (chain_eval's code (not fingerprinted) changed)" in text
     assert "`d` (made before code fingerprints were recorded)" in text
     assert "`a`" not in text

@@ -14,13 +14,14 @@ from conftest import TINY
 import add
 import experiments
 import source
-import store
+from machinery import runner as machinery_runner
+from machinery import store
+from machinery.store import MARKER, Store, StoreError
 from models import ModelConfig, build_model
-from store import MARKER, Store, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = experiments.run("tiny", maxlen=2, steps=10, lr=0.01, loss_every=5, eval_every=5)  # trains in well under 1 s
-REQ = source.request(RUN, 0, "cpu", False)
+REQ = machinery_runner.request(RUN, 0, "cpu", False)
 
 
 def fake_run(st, req=REQ):
@@ -33,7 +34,7 @@ def fake_run(st, req=REQ):
 
 
 def entry_files(st, req=REQ):
-    folder, stem = st._run_stem(req)
+    folder, stem = st.run_entry(req)
     return folder / f"{stem}.json", folder / f"{stem}.pt"
 
 
@@ -45,13 +46,13 @@ def one_line(text):
 
 def training_counter(monkeypatch):
     calls = []
-    real = source.train_run
+    real = machinery_runner.train_run
 
     def counting(*args, **kwargs):
         calls.append(kwargs["seed"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(source, "train_run", counting)
+    monkeypatch.setattr(machinery_runner, "train_run", counting)
     return calls
 
 
@@ -90,7 +91,7 @@ def test_prune_drops_older_code_and_the_measurements_nothing_uses(tmp_path):
     req = {**REQ, "after": after}
     fake_run(st, req)
     st.save_measure(req, {"kept": True})
-    current = st._measure_path(req)
+    current = st.measure_path(req)
     json_path, pt_path = entry_files(st, req)
     old_stem = "0" * len(st.code) + json_path.stem[len(st.code):]  # the same run made by other code
     for p in (json_path, pt_path):
@@ -134,7 +135,7 @@ def damage(kind, st):
                                   "truncated JSON", "JSON list", "JSON without history"])
 def test_a_corrupt_entry_is_named_set_aside_and_retrained(tmp_path, capsys, monkeypatch, kind):
     calls = training_counter(monkeypatch)
-    runner = source.Runner("cpu", 1, Store(tmp_path / "s").ensure())
+    runner = machinery_runner.Runner("cpu", 1, Store(tmp_path / "s").ensure())
     plan = {"title": "t", "runs": [RUN]}
     first, _ = runner.run("t", plan, [0], stop_at_exact=False)
     json_path, pt_path = damage(kind, runner.store)
@@ -169,7 +170,7 @@ def test_a_corrupt_measurement_is_set_aside_and_measured_again(tmp_path, capsys)
     st = Store(tmp_path)
     req = {**REQ, "after": {"fn": "chains.chain_eval", "args": {}}}
     st.save_measure(req, [1, 2])
-    path = st._measure_path(req)
+    path = st.measure_path(req)
     path.write_text('{"after": null}')
     assert st.measure(req) is None and path.with_name(path.name + ".corrupt").exists()
     assert "measuring again" in one_line(capsys.readouterr().err)
@@ -193,7 +194,7 @@ def test_a_second_process_waits_for_the_run_and_reads_it(tmp_path, monkeypatch):
     out = {}
     lock = st.lock(REQ)
     lock.acquire()  # the first process, training
-    worker = threading.Thread(target=lambda: out.update(result=source._job(job)))
+    worker = threading.Thread(target=lambda: out.update(result=machinery_runner.run_job(job)))
     worker.start()
     time.sleep(0.3)
     assert worker.is_alive() and "result" not in out  # it waits
@@ -264,16 +265,16 @@ def test_unknown_id_is_one_line(capsys):
 
 def test_store_cli_refusal_exits_2_in_a_process(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    proc = subprocess.run([sys.executable, "store.py", "--store", str(tmp_path), "--clear", "--yes"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and one_line(proc.stderr).startswith("store.py: ") and proc.stdout == ""
+    proc = subprocess.run([sys.executable, "-m", "machinery.store", "--store", str(tmp_path), "--clear", "--yes"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and one_line(proc.stderr).startswith("machinery/store.py: ") and proc.stdout == ""
     assert (tmp_path / "keep.txt").exists()
 
 
 # a damaged result JSON is named and left out, never mixed with other results' runs
 
 def test_a_damaged_result_is_named_set_aside_and_rebuilt_from_the_store_only(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     calls = training_counter(monkeypatch)
     out, st = tmp_path / "o", tmp_path / "s"
     args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(out), "--store", str(st)]

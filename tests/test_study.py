@@ -11,6 +11,7 @@ import pytest
 import experiments
 import plot
 import source
+from machinery import runner as machinery_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 from conftest import TINY, assert_drawn  # noqa: E402  (quick_results, the whole quick study, is in conftest.py)
@@ -19,21 +20,21 @@ SERIES_KEYS = {"label", "seeds", "steps", "loss", "accuracy", "digit_accuracy", 
 
 
 def count_training(monkeypatch, field):
-    """A list that gets kwargs[field] of every run source.py trains (source.train_run wrapped)."""
+    """A list that gets kwargs[field] of every run source.py trains (machinery_runner.train_run wrapped)."""
     calls = []
-    real = source.train_run
+    real = machinery_runner.train_run
 
     def counting(*args, **kwargs):
         calls.append(kwargs[field])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(source, "train_run", counting)
+    monkeypatch.setattr(machinery_runner, "train_run", counting)
     return calls
 
 
 @pytest.fixture
 def tiny(monkeypatch):
-    monkeypatch.setattr(source, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "QUICK", TINY)
     return count_training(monkeypatch, "seed")
 
 
@@ -109,14 +110,14 @@ def test_cache_skips_then_one_constant_retrains_one_then_force(tmp_path, tiny, m
 
 
 def test_interrupted_run_keeps_finished_experiments_and_resumes(tmp_path, tiny, monkeypatch):
-    real = source.train_run
+    real = machinery_runner.train_run
 
     def dies_in_no_rnn(*args, **kwargs):
         if args[0].cell == "linear":
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(source, "train_run", dies_in_no_rnn)
+    monkeypatch.setattr(machinery_runner, "train_run", dies_in_no_rnn)
     assert study(tmp_path, "pt_main", "pt_adv_main", "no_rnn", "cells") == 130
     assert {p.name for p in tmp_path.glob("*.json")} == {"pt_main.json", "pt_adv_main.json"}
     assert json.loads((tmp_path / "pt_main.json").read_text())["id"] == "pt_main"
@@ -126,7 +127,7 @@ def test_interrupted_run_keeps_finished_experiments_and_resumes(tmp_path, tiny, 
         calls.append(args[0].cell)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(source, "train_run", counting)
+    monkeypatch.setattr(machinery_runner, "train_run", counting)
     assert study(tmp_path, "pt_main", "pt_adv_main", "no_rnn", "cells") == 0
     assert sorted(set(calls)) == ["gru", "linear", "lstm", "rnn"] and len(calls) == 4 + 8  # no_rnn + cells only
 

@@ -19,16 +19,26 @@ import statistics
 from pathlib import Path
 
 import experiments
-import fidelity
 import plot
-import stats
-import store
+from machinery import store
+from measures import registry
+from measures.cost import bptt_profile
+from report import fidelity, stats
+from report.stats import pair
+from report.tables import (
+    fmt_cell,
+    fmt_first,
+    section,
+    seed_finals,
+    seed_first_steps,
+    seed_speeds,
+    speed,
+)
 
 MARGIN = 0.02  # "alike": learning speeds within this many accuracy units (2 points of mean exact-match accuracy)
 C1_STEPS = fidelity.C1_STEPS  # C1: the report's step budget to accuracy 1.0 at maxlen 10 (its home: fidelity.py)
 NOT_LEARNED = 0.1  # C3: final exact-match accuracy below this on every seed = "not learned"
 CARRY_SLOWDOWN = 4.0  # C2: the report's "carry is ~4x slower per step"
-SOURCE_RESET = fidelity.SOURCE_EVERY  # C2: the source's evaluate() replaces the carried state every this many steps
 C9_EARLY = 0.25  # C9: "early" = the first quarter of the run's evaluations (learning speed over them)
 VERDICT_RULE = (
     "Each claim splits into parts. Settings of one experiment share seeds (seed s: same initial weights, training "
@@ -47,28 +57,6 @@ class NotJudged(Exception):
     """A claim's premise is absent from the results (an edited constant removed it): one line says which."""
 
 
-def seed_speeds(series, upto=None):
-    """Per seed: the area under its exact-match accuracy curve (its first `upto` evaluations when given)."""
-    return [statistics.fmean(a if a is not None else 0.0 for a in curve[:upto] or curve[:1])
-            for curve in series["accuracy"]]
-
-
-def speed(series):
-    """Area under the exact-match accuracy curve, mean over seeds."""
-    return statistics.fmean(seed_speeds(series))
-
-
-def seed_finals(series):
-    return [c[-1] if c and c[-1] is not None else 0.0 for c in series["accuracy"]]
-
-
-def seed_first_steps(series):
-    """Per seed, the first step at accuracy 1.0; "never" counts as one evaluation interval after the cap."""
-    steps = series["steps"]
-    never = steps[-1] + (steps[0] if len(steps) < 2 else steps[-1] - steps[-2])
-    return [never if f is None else f for f in series["first_exact"]]
-
-
 def seed_drops(series):
     """Per seed, how far its accuracy fell in total between consecutive evaluations (0 for a rising curve)."""
     out = []
@@ -83,45 +71,6 @@ def never_learned(series):
     return sum(not d and all(not a for a in c) for c, d in zip(series["accuracy"], series["diverged"], strict=True))
 
 
-def first_exact(series):
-    """Median over seeds of the first step at accuracy 1.0 (None if most never got there), and how many did."""
-    return stats.median_first(series["first_exact"]), sum(f is not None for f in series["first_exact"])
-
-
-def final_accuracy(series):
-    return statistics.mean(seed_finals(series))
-
-
-def fmt_first(series):
-    med, hit = first_exact(series)
-    return f"{'never' if med is None else f'{med:g}'} ({hit}/{len(series['seeds'])})"
-
-
-def fmt_cell(value, hit, n, diverged=0):
-    """One heatmap cell as text: the median first exact step or 'never', the seeds that reached 1.0, divergence."""
-    return f"{'never' if value is None else f'{value:g}'} ({hit}/{n}{f', {diverged} diverged' if diverged else ''})"
-
-
-def heat_rows(result):
-    """Per heatmap row: its cells as text (fmt_cell, with diverged seeds)."""
-    return [[fmt_cell(*c, d) for c, d in zip(row, drow, strict=True)]
-            for row, drow in zip(plot.heatmap_cells(result), plot.heatmap_diverged(result), strict=True)]
-
-
-def summary_line(result):
-    if "heatmap" in result:
-        hm = result["heatmap"]
-        rows = "; ".join(f"{r}: " + ", ".join(row) for r, row in zip(hm["rows"], heat_rows(result), strict=False))
-        return f"{hm['row_name']} x {hm['col_name']} {hm['cols']}, median first exact step (seeds): {rows}"
-    parts = []
-    for s in result["series"]:
-        ms = 1e3 * statistics.mean(s["sec_per_step"])
-        extra = f", {ms:.1f} ms/step" if result["id"].startswith("hidden_mode") else ""
-        div = f", diverged {sum(s['diverged'])}/{len(s['seeds'])}" if any(s["diverged"]) else ""
-        parts.append(f"{s['label']}: first 1.0 at {fmt_first(s)}{extra}{div}")
-    return "; ".join(parts)
-
-
 # --- parts: one comparison each, with the test, margin and statistic it was judged on ---
 
 
@@ -134,16 +83,6 @@ class Part:
 
     def row(self):
         return (self.text, self.test, self.margin, self.stat, self.outcome)
-
-
-def pair(sa, va, sb, vb):
-    """Per-seed values of two series -> (a, b, paired): matched by seed id where the two share seeds."""
-    seeds_a, seeds_b = sa.get("seeds", range(len(va))), sb.get("seeds", range(len(vb)))  # no ids: by position
-    common = [x for x in seeds_a if x in set(seeds_b)]
-    if len(common) >= 2:
-        ia, ib = {x: i for i, x in enumerate(seeds_a)}, {x: i for i, x in enumerate(seeds_b)}
-        return [va[ia[x]] for x in common], [vb[ib[x]] for x in common], True
-    return va, vb, False
 
 
 def _mean(v, fmt):
@@ -224,44 +163,6 @@ def ceiling_step(*series):
         if all(a == 1.0 for s in series for c in s["accuracy"] for a in c[i:]):
             return st
     return None
-
-
-def bptt_profile(result, reset=SOURCE_RESET):
-    """The source code's undetached carry, costed from cost_to_exact's bptt_cost extras; None if absent.
-
-    The source's evaluate() replaced the carried state every `reset` steps with one computed without a graph,
-    so step n back-propagated through (n mod reset) + 1 batches: depth 1..reset, mean (reset + 1) / 2; the cost
-    of a run grows linearly with its length. Per seed, the cost ratio (a step through d batches over one through
-    1) is interpolated linearly between the measured depths. Returns {depths, by_depth: {d: per-seed ratios},
-    at_reset: per-seed ratios at depth `reset`, cycle: per-seed ratios averaged over depths 1..reset, ms: per
-    depth, the mean over seeds of the step's milliseconds, maxlen, label}.
-    """
-    for s in (result or {}).get("series", []):
-        extras = [e for e in s.get("extra") or [] if e and "depths" in e]
-        if extras:
-            break
-    else:
-        return None
-    depths = extras[0]["depths"]
-    ratios = [[v / e["sec_per_step"][0] for v in e["sec_per_step"]] for e in extras]
-
-    def at(rs, d):
-        if d <= depths[0]:
-            return rs[0]
-        for (d0, r0), (d1, r1) in zip(zip(depths, rs, strict=True), zip(depths[1:], rs[1:], strict=True),
-                                      strict=False):
-            if d <= d1:
-                return r0 + (r1 - r0) * (d - d0) / (d1 - d0)
-        d0, d1 = depths[-2:] if len(depths) > 1 else (depths[0], depths[0] + 1)
-        slope = (rs[-1] - rs[-2]) / (d1 - d0) if len(depths) > 1 else 0.0
-        return rs[-1] + slope * (d - depths[-1])  # beyond the deepest measured depth: extrapolated
-
-    return {"depths": depths, "by_depth": {d: [rs[i] for rs in ratios] for i, d in enumerate(depths)},
-            "at_reset": [at(rs, reset) for rs in ratios],
-            "cycle": [statistics.fmean(at(rs, d) for d in range(1, reset + 1)) for rs in ratios],
-            "ms": [1e3 * statistics.fmean(e["sec_per_step"][i] for e in extras) for i in range(len(depths))],
-            "maxlen": s["settings"].get("maxlen"), "label": s["label"], "reset": reset,
-            "extrapolated": reset > depths[-1]}
 
 
 def _c2(r):
@@ -675,33 +576,10 @@ def stale_lines(results):
             + "; ".join(f"`{eid}` ({why(files)})" for eid, files in stale.items()) + ".", ""]
 
 
-def section(result):
-    lines = [f"## `{result['id']}`: {result['title']}", "", f"![{result['id']}]({result['id']}.png)", ""]
-    if "heatmap" in result:
-        hm, n = result["heatmap"], len(result["series"][0]["seeds"])
-        lines += [f"Median over seeds of the first step at accuracy 1.0 within the {hm['cap']}-step cap, and how many "
-                  f"of the {n} seeds reached 1.0; \"never\" when the median seed did not (a seed that never "
-                  f"reaches 1.0 ranks after every step); rows {hm['row_name']}, columns {hm['col_name']}.", "",
-                  "| " + hm["row_name"] + " \\ " + hm["col_name"] + " | " + " | ".join(map(str, hm["cols"])) + " |",
-                  "|---" * (len(hm["cols"]) + 1) + "|"]
-        lines += [f"| {r} | " + " | ".join(row) + " |" for r, row in zip(hm["rows"], heat_rows(result), strict=False)]
-    else:
-        lines += ["| curve | first step at 1.0, median (seeds reaching) | final accuracy | learning speed | "
-                  "ms/step | diverged |", "|---|---|---|---|---|---|"]
-        for s in result["series"]:
-            lines.append(f"| {s['label']} | {fmt_first(s)} | {final_accuracy(s):.3f} | {speed(s):.3f} | "
-                         f"{1e3 * statistics.mean(s['sec_per_step']):.2f} | {sum(s['diverged'])}/{len(s['seeds'])} |")
-    first = result["series"][0]["settings"]
-    common = {k: v for k, v in first.items() if all(s["settings"].get(k) == v for s in result["series"])}
-    lines += ["", f"Constants shared by every curve: `{json.dumps(common)}`; seeds {result['config']['seeds']}; "
-              f"trained on {result['device']} in {result['wall_seconds']:.0f} s (torch {result['torch']}).", ""]
-    return lines
-
-
 def safe_section(result):
     """The experiment's report section; one line instead when its result lacks what the section reads."""
     try:
-        write_section = experiments.resolve(result["section"]) if "section" in result else section
+        write_section = registry.resolve(result["section"]) if "section" in result else section
         return write_section(result)
     except PREMISE_ERRORS + (AttributeError, ImportError) as e:
         return [f"## `{result.get('id', '?')}`: {result.get('title', '')}", "",

@@ -22,8 +22,8 @@ code fingerprint and of every result, so runs of one mode are never served as th
 TF32 is switched off in both modes (it would change float32 matmuls and RNNs).
 
 Importing this module sets the environment (configure()), so every entry point (source.py, add.py,
-store.py, tests/conftest.py, benchmarks) imports it before torch; worker processes inherit the environment
-and Ray tasks are given it (cluster.py). train_run calls apply(), which refuses to train when torch was
+machinery/store.py, tests/conftest.py, benchmarks) imports it before torch; worker processes inherit the
+environment and Ray tasks are given it (cluster.py). train_run calls apply(), which refuses to train when torch was
 loaded first with other kernels, rather than give numbers of another machine.
 """
 import os
@@ -59,7 +59,7 @@ def configure(value=None):
         os.environ[ENV] = value
     if mode() == "pinned":
         if "torch" in sys.modules and any(os.environ.get(k) != v for k, v in PINNED_ENV.items()):
-            raise NumericsError("torch was imported before numerics.configure(): import numerics first")
+            raise NumericsError("torch was imported before numerics.configure(): import machinery.numerics first")
         os.environ.update(PINNED_ENV)
     return mode()
 

@@ -1,7 +1,7 @@
 """cost_to_exact: steps, sums and seconds to the first exact evaluation, and what the source code's
 undetached carry cost. Measurement, summary, chart and report section.
 
-bptt_cost is an "after" hook (source.make_config) on the carry-mode model: one training step
+bptt_cost is an "after" hook (the plan format: experiments.py) on the carry-mode model: one training step
 back-propagating through the last d batches (the source never detached its state), for growing d.
 """
 import statistics
@@ -11,11 +11,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import report
-import stats
 from data import check_int, gen_data, measure_rng
 from plot import footer, header, plt, save
+from report import fidelity, stats
+from report.tables import seed_first_steps
 from train import BATCH_SIZE
+
+SOURCE_RESET = fidelity.SOURCE_EVERY  # C2: the source's evaluate() replaces the carried state every this many steps
 
 
 def bptt_cost(model, run, seed, depths, maxlen=None, repeats=3, quick=False):
@@ -131,14 +133,14 @@ def answer_232(result, rows):
         def steps(r):
             return "never gets there" if r[1] is None else f"needs a median {r[1]:g} steps"
 
-        a, b, paired = report.pair(carry, report.seed_first_steps(carry), none, report.seed_first_steps(none))
+        a, b, paired = stats.pair(carry, seed_first_steps(carry), none, seed_first_steps(none))
         found, cmp = stats.above(a, b, paired)
         verdict = {True: "passing the state in slows learning", False: "passing the state in speeds learning",
                    None: "no difference is shown, " + stats.undecided_note(cmp)}[found]
         text.append(f"With the previous batch's final state passed in (carry mode, detached), {c[0]} {steps(c)} "
                     f"({c[4]} seeds reaching) at {c[5]:.2f} ms/step; without it {steps(n)} ({n[4]} seeds reaching) "
                     f"at {n[5]:.2f} ms/step: {verdict} ({cmp.stat()}; that state belongs to unrelated sums).")
-    cost = report.bptt_profile(result)
+    cost = bptt_profile(result)
     reset = cost["reset"]
     text.append(f"The source code's carry mode never detached that state, but its evaluate() replaced it every "
                 f"{reset} steps with one carrying no graph, so a step back-propagated through 1 to {reset} batches "
@@ -150,3 +152,41 @@ def answer_232(result, rows):
                 f"reached: {statistics.fmean(cost['at_reset']):.1f}x the depth-1 step at depth {reset}, "
                 f"{statistics.fmean(cost['cycle']):.1f}x averaged over its {reset}-step cycle.")
     return head + [" ".join(text), ""]
+
+
+def bptt_profile(result, reset=SOURCE_RESET):
+    """The source code's undetached carry, costed from cost_to_exact's bptt_cost extras; None if absent.
+
+    The source's evaluate() replaced the carried state every `reset` steps with one computed without a graph,
+    so step n back-propagated through (n mod reset) + 1 batches: depth 1..reset, mean (reset + 1) / 2; the cost
+    of a run grows linearly with its length. Per seed, the cost ratio (a step through d batches over one through
+    1) is interpolated linearly between the measured depths. Returns {depths, by_depth: {d: per-seed ratios},
+    at_reset: per-seed ratios at depth `reset`, cycle: per-seed ratios averaged over depths 1..reset, ms: per
+    depth, the mean over seeds of the step's milliseconds, maxlen, label}.
+    """
+    for s in (result or {}).get("series", []):
+        extras = [e for e in s.get("extra") or [] if e and "depths" in e]
+        if extras:
+            break
+    else:
+        return None
+    depths = extras[0]["depths"]
+    ratios = [[v / e["sec_per_step"][0] for v in e["sec_per_step"]] for e in extras]
+
+    def at(rs, d):
+        if d <= depths[0]:
+            return rs[0]
+        for (d0, r0), (d1, r1) in zip(zip(depths, rs, strict=True), zip(depths[1:], rs[1:], strict=True),
+                                      strict=False):
+            if d <= d1:
+                return r0 + (r1 - r0) * (d - d0) / (d1 - d0)
+        d0, d1 = depths[-2:] if len(depths) > 1 else (depths[0], depths[0] + 1)
+        slope = (rs[-1] - rs[-2]) / (d1 - d0) if len(depths) > 1 else 0.0
+        return rs[-1] + slope * (d - depths[-1])  # beyond the deepest measured depth: extrapolated
+
+    return {"depths": depths, "by_depth": {d: [rs[i] for rs in ratios] for i, d in enumerate(depths)},
+            "at_reset": [at(rs, reset) for rs in ratios],
+            "cycle": [statistics.fmean(at(rs, d) for d in range(1, reset + 1)) for rs in ratios],
+            "ms": [1e3 * statistics.fmean(e["sec_per_step"][i] for e in extras) for i in range(len(depths))],
+            "maxlen": s["settings"].get("maxlen"), "label": s["label"], "reset": reset,
+            "extrapolated": reset > depths[-1]}

@@ -1,4 +1,4 @@
-"""Worst cases: the worst-case suite, its "after" hook and the plan of the exact_adder study.
+"""Worst cases: the worst-case suite of the exact_adder study (its "after" hook is in evaluate.py).
 
 The suite (suite_eval) runs in stages of growing length and stops at the first stage with a wrong sum (a model
 wrong at 1,000 digits needs no 1,000,000-digit check):
@@ -14,14 +14,13 @@ All sums of a stage go through the model in one batch (chunked over time, the st
 A seed passes the suite when every sum of every stage is exact. Each check also records the smallest margin
 (right digit's logit minus the best wrong one) over its sums: how close the model came to a wrong digit.
 """
-import inspect
 import time
 
 import numpy as np
 import torch
 
-from beyond import TIME_CHUNK
 from data import add_digits, carry_chain_data, check_int, gen_data, measure_rng
+from measures.beyond import TIME_CHUNK
 
 
 def _rows(digits, length):
@@ -171,73 +170,3 @@ def examples_eval(model):
 
 def _msb(row):
     return "".join(map(str, row[::-1]))
-
-
-def exact_eval(model, run, seed, suite, attack=None, attack_seeds=(), proof=None, proof_seeds=(), quick=False):
-    """The exact_adder hook: the suite; on seed 0 the example sums; the attack and proof on the seeds named."""
-    out = {"suite": suite_eval(model, run, seed, **suite, quick=quick)}
-    if seed == 0:
-        out["examples"] = examples_eval(model)
-    if attack is not None and seed in attack_seeds:
-        import adversary
-
-        out["attack"] = adversary.attack_eval(model, run, seed, **attack, quick=quick)
-    if proof is not None and seed in proof_seeds and out["suite"]["passed"]:
-        import proof as proof_module
-
-        out["proof"] = proof_module.proof_eval(model, **proof, quick=quick)
-    return out
-
-
-def plan():
-    """The exact_adder experiment's plan, from the EXACT_* constants of experiments.py.
-
-    The attack and the proof go to the runs whose settings include those of EXACT_ATTACK_RUNS' and EXACT_PROOF_RUN's
-    (a selector that picks no run plans no attack or proof, and the section says so).
-    """
-    import adversary
-    import experiments as e
-    import proof as proof_module
-
-    recipes = e.table("EXACT_RECIPES", e.EXACT_RECIPES)
-    for label, extra in recipes.items():
-        e.table(f"EXACT_RECIPES[{label!r}]", extra)
-    e.table("EXACT_TODAY", e.EXACT_TODAY)
-    e.table("EXACT_SMALL", e.EXACT_SMALL)
-    sizes = e.EXACT_SIZES
-    if not isinstance(sizes, (list, tuple)) or not all(
-            isinstance(p, (list, tuple)) and len(p) == 2 for p in sizes):
-        raise e.ConstantError(f"EXACT_SIZES must be a list of (layers, hidden) pairs such as (1, 32), got {sizes!r}")
-    if not recipes and not sizes:
-        raise e.ConstantError("EXACT_RECIPES and EXACT_SIZES are both empty: exact_adder would plan no run")
-    attacks = e.EXACT_ATTACK_RUNS
-    if not isinstance(attacks, (list, tuple)) or not all(isinstance(a, (list, tuple)) and len(a) == 2 for a in attacks):
-        raise e.ConstantError(f"EXACT_ATTACK_RUNS must be a list of (settings, candidate sums) pairs such as "
-                              f"({{'num_layers': 1, 'hidden_size': 32}}, 100000), got {attacks!r}")
-    attacks = [(e.selector("EXACT_ATTACK_RUNS", sel), check_int("EXACT_ATTACK_RUNS' candidate sums", n, 1))
-               for sel, n in attacks]
-    proof = None if e.EXACT_PROOF_RUN is None else e.selector("EXACT_PROOF_RUN", e.EXACT_PROOF_RUN)
-    for name, fn, value, head in (("EXACT_SUITE", suite_eval, e.EXACT_SUITE, 3),
-                                  ("EXACT_ATTACK", adversary.attack_eval, {**e.EXACT_ATTACK, "candidates": 1}, 3),
-                                  ("EXACT_PROOF", proof_module.proof_eval, e.EXACT_PROOF, 1)):
-        try:  # the measurement must take these, or it would fail after the training
-            inspect.signature(fn).bind(*[None] * head, **e.table(name, value))
-        except TypeError as err:
-            raise e.ConstantError(f"{name}: {fn.__module__}.{fn.__name__} cannot take {value!r} ({err})") from None
-
-    def one(label, layers, hidden, settings):
-        r = e.run(label, **e.table("EXACT_CELL", e.EXACT_CELL), num_layers=layers, hidden_size=hidden,
-                  maxlen=e.EXACT_MAXLEN, **settings)
-        args = {"suite": e.EXACT_SUITE}
-        candidates = next((n for sel, n in attacks if e.selects(sel, r)), None)
-        if candidates is not None:
-            args.update(attack={**e.EXACT_ATTACK, "candidates": candidates}, attack_seeds=[0])
-        if proof is not None and e.selects(proof, r):
-            args.update(proof=e.EXACT_PROOF, proof_seeds=[0])
-        return {**r, "after": {"fn": "exact_eval", "args": args}}
-
-    runs = [one(label, 2, 64, {**e.EXACT_TODAY, **extra}) for label, extra in e.EXACT_RECIPES.items()]
-    runs += [one(f"{layers} x {hidden}", layers, hidden, e.EXACT_SMALL) for layers, hidden in e.EXACT_SIZES]
-    return {"title": f"worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
-                     f"(rnn/tanh trained on {e.EXACT_MAXLEN} digits)", "runs": runs, "seeds": e.EXACT_SEEDS,
-            "chart": "exact_chart", "section": "exact_section"}

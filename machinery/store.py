@@ -1,9 +1,9 @@
 """The run store: every (settings, seed) run is trained once, kept with its weights, reused everywhere.
 
-    python store.py                where the store is, how many runs and measurements it holds, its size
-    python store.py --clear        delete it (results in plots/ stay; a rerun retrains what they lack)
-    python store.py --prune        delete the entries made by older code and measurements nothing uses
-    python store.py --clear --yes  without asking (required when not on a terminal)
+    python -m machinery.store                 where the store is, how many runs and measurements, its size
+    python -m machinery.store --clear         delete it (results in plots/ stay; a rerun retrains what they lack)
+    python -m machinery.store --prune         delete the entries made by older code and measurements nothing uses
+    python -m machinery.store --clear --yes   without asking (required when not on a terminal)
 
 --clear and --prune act only on a folder holding the marker file .adder-store, written when a store is
 created, and delete only the store's own files in it.
@@ -28,7 +28,7 @@ is served only with the very weights it was written with (entries made before th
 are checked by loading their weights). A corrupt or mismatched entry is named in one line, set aside
 as <file>.corrupt (never deleted) and retrained.
 """
-import numerics  # noqa: I001 - first: it sets the numerics before torch loads
+from machinery import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
 import copy
 import hashlib
@@ -44,9 +44,9 @@ from pathlib import Path
 import torch
 from filelock import FileLock
 
-import codehash
+from machinery import codehash
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # the project root
 DEFAULT_DIR = ROOT / "store"  # the default location (gitignored); ADDER_STORE or --store moves it
 TRAINING = ("train", "train_run")  # the function whose code closure decides a run's numbers
 ENVIRONMENT = ("torch", "numpy", "numerics")  # what else decides them: versions and the numerics mode
@@ -116,10 +116,10 @@ def environment():
 
 @lru_cache(maxsize=None)
 def _closure(fn):
-    """The code closure of train_run ("train.train_run") or of a hook (its short name in experiments.NAMES)."""
-    import experiments
+    """The code closure of train_run ("train.train_run") or of a hook (its short name in measures/registry.py)."""
+    from measures import registry  # here: the store is imported by what the hooks' modules are imported by
 
-    module, _, name = (fn if fn == ".".join(TRAINING) else experiments.qualname(fn)).rpartition(".")
+    module, _, name = (fn if fn == ".".join(TRAINING) else registry.qualname(fn)).rpartition(".")
     return codehash.closure(module, name)
 
 
@@ -159,6 +159,14 @@ def code_id(fp):
 def hook_id(fp, hook):
     """The part of a fingerprint that decides a hook's measurement (besides the run it measures)."""
     return codehash.digest(((fp or {}).get("hooks") or {}).get(hook) or {})
+
+
+def same_code(old, new):
+    """Whether two fingerprints decide the same numbers: equal contents of train_run's and every hook's closure and
+    the same environment, wherever the definitions live (a moved file leaves a result current)."""
+    if not isinstance(old, dict) or "code" not in old or set(old.get("hooks") or {}) != set(new.get("hooks") or {}):
+        return False
+    return code_id(old) == code_id(new) and all(hook_id(old, h) == hook_id(new, h) for h in new.get("hooks") or {})
 
 
 def changed(old, new, hooks=()):
@@ -281,7 +289,7 @@ class Store:
                            "seed": seed, "device": result["device"], "stop": stop, "after": run.get("after")}
                     hist = {f: series[f][k] for f in HISTORY_FIELDS}
                     hist.update(loss_steps=series["loss_steps"], eval_steps=series["steps"], seed=seed)
-                    folder, _ = self._run_stem(req)
+                    folder, _ = self.run_entry(req)
                     if not current:
                         self.index_stale[folder.name] = result.get("fingerprint", {})
                         continue
@@ -289,9 +297,10 @@ class Store:
                     hook = req["after"]["fn"] if req["after"] else None
                     if hook and series.get("extra") and series["extra"][k] is not None \
                             and hook_id(result["fingerprint"], hook) == self.hook_code(hook):
-                        self.index_measures[self._measure_path(req)] = series["extra"][k]
+                        self.index_measures[self.measure_path(req)] = series["extra"][k]
 
-    def _run_stem(self, req):
+    def run_entry(self, req):
+        """(folder, file stem) of a request's run entry: runs/<lineage>/<code>_s<steps>_<full|stop>."""
         lin = lineage(req["model"], req["train"], req["seed"], req["device"])
         kind = "stop" if req["stop"] else "full"
         return self.root / "runs" / lin, f"{self.code}_s{req['train']['steps']}_{kind}"
@@ -304,7 +313,7 @@ class Store:
     def lock(self, req):
         """The lock of one run entry, held while the run is trained and written: a second process that wants
         the same run waits for it and then reads the entry. An OS file lock: the holder's death releases it."""
-        folder, stem = self._run_stem(req)
+        folder, stem = self.run_entry(req)
         folder.mkdir(parents=True, exist_ok=True)
         return FileLock(folder / f"{stem}.lock")
 
@@ -362,14 +371,14 @@ class Store:
 
     def stored_run(self, req):
         """(history, weights) of this exact run if the store holds it whole, else None."""
-        folder, stem = self._run_stem(req)
+        folder, stem = self.run_entry(req)
         entry = self._entry(folder, stem)
         blob = None if entry is None else self._weights(folder, stem, entry)
         return None if blob is None else (entry["history"], blob)
 
     def history(self, req):
         """(history, has_weights) of the request from the store, or (None, False)."""
-        folder, stem = self._run_stem(req)
+        folder, stem = self.run_entry(req)
         entry = self._entry(folder, stem)
         if entry is not None:
             if not (folder / f"{stem}.pt").exists() or entry.get("weights_sha256", "legacy") is None:
@@ -386,7 +395,7 @@ class Store:
 
     def stale_reason(self, req):
         """Files whose change made the stored runs of this lineage unusable (empty: none stored at all)."""
-        folder, _ = self._run_stem(req)
+        folder, _ = self.run_entry(req)
         for path in folder.glob("*.json") if folder.exists() else []:
             entry = load_json(path)
             if isinstance(entry, dict) and entry.get("code") != self.code:
@@ -400,7 +409,7 @@ class Store:
 
         The JSON is what makes the entry exist, so a process killed between the two writes leaves no entry.
         """
-        folder, stem = self._run_stem(req)
+        folder, stem = self.run_entry(req)
         folder.mkdir(parents=True, exist_ok=True)
         if weights is not None:
             atomic_write(folder / f"{stem}.pt", weights)
@@ -419,15 +428,16 @@ class Store:
         hooks = self.fp.get("hooks") or {}
         return codehash.digest(hooks[hook]) if hook in hooks else hook_id(fingerprint([hook]), hook)
 
-    def _measure_path(self, req):
-        folder, stem = self._run_stem(req)
+    def measure_path(self, req):
+        """Where the measurement of a request's "after" hook on its run is kept (its key: hook, args, hook code)."""
+        folder, stem = self.run_entry(req)
         after = req["after"]
         key = _digest({"fn": after["fn"], "args": after.get("args", {}), "code": self.hook_code(after["fn"])}, 10)
         return self.root / "measures" / folder.name / f"{stem}__{key}.json"
 
     def measure(self, req):
         """The stored result of the request's "after" hook on its trained model, or None."""
-        path = self._measure_path(req)
+        path = self.measure_path(req)
         entry = load_json(path)
         if path.exists() and (not isinstance(entry, dict) or "value" not in entry):
             self._set_aside([path], "not a measurement", "measuring again")
@@ -435,7 +445,7 @@ class Store:
         return self.index_measures.get(path) if entry is None else entry["value"]
 
     def save_measure(self, req, value):
-        path = self._measure_path(req)
+        path = self.measure_path(req)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps({"after": req["after"], "value": value}).encode())
 
@@ -563,7 +573,7 @@ def stale_measures(s):
         try:
             req = {"model": run["model"], "train": run["train"], "seed": run["seed"], "device": run["device"],
                    "stop": run["stop_at_exact"], "after": entry["after"]}
-            current = s._measure_path(req) == path
+            current = s.measure_path(req) == path
         except (OSError, KeyError, TypeError, ValueError):  # no run, not a measurement, or its hook module gone
             current = False
         if not current:
@@ -647,7 +657,7 @@ def main(argv=None):
             runs, measures = prune(args.store)
             print(f"pruned {runs} runs made by older code and {measures} measurements nothing uses")
     except (StoreError, OSError) as e:
-        print(f"store.py: {e}", file=sys.stderr)
+        print(f"machinery/store.py: {e}", file=sys.stderr)
         return 2
     print("\n".join(summary(args.store)[0]))
     return 0

@@ -204,3 +204,13 @@ def find_series(result, **settings):
         if all(st.get(k) == v for k, v in settings.items()):
             return s
     return None
+
+
+def pair(sa, va, sb, vb):
+    """Per-seed values of two series -> (a, b, paired): matched by seed id where the two share seeds."""
+    seeds_a, seeds_b = sa.get("seeds", range(len(va))), sb.get("seeds", range(len(vb)))  # no ids: by position
+    common = [x for x in seeds_a if x in set(seeds_b)]
+    if len(common) >= 2:
+        ia, ib = {x: i for i, x in enumerate(seeds_a)}, {x: i for i, x in enumerate(seeds_b)}
+        return [va[ia[x]] for x in common], [vb[ib[x]] for x in common], True
+    return va, vb, False

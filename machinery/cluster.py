@@ -19,9 +19,9 @@ Ray is optional: only --ray imports it, and without it --ray is a one-line error
 import os
 from pathlib import Path
 
-import numerics
+from machinery import numerics
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # the project root
 INSTALL = "pip install ray==2.60.0"  # the version the tests run (requirements-dev.txt)
 EXCLUDES = ["store/", "plots/", "__pycache__/", ".pytest_cache/", ".hypothesis/", ".venv/",
             "*.pt"]  # not shipped to the workers: runs, results, caches

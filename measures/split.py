@@ -3,7 +3,7 @@
 Training operands lie in [0, 5·10^(maxlen-1)) and test operands in [5·10^(maxlen-1), 10^maxlen), so the
 top result digit is 0 in every training sum and 1 in every test sum, and leading operand digits 5-9 never
 occur in training. Two measurements separate that shift from the length:
-    position_errors  an "after" hook (source.make_config) on the maxlen runs: the error rate at each result
+    position_errors  an "after" hook (plan format: experiments.py) on the maxlen runs: the error rate at each result
                      digit position on held-out test-range and train-range sums, and both exact-match rates
     maxlen_control   the experiment that reruns the maxlen sweep evaluated on held-out train-range sums
                      (train.py's eval_split="train"; training itself is identical)
@@ -17,6 +17,7 @@ import torch
 import plot
 from data import SPLITS, check_int, gen_data, measure_rng
 from plot import plt
+from report import tables
 
 QUICK_SUMS = 100  # held-out sums per range in --quick runs
 
@@ -88,9 +89,7 @@ def maxlen_chart(result, path):
 
 def maxlen_section(result):
     """The default section of the maxlen sweep, then each model's errors on test-range vs train-range sums."""
-    import report  # here, not at the top: report imports this module for claim C5
-
-    lines = report.section(result)
+    lines = tables.section(result)
     if not has_positions(result):
         return lines
     n = result["series"][0]["extra"][0]["sums"]

@@ -1,13 +1,13 @@
 """carry_chains: exact match vs the longest carry chain in long sums, and the worst cases 99...9 + 1.
 Measurement, summary, chart and report section.
 
-chain_eval is an "after" hook (source.make_config): accuracy on sums whose longest carry chain is exactly
+chain_eval is an "after" hook (plan format: experiments.py): accuracy on sums whose longest carry chain is exactly
 k (data.carry_chain_data), and whether 99...9 + 1 and 1 + 99...9 come out right.
 """
 import statistics
 
-from beyond import evaluate_sums, predict_correct, worst_cases
 from data import LEADING_DIGITS, carry_chain_data, check_int, measure_rng
+from measures.beyond import evaluate_sums, predict_correct, worst_cases
 from plot import band, footer, header, plt, save
 
 

@@ -15,11 +15,12 @@ a name it can resolve. Names reached only through strings or attributes of objec
 a model) are covered by hashing whole classes.
 """
 import ast
+import copy
 import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent  # project modules are the .py files under it (dotted: folders)
+ROOT = Path(__file__).resolve().parents[1]  # the project root: its modules are the .py files under it (dotted: folders)
 
 
 def _hash(text):
@@ -112,9 +113,31 @@ def closure(module, name):
                     todo.append((target, attr))
             continue
         node = mod.defs[n]
-        seen[key] = _hash(ast.dump(node))
+        seen[key] = _hash(ast.dump(_unplaced(node)))
         todo.extend(_references(node, mod))
     return dict(sorted(seen.items()))
+
+
+def _unplaced(node):
+    """A copy of a definition with its project imports written as if every module lay at the top level.
+
+    `from measures.exact import adversary` inside a function reads as `import adversary`, and
+    `from measures.beyond import x` as `from beyond import x`: where a module lives is not its content, so moving
+    a file into a folder (and importing it from there) leaves the fingerprints of the code that imports it as they
+    were. Relative imports (level > 0) are not followed; the project uses absolute ones only.
+    """
+    node = copy.deepcopy(node)
+    for n in ast.walk(node):
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(n, field, None)
+            for i, st in enumerate(stmts if isinstance(stmts, list) else []):
+                if not isinstance(st, ast.ImportFrom) or st.level or not st.module:
+                    continue
+                if all(_module_path(f"{st.module}.{a.name}") for a in st.names):  # from package import module
+                    stmts[i] = ast.Import(names=[ast.alias(a.name, a.asname) for a in st.names])
+                elif "." in st.module and _module_path(st.module):  # from package.module import name
+                    stmts[i] = ast.ImportFrom(st.module.rpartition(".")[2], st.names, 0)
+    return node
 
 
 def digest(clo):

@@ -17,8 +17,8 @@ import time
 import numpy as np
 import torch
 
-import exact
 from data import add_digits, carry_chain_data, check_int, measure_rng
+from measures.exact import exact
 
 WINDOW = 40  # pairs before the worst step that mutations touch
 

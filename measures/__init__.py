@@ -1,0 +1,1 @@
+"""Measurements of trained models, one module per family: its "after" hook, chart and section (registry.py)."""
