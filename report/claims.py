@@ -50,7 +50,8 @@ VERDICT_RULE = (
     "*alike* (counts against the claim); a claim that two settings are alike *holds* only when TOST shows it. "
     "Otherwise a part is *undecided at n = 5*, with the seeds a study would need to decide it (80% power). "
     "Verdict: **confirmed** = every part holds; **mixed** = some hold; **refuted** = none holds and some are "
-    "contradicted or alike; **undecided** = none is decided.")
+    "contradicted or alike; **undecided** = none is decided. A part *true by construction* (two settings that are "
+    "the same computation) is shown and not counted.")
 
 
 class NotJudged(Exception):
@@ -120,8 +121,12 @@ def speeds(sa, sb, upto=None):
     return pair(sa, seed_speeds(sa, upto), sb, seed_speeds(sb, upto))
 
 
+BY_CONSTRUCTION = "true by construction"  # a part no measurement could contradict: shown, not counted
+
+
 def verdict(outcomes):
-    """Part outcomes -> the claim's verdict (VERDICT_RULE)."""
+    """Part outcomes -> the claim's verdict (VERDICT_RULE); parts true by construction do not count."""
+    outcomes = [o for o in outcomes if o != BY_CONSTRUCTION]
     if outcomes and all(o == "holds" for o in outcomes):
         return "confirmed"
     if any(o == "holds" for o in outcomes):
@@ -231,7 +236,7 @@ def _c4(r):
     for i, (ma, sa) in enumerate(modes):
         for mb, sb in modes[i + 1:]:
             if identical(sa, sb):
-                parts.append(Part(f"{ma} and {mb} alike", "holds", "none: identical by construction", "-",
+                parts.append(Part(f"{ma} and {mb} alike", BY_CONSTRUCTION, "none: identical by construction", "-",
                                   f"bitwise-equal curves on every seed (learning speed {speed(sa):.3f})"))
                 notes.append(f"{ma} and {mb} are the same computation (an explicit zero state equals none passed); "
                              "the run store trains it once and serves both, so their equality is by construction, "

@@ -117,7 +117,7 @@ CASES = [  # (claim, stored results, expected verdict)
      "confirmed"),
     ("C3", {"no_rnn": result(series("no RNN", SLOW, cell="linear"), series("2-layer RNN", FAST))}, "mixed"),
     ("C4", {"hidden_mode_1layer": modes(SAME, FAST)}, "confirmed"),
-    ("C4", {"hidden_mode_1layer": modes(SLOW, FAST)}, "mixed"),  # none and zero alike, carry apart
+    ("C4", {"hidden_mode_1layer": modes(SLOW, FAST)}, "refuted"),  # carry apart; none = zero does not count
     ("C4", {"hidden_mode_1layer": modes(SLOW, FAST, [0.3] * 5)}, "refuted"),
     ("C5", {"maxlen": maxlens(SLOW, FAST, FAST, SAME), "maxlen_control": maxlens(SLOW, SAME, FAST, FAST)},
      "confirmed"),
@@ -187,6 +187,7 @@ def test_c2_states_the_ceiling():
 def test_c4_says_zero_equals_none_by_construction():
     parts, notes, _ = judge("C4", {"hidden_mode_1layer": modes(SAME, FAST)})
     assert parts[-1].test == "none: identical by construction" and "same computation" in " ".join(notes)
+    assert parts[-1].outcome == claims.BY_CONSTRUCTION and claims.verdict([p.outcome for p in parts]) == "confirmed"
     zero = [v + 0.0005 for v in FAST]
     parts, notes, _ = judge("C4", {"hidden_mode_1layer": modes(SAME, FAST, zero)})  # zero not a copy: tested
     assert parts[-1].test.startswith("TOST") and not notes
