@@ -52,6 +52,7 @@ from train import resolve_device, train_run
 SCHEMA_VERSION = 2  # bump when the result JSON changes shape: every cached result is retrained
 OUT_DIR = Path(__file__).resolve().parent / "plots"
 QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: seeds, step cap, interval, maxlen / 5
+QUICK_EVAL_SIZE = 100  # --quick: held-out sums per evaluation (the full study's: train.EVAL_SIZE)
 
 
 def quick_plan(plan):
@@ -62,6 +63,7 @@ def quick_plan(plan):
         scale = QUICK["steps"] / t["steps"]
         t.update(steps=min(t["steps"], QUICK["steps"]), maxlen=max(1, round(t["maxlen"] / QUICK["maxlen_div"])),
                  loss_every=QUICK["every"], eval_every=QUICK["every"],
+                 eval_size=min(t.get("eval_size", QUICK_EVAL_SIZE), QUICK_EVAL_SIZE),
                  milestones=sorted({max(1, round(m * scale)) for m in t["milestones"]}))
         if r.get("after"):  # the measurement shrinks itself (its test lengths, sums) when told it is quick
             r = {**r, "after": {**r["after"], "args": {**r["after"].get("args", {}), "quick": True}}}
