@@ -179,6 +179,7 @@ EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s)
 
 # --- --quick: every plan shrunk to these caps (quick_plan), end to end in minutes ---
 QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: seeds, step cap, interval, maxlen / 5
+QUICK_EVAL_SIZE = 100  # --quick: held-out sums per evaluation (the full study's: train.EVAL_SIZE)
 
 
 
@@ -190,6 +191,7 @@ def quick_plan(plan):
         scale = QUICK["steps"] / t["steps"]
         t.update(steps=min(t["steps"], QUICK["steps"]), maxlen=max(1, round(t["maxlen"] / QUICK["maxlen_div"])),
                  loss_every=QUICK["every"], eval_every=QUICK["every"],
+                 eval_size=min(t.get("eval_size", QUICK_EVAL_SIZE), QUICK_EVAL_SIZE),
                  milestones=sorted({max(1, round(m * scale)) for m in t["milestones"]}))
         if r.get("after"):  # the measurement shrinks itself (its test lengths, sums) when told it is quick
             r = {**r, "after": {**r["after"], "args": {**r["after"].get("args", {}), "quick": True}}}

@@ -8,6 +8,9 @@ from machinery import numerics  # noqa: E402, F401 - before torch: the pinned nu
 
 # every test trains into a store of its own session, never into the user's ./store
 os.environ["ADDER_STORE"] = tempfile.mkdtemp(prefix="adder-store-")
+# numpy's BLAS on one thread, as torch's (below): on 2 busy cores a second OpenBLAS thread spins and makes a
+# small SVD (probe.pca_2d) take a second instead of milliseconds. Set before numpy loads; children inherit it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -21,7 +24,7 @@ def one_thread():
     torch.set_num_threads(1)
 
 
-TINY = {"seeds": 2, "steps": 30, "every": 10, "maxlen_div": 5}  # experiments.QUICK for the tests
+TINY = {"seeds": 2, "steps": 20, "every": 10, "maxlen_div": 5}  # experiments.QUICK for the tests: two points per curve
 
 
 @pytest.fixture(scope="session")
@@ -46,4 +49,7 @@ def assert_drawn(png):
 
     image = plt.imread(png)
     assert image.ndim == 3 and min(image.shape[:2]) > 300
-    assert len(np.unique(image.reshape(-1, image.shape[2]), axis=0)) > 100
+    colors = np.zeros(image.shape[:2], np.uint32)  # one integer per pixel: np.unique on rows is 30x slower
+    for channel in np.moveaxis(np.round(image * 255).astype(np.uint32), -1, 0):  # 8-bit RGB(A), as savefig writes
+        colors = colors << 8 | channel
+    assert len(np.unique(colors)) > 100

@@ -155,10 +155,11 @@ def test_identical_runs_of_one_plan_train_once(tmp_path, monkeypatch):
 def test_measurements_reuse_stored_weights(tmp_path, monkeypatch):
     calls = counting(monkeypatch)
     monkeypatch.setattr(experiments, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "LENGTH_CELLS", [("rnn", "tanh"), ("gru", None)])  # the cells of both plans
     args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "--store",
             str(tmp_path / "s")]
     assert source.main([*args, "carry_chains"]) == 0
-    assert len(calls) == 4 * 2
+    assert len(calls) == 2 * 2
     calls.clear()
     assert source.main([*args, "hidden_probe"]) == 0  # same (cell, seed) models: measured, not trained
     assert calls == []
@@ -166,7 +167,7 @@ def test_measurements_reuse_stored_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments, "CHAIN_KS", [0, 3])
     assert source.main([*args, "carry_chains"]) == 0
     new = json.loads((tmp_path / "o" / "carry_chains.json").read_text())
-    assert calls == [] and new["measured"] == 8 and new["series"][0]["extra"][0]["chains"] == [0, 3]
+    assert calls == [] and new["measured"] == 2 * 2 and new["series"][0]["extra"][0]["chains"] == [0, 3]
     assert new["series"][0]["loss"] == old["series"][0]["loss"]
 
 
@@ -201,35 +202,43 @@ def trained(stdout):
     return int(stdout.split("done in ")[1].split("trained ")[1].split(" of ")[0])
 
 
-def test_code_edits_retrain_only_what_they_change(project_copy):
-    out = run_copy(project_copy, "pt_main", "no_rnn")
-    assert trained(out) == 3 + 6
-    assert trained(run_copy(project_copy, "pt_main", "no_rnn")) == 0
-    train_py = project_copy / "train.py"
-    text = train_py.read_text()
-    train_py.write_text(text.replace('"""The one training', '# a comment\n"""The one training', 1)
-                        .replace("EVAL_EVERY = 50  #", "EVAL_EVERY = 50  # a comment;"))
-    assert trained(run_copy(project_copy, "pt_main", "no_rnn")) == 0  # comments and docstrings do not count
-    train_py.write_text(text.replace("EVAL_SIZE = 1000", "EVAL_SIZE = 999"))
-    out = run_copy(project_copy, "pt_main", "no_rnn")
-    assert trained(out) == 9
-    assert "[pt_main] train.EVAL_SIZE changed since 3 of its runs were stored: retraining them" in out
-    assert "[no_rnn] train.EVAL_SIZE changed since 6 of its runs were stored: retraining them" in out
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
-def test_interrupted_experiment_resumes_with_only_its_unfinished_runs(project_copy, sig):
+def test_killed_experiment_resumes_with_only_its_unfinished_runs(project_copy):
+    """The one subprocess test here: a kill (no handler runs, a write may be cut short) leaves no torn entry."""
     proc = run_copy(project_copy, "cells", wait=False)  # 4 cells x 3 seeds = 12 runs
     runs = project_copy / "store" / "runs"
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # generous: on busy cores the child may wait long for its first CPU slice
     while len(list(runs.glob("*/*.json"))) < 3 and time.time() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, sig)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
     done = len(list(runs.glob("*/*.json")))
     assert 3 <= done < 12 and proc.returncode != 0
     assert not list(runs.glob("*/*.tmp"))  # no torn entry
     assert trained(run_copy(project_copy, "cells")) == 12 - done
+
+
+def test_interrupted_experiment_resumes_with_only_its_unfinished_runs(tmp_path, monkeypatch):
+    """Ctrl-C (KeyboardInterrupt) in the middle of an experiment: exit 130, the finished runs stay stored."""
+    monkeypatch.setattr(experiments, "QUICK", TINY)
+    real, calls = source.train_run, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[0].cell)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(source, "train_run", interrupted)
+    args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "--store",
+            str(tmp_path / "s"), "cells"]  # 4 cells x 2 seeds = 8 runs
+    assert source.main(args) == 130
+    runs = tmp_path / "s" / "runs"
+    assert len(list(runs.glob("*/*.json"))) == 3 and not list(runs.glob("*/*.tmp"))
+    assert not (tmp_path / "o" / "cells.json").exists()
+    monkeypatch.setattr(source, "train_run", real)
+    calls = counting(monkeypatch)
+    assert source.main(args) == 0
+    assert len(calls) == 8 - 3 and len(list(runs.glob("*/*.json"))) == 8
 
 
 def test_store_cli_reports_and_clears(tmp_path, monkeypatch):

@@ -37,16 +37,23 @@ def test_huge_learning_rate_is_recorded_as_diverged():
     assert hist["diverged"] and 1 <= hist["diverged_at"] < 300
     assert len(hist["loss"]) == 30 and hist["loss"][-1] is None  # grid kept, unreached points None
     assert all(v is None or math.isfinite(v) for v in hist["loss"])
+    assert hist["first_exact"] is None and hist["first_exact_sec"] is None  # never exact: no time to it
 
 
 def test_multistep_schedule_and_stop_at_exact():
+    from time import perf_counter
+
     kw = dict(maxlen=10, steps=400, lr=0.005, milestones=[200], gamma=0.5, seed=0, eval_every=25)
     full, _ = train_run({"hidden_mode": "none"}, **kw)
+    t0 = perf_counter()
     early, _ = train_run({"hidden_mode": "none"}, stop_at_exact=True, **kw)
+    wall = perf_counter() - t0
     assert full["first_exact"] is not None
     assert early["first_exact"] == full["first_exact"] == early["steps_run"]
     n = full["first_exact"] // 25
     assert early["accuracy"][:n] == full["accuracy"][:n] and early["accuracy"][n:] == [None] * (16 - n)
+    # the wall time to the first exact evaluation: every training step so far and the evaluations, within the call
+    assert early["sec_per_step"] * early["steps_run"] <= early["first_exact_sec"] <= wall
 
 
 def test_evaluate_counts_whole_sum_exact_match():
@@ -82,8 +89,17 @@ def test_bad_settings_raise(kwargs, match):
         train_run({}, **{**base, **kwargs})
 
 
-def test_device_names():
+@pytest.mark.parametrize("has_cuda", [False, True])
+def test_device_names(monkeypatch, has_cuda):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)  # either machine, on this one
+    assert resolve_device("auto") == ("cuda" if has_cuda else "cpu")
     assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") in ("cpu", "cuda")
-    with pytest.raises(ValueError, match="auto, cpu, cuda"):
+    if has_cuda:
+        assert resolve_device("cuda") == "cuda"
+    else:
+        with pytest.raises(ValueError, match="'cuda' requested but torch.cuda.is_available\\(\\) is False"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="unknown device 'tpu'; valid: auto, cpu, cuda"):
         resolve_device("tpu")
