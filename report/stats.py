@@ -24,6 +24,7 @@ freedom are rounded down (a slightly conservative test).
 """
 import math
 import statistics
+from functools import lru_cache
 
 ALPHA = 0.05  # two-sided level of every test; TOST uses a 1 - 2·ALPHA (90%) interval
 POWER = 0.8  # the power `seeds_needed` plans for
@@ -55,12 +56,13 @@ def t_cdf(t, df):
     return 0.5 + 0.5 * a  # A = P(|T| <= |t|) signed by t
 
 
+@lru_cache(maxsize=None)  # seeds_needed asks for the same few quantiles thousands of times
 def t_quantile(p, df):
     """The t with P(T <= t) = p (bisection on t_cdf)."""
     if not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1), got {p}")
     lo, hi = -1e6, 1e6
-    for _ in range(200):
+    for _ in range(100):  # the interval reaches adjacent floats within ~75 halvings
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
     return (lo + hi) / 2
@@ -138,11 +140,17 @@ class Comparison:
             return None
         if self.sd <= EPS:
             return 2
-        for n in range(2, MAX_SEEDS + 1):
+        def enough(n):  # monotone in n: the quantiles shrink as n grows
             q = t_quantile(1 - ALPHA / sides, n - 1) + t_quantile(POWER, n - 1)
-            if n >= (q * self.sd / effect) ** 2:
-                return n
-        return None
+            return n >= (q * self.sd / effect) ** 2
+
+        if not enough(MAX_SEEDS):
+            return None
+        lo, hi = 2, MAX_SEEDS  # the smallest n that is enough, by bisection (the same n as a scan from 2)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if enough(mid) else (mid + 1, hi)
+        return lo
 
     def stat(self):
         """The numbers a part was judged on, in a few words."""

@@ -14,6 +14,7 @@ from conftest import TINY
 
 import experiments
 import source
+from machinery import runner as machinery_runner
 from machinery import store
 from machinery.store import Store, canonical, lineage, truncate
 from train import train_run
@@ -220,7 +221,7 @@ def test_killed_experiment_resumes_with_only_its_unfinished_runs(project_copy):
 def test_interrupted_experiment_resumes_with_only_its_unfinished_runs(tmp_path, monkeypatch):
     """Ctrl-C (KeyboardInterrupt) in the middle of an experiment: exit 130, the finished runs stay stored."""
     monkeypatch.setattr(experiments, "QUICK", TINY)
-    real, calls = source.train_run, []
+    real, calls = machinery_runner.train_run, []
 
     def interrupted(*args, **kwargs):
         calls.append(args[0].cell)
@@ -228,14 +229,14 @@ def test_interrupted_experiment_resumes_with_only_its_unfinished_runs(tmp_path, 
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(source, "train_run", interrupted)
+    monkeypatch.setattr(machinery_runner, "train_run", interrupted)
     args = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "--store",
             str(tmp_path / "s"), "cells"]  # 4 cells x 2 seeds = 8 runs
     assert source.main(args) == 130
     runs = tmp_path / "s" / "runs"
     assert len(list(runs.glob("*/*.json"))) == 3 and not list(runs.glob("*/*.tmp"))
     assert not (tmp_path / "o" / "cells.json").exists()
-    monkeypatch.setattr(source, "train_run", real)
+    monkeypatch.setattr(machinery_runner, "train_run", real)
     calls = counting(monkeypatch)
     assert source.main(args) == 0
     assert len(calls) == 8 - 3 and len(list(runs.glob("*/*.json"))) == 8
