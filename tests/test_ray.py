@@ -72,7 +72,7 @@ def test_ctrl_c_cancels_tasks_and_keeps_finished_runs(ray, tmp_path, monkeypatch
     assert json.loads((tmp_path / "pt_main.json").read_text())["runs_trained"] == 2
     runs = list((tmp_path / "store" / "runs").glob("*/*.json"))
     assert len(runs) == 2 + 1  # pt_main's and no_rnn's finished one
-    deadline = time.time() + 30  # the cancelled tasks give their CPUs back
+    deadline = time.time() + 120  # the cancelled tasks give their CPUs back (slowly on a loaded machine)
     while ray.available_resources().get("CPU", 0) < 2 and time.time() < deadline:
         time.sleep(0.2)
     assert ray.available_resources().get("CPU", 0) == 2
