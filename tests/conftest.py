@@ -53,3 +53,15 @@ def assert_drawn(png):
     for channel in np.moveaxis(np.round(image * 255).astype(np.uint32), -1, 0):  # 8-bit RGB(A), as savefig writes
         colors = colors << 8 | channel
     assert len(np.unique(colors)) > 100
+
+
+def copy_code(dst):
+    """The project's code (top-level modules and packages, no data) copied into the new folder dst."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    dst.mkdir()
+    for f in root.glob("*.py"):
+        shutil.copy(f, dst / f.name)
+    for package in ("machinery", "measures", "report"):
+        shutil.copytree(root / package, dst / package, ignore=shutil.ignore_patterns("__pycache__"))

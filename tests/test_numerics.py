@@ -8,14 +8,13 @@ chart (nothing), and made while a run goes on (never relabels it; a worker with 
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, copy_code
 
 import experiments
 import source
@@ -113,11 +112,7 @@ def test_a_worker_with_other_code_refuses_to_run():
 def code_copy(tmp_path, monkeypatch):
     """The project's modules copied to a folder the fingerprint reads instead (edit them to simulate an edit)."""
     dst = tmp_path / "code"
-    dst.mkdir()
-    for f in ROOT.glob("*.py"):
-        shutil.copy(f, dst / f.name)
-    for package in ("machinery", "measures", "report"):
-        shutil.copytree(ROOT / package, dst / package, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_code(dst)
     monkeypatch.setattr(codehash, "ROOT", dst)
     store.reset_fingerprints()
     yield dst

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, copy_code
 
 import experiments
 import source
@@ -176,11 +176,7 @@ def test_measurements_reuse_stored_weights(tmp_path, monkeypatch):
 def project_copy(tmp_path):
     """The project's code in a folder of its own (so a test may edit it), with tiny --quick settings."""
     dst = tmp_path / "proj"
-    dst.mkdir()
-    for f in ROOT.glob("*.py"):
-        shutil.copy(f, dst / f.name)
-    for package in ("machinery", "measures", "report"):
-        shutil.copytree(ROOT / package, dst / package, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_code(dst)
     src = (dst / "experiments.py").read_text()
     (dst / "experiments.py").write_text(src.replace('QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}',
                                                'QUICK = {"seeds": 3, "steps": 40, "every": 10, "maxlen_div": 5}'))
