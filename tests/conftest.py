@@ -36,7 +36,7 @@ def quick_results(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(experiments, "QUICK", TINY)
     try:
-        assert source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out)]) == 0
+        assert source.main(["--quick", "--workers", "2", "--device", "cpu", "--out", str(out)]) == 0  # both cores
     finally:
         mp.undo()
     return out
