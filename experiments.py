@@ -169,7 +169,7 @@ EXACT_SIZES = [(1, 16), (1, 32), (2, 16)]  # (layers, hidden) of the frontier sw
 EXACT_GOAL = 0.8  # a size "passes" when at least this fraction of its seeds pass the whole suite
 EXACT_SUITE = {"lengths": [1000, 10000, 100000, 1000000], "chains": CHAIN_KS, "chain_sums": 20, "gain_sums": 20,
                "random_sums": 20, "long_random": 1}  # exact.suite_eval: stages, sums per check
-EXACT_ATTACK = {"length": 1000, "batch": 1000, "elite": 50}  # adversary.attack_eval, on seed 0 of each run below
+EXACT_ATTACK = {"lengths": [1000], "batch": 1000, "elite": 50}  # adversary.attack_eval, on seed 0 of each run below
 EXACT_ATTACK_RUNS = [  # (settings, candidate sums): every planned run whose settings include these (first match)
     ({"num_layers": 1, "hidden_size": 32}, 100000),  # the 1 x 32 size
     ({"num_layers": 2, "hidden_size": 64, "chain_fraction": 0.5}, 20000),  # the chain-rich recipe

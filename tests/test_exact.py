@@ -155,16 +155,12 @@ def test_image_boxes_hold_the_models_own_states():
 def test_attack_finds_failing_sums_of_a_half_trained_model():
     _, model = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "hidden_size": 16},
                          maxlen=5, steps=60, lr=0.01, seed=0, eval_every=60)
-    out = adversary.attack_eval(model, None, 0, candidates=300, length=60, batch=100, elite=10, confirm=5)
+    out = adversary.attack_eval(model, None, 0, candidates=300, lengths=[60], batch=100, elite=10, confirm=5)
     assert out["candidates"] == 300 and out["failures"] >= 1 and out["min_margin"] <= 0
     assert [n for n, _ in out["curve"]] == [100, 200, 300]  # the best margin after each batch of candidates
     assert out["curve"][-1][1] < out["curve"][0][1]  # the mutations found worse sums than the seed population
     # the search's best (fast copy) is the worst confirmed on the model itself
     assert out["curve"][-1][1] == out["fast_min_margin"] == pytest.approx(out["min_margin"], abs=1e-4)
-
-
-def test_short_form():
-    assert adversary.short_form(np.array([1, 9, 9, 9, 9, 0]), np.array([1, 0])) == "[9x4]1 + 1"
 
 
 def test_chain_rich_training_sums_are_exact_and_stay_in_the_training_split():
