@@ -82,6 +82,7 @@ def test_each_search_has_its_own_seed(half_trained):
 
 
 @pytest.mark.parametrize("bad,match", [({"lengths": []}, "lengths must be"), ({"lengths": [1]}, "length must be"),
+                                       ({"lengths": "100"}, "lengths must be"),
                                        ({"search_seeds": [-1]}, "search seed must be")])
 def test_attack_refuses_bad_settings(bad, match):
     model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", hidden_size=4))

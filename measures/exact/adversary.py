@@ -17,7 +17,12 @@ attack_eval runs one search per (length, search seed), each from its own generat
 measure_rng(seed, "attack", length, search seed), and stores every failing sum it confirmed (up to FAILURES_KEPT
 per search, distinct shortest failing prefixes, sums.failure) and the worst sum of each search in full
 (sums.encode), so any failure can be re-checked from the result JSON.
+
+Adversarial fine-tuning trains on windows(a, b, where, width, rng): pieces of `width` pairs around the steps
+where sums fail, each an exact sum on its own. The sums come from search() (its elite and their worst steps) or
+from a result JSON (sums.decode(f["sum"], f["digits"]) and f["first_wrong"] of each stored failure).
 """
+import numbers
 import time
 
 import numpy as np
@@ -185,7 +190,7 @@ def attack_eval(model, run, seed, candidates, lengths, batch, elite, search_seed
     if quick:
         candidates, lengths, search_seeds, batch, elite = (QUICK[k] for k in
                                                            ("candidates", "lengths", "search_seeds", "batch", "elite"))
-    lengths = [lengths] if isinstance(lengths, int) and not isinstance(lengths, bool) else lengths
+    lengths = [lengths] if isinstance(lengths, numbers.Integral) and not isinstance(lengths, bool) else lengths
     if not isinstance(lengths, (list, tuple)) or not lengths:
         raise ValueError(f"lengths must be a digit count >= 2 or a non-empty list of them, got {lengths!r}")
     if not isinstance(search_seeds, (list, tuple)) or not search_seeds:
