@@ -52,8 +52,10 @@ def test_stored_failures_are_sums_the_model_gets_wrong(half_trained):
     stored = [f for r in out["runs"] for f in r["failing"]]
     assert stored and all(len(r["failing"]) == min(r["distinct_failures"], adversary.FAILURES_KEPT)
                           for r in out["runs"])
-    assert out["shortest_failure"]["digits"] == min(f["digits"] for f in stored)
-    for f in stored:
+    shrunk = [f["shrunk"] for f in stored if f["shrunk"] is not None]
+    assert shrunk and all(g["digits"] < f["digits"] for f in stored if (g := f["shrunk"]) is not None)
+    assert out["shortest_failure"]["digits"] == min(f["digits"] for f in stored + shrunk)
+    for f in stored + shrunk:
         a, b = sums.decode(f["sum"], f["digits"])
         a, b = np.append(a, 0)[None], np.append(b, 0)[None]  # the padding step
         x, y = digits_to_ints(a)[0], digits_to_ints(b)[0]

@@ -16,7 +16,8 @@ the pair's input projection looked up); the worst sums found are then re-scored 
 attack_eval runs one search per (length, search seed), each from its own generator
 measure_rng(seed, "attack", length, search seed), and stores every failing sum it confirmed (up to FAILURES_KEPT
 per search, distinct shortest failing prefixes, sums.failure) and the worst sum of each search in full
-(sums.encode), so any failure can be re-checked from the result JSON.
+(sums.encode), so any failure can be re-checked from the result JSON. Each stored failure also gets the shortest
+failing sum shrink() cuts from it: its low digits dropped at a point where no carry comes in, re-scored.
 
 Adversarial fine-tuning trains on windows(a, b, where, width, rng): pieces of `width` pairs around the steps
 where sums fail, each an exact sum on its own. The sums come from search() (its elite and their worst steps) or
@@ -33,6 +34,7 @@ from measures.exact import exact, sums
 
 WINDOW = 40  # pairs before the worst step that mutations touch
 FAILURES_KEPT = 10  # failing sums stored per search (the shortest failing prefixes first)
+SHRINK_SPAN = 100  # shrink() tries cutting a failing sum's low digits at carry-free points up to this far back
 TIME_CHUNK = 50  # steps per FastRNN buffer (memory: TIME_CHUNK x batch x hidden floats per layer)
 WINDOW_WIDTHS = (16, 60)  # pairs per training window (windows): the range adversarial fine-tuning draws from
 QUICK = {"candidates": 400, "lengths": [60], "search_seeds": [0], "batch": 100, "elite": 10}  # quick=True
@@ -158,11 +160,40 @@ def search(fast, candidates, length, batch, elite, rng):
     return pool_a, pool_b, pool_m, pool_w, curve
 
 
+def shrink(model, a, b, first_wrong):
+    """A shorter failing sum inside a failing one: its pairs p..first_wrong as a sum of their own, for the
+    carry-free points p (the full sum's carry into p is 0, so the true digits from p on are the full sum's) at most
+    SHRINK_SPAN back. The model starts the cut sum from a zero state, so each cut is re-scored with the model itself
+    (exact.margins); returns the shortest one it gets wrong (a sums.failure dict with its "margin"), or None.
+
+    a, b: one LSB-first operand row each (the padding column included or not).
+    """
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    t = int(first_wrong)
+    full_a, full_b = (np.pad(v, (0, max(0, t + 1 - len(v)))) for v in (a, b))  # the top carry: a zero pair
+    cin = (add_digits(full_a, full_b) - full_a - full_b) % 10
+    starts = [p for p in range(t, max(-1, t - SHRINK_SPAN - 1), -1) if cin[p] == 0 and p > 0]  # p = 0: the sum
+    if not starts:
+        return None
+    span = t + 1 - min(starts)
+    num1, num2 = np.zeros((len(starts), span + 1), np.int64), np.zeros((len(starts), span + 1), np.int64)
+    for i, p in enumerate(starts):
+        num1[i, : t + 1 - p], num2[i, : t + 1 - p] = full_a[p : t + 1], full_b[p : t + 1]
+    m = exact.margins(model, num1, num2, add_digits(num1, num2))
+    best = None
+    for i in np.flatnonzero(m.min(axis=1) <= 0):
+        f = sums.failure(num1[i, :-1], num2[i, :-1], np.flatnonzero(m[i] <= 0), span)
+        if best is None or f["digits"] < best["digits"]:
+            best = {**f, "margin": float(m[i].min())}
+    return best
+
+
 def confirm_failures(model, a, b):
     """Re-score sums (LSB-first, with the padding column) with the model itself (exact.margins).
 
     Returns (smallest margin per sum, its step, the failing sums as sums.failure dicts: distinct shortest failing
-    prefixes, shortest first, at most FAILURES_KEPT, each with its sum's smallest "margin").
+    prefixes, shortest first, at most FAILURES_KEPT, each with its sum's smallest "margin" and "shrunk": the
+    shortest failing sum shrink() cuts from it, or None; how many distinct prefixes there were).
     """
     length = a.shape[1] - 1
     m = exact.margins(model, a, b, add_digits(a, b))
@@ -171,8 +202,12 @@ def confirm_failures(model, a, b):
     for i in np.flatnonzero(low <= 0):
         f = sums.failure(a[i, :-1], b[i, :-1], np.flatnonzero(m[i] <= 0), length)
         if f["sum"] not in found:
-            found[f["sum"]] = {**f, "margin": float(low[i])}
+            found[f["sum"]] = {**f, "margin": float(low[i]), "row": i}
     kept = sorted(found.values(), key=lambda f: (f["digits"], f["margin"]))[:FAILURES_KEPT]
+    for f in kept:
+        i = f.pop("row")
+        g = shrink(model, a[i], b[i], f["first_wrong"])
+        f["shrunk"] = g if g is not None and g["digits"] < f["digits"] else None
     return low, at, kept, len(found)
 
 
@@ -183,8 +218,9 @@ def attack_eval(model, run, seed, candidates, lengths, batch, elite, search_seed
     Returns the JSON-ready outcome: "runs", one per search ({length, search_seed, candidates, curve, sec,
     min_margin, fast_min_margin, worst_step, worst_sum (sums.encode, in full), failures (confirmed failing sums),
     distinct_failures (their distinct shortest failing prefixes), failing (up to FAILURES_KEPT of those, sums.failure
-    dicts)}); over all runs: "candidates" (sum), "min_margin", "failures", "distinct_failures", "shortest_failure"
-    (the failure dict with the fewest digits, with its run's length and search seed; None if none), and the worst
+    dicts, each with the shorter failing sum shrink() cut from it, or None)}); over all runs: "candidates" (sum),
+    "min_margin", "failures", "distinct_failures", "shortest_failure" (the failure dict with the fewest digits among
+    the stored and shrunk ones, with its run's length and search seed; None if none), and the worst
     run's "length", "worst_sum", "worst_step", "curve" and "confirmed".
     """
     if quick:
@@ -214,7 +250,9 @@ def attack_eval(model, run, seed, candidates, lengths, batch, elite, search_seed
                          "worst_sum": sums.encode(a[i, :-1], b[i, :-1]), "confirmed": int(len(low)),
                          "failures": int((low <= 0).sum()), "distinct_failures": distinct, "failing": failing})
     worst = min(runs, key=lambda r: r["min_margin"])
-    found = [{**f, "length": r["length"], "search_seed": r["search_seed"]} for r in runs for f in r["failing"]]
+    found = [{**g, "length": r["length"], "search_seed": r["search_seed"]} for r in runs for f in r["failing"]
+             for g in (f, f["shrunk"]) if g is not None and "sum" in g]
+    found = [{k: v for k, v in f.items() if k != "shrunk"} for f in found]
     return {"runs": runs, "lengths": lengths, "search_seeds": search_seeds,
             "candidates": sum(r["candidates"] for r in runs), "sec": sum(r["sec"] for r in runs),
             "min_margin": worst["min_margin"], "failures": sum(r["failures"] for r in runs),
