@@ -36,7 +36,6 @@ WINDOW = 40  # pairs before the worst step that mutations touch
 FAILURES_KEPT = 10  # failing sums stored per search (the shortest failing prefixes first)
 SHRINK_SPAN = 100  # shrink() tries cutting a failing sum's low digits at carry-free points up to this far back
 TIME_CHUNK = 50  # steps per FastRNN buffer (memory: TIME_CHUNK x batch x hidden floats per layer)
-WINDOW_WIDTHS = (16, 60)  # pairs per training window (windows): the range adversarial fine-tuning draws from
 QUICK = {"candidates": 400, "lengths": [60], "search_seeds": [0], "batch": 100, "elite": 10}  # quick=True
 
 
@@ -288,7 +287,8 @@ def window_starts(a, b, where, width, rng):
 
 
 def windows(a, b, where, width, rng):
-    """Training windows of `width` pairs around the worst steps of sums, for adversarial fine-tuning.
+    """Training windows of `width` pairs (16-60 in the issue's fine-tuning) around the worst steps of sums, for
+    adversarial fine-tuning.
 
     a, b: LSB-first operand arrays (N, T) (the padding column included or not); where: (N,) the step of each sum
     to cover (its first wrong or worst step, 0..T; T, the carry out of the top pair, or more: the top). Each window
