@@ -209,3 +209,61 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
                "first_exact_sec": first_exact_sec, "steps_run": done,
                "sec_per_step": train_sec / max(done, 1), "seed": seed}
     return history, model
+
+
+def fine_tune(model, sample, steps, lr, seed=0, device="cpu", saturation=0.0):
+    """Go on training a trained model: `steps` Adam steps at `lr` (fresh moments) on batches sample(rng).
+
+    sample(rng) -> (num1, num2, result) int64 arrays (B, T), drawn from np.random.default_rng(seed); the caller
+    keeps them out of the test range. The loss is train_run's (cross-entropy over every digit), plus, with
+    saturation > 0 (tanh rnn only), saturation * mean(1 - h^2) over every layer's states (layer_states), its weight
+    ramped up linearly over the first half of the steps: it drives every unit towards +-1, where the step is flat
+    and small boxes of states map into small boxes (what measures/exact/proof.py needs).
+    Returns the loss of each step; a non-finite loss stops it (the model is then left as that step made it).
+    Used after train_run (measures/exact/harden.py), never inside it.
+    """
+    steps = check_int("steps", steps, 0)
+    lr = _positive_number("lr", lr)
+    if saturation and not (model.cfg.cell == "rnn" and model.cfg.nonlinearity == "tanh"):
+        raise ValueError(f"saturation needs a tanh rnn, not {model.cfg.cell}/{model.cfg.nonlinearity}")
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # as train_run's
+    model.train()
+    losses = []
+    for step in range(1, steps + 1):
+        num1, num2, result = to_tensors(sample(rng), device)
+        if saturation:
+            states = layer_states(model, num1, num2)  # per layer (B, T, H)
+            logits = model.out(states[-1])
+            ramp = saturation * min(1.0, 2 * step / steps)
+            extra = ramp * torch.stack([(1 - h**2).mean() for h in states]).mean()
+        else:
+            logits, extra = model(num1, num2), 0.0  # (B, T, 10)
+        loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1)) + extra
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if not math.isfinite(losses[-1]):
+            break
+    model.eval()
+    return losses
+
+
+def layer_states(model, num1, num2):
+    """Every layer's states [(B, T, H)] of a zero-started rnn (nn.RNN returns the last layer's only), by the step
+    h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) written out: differentiable, the model's own weights."""
+    rnn = model.rnn
+    act = torch.tanh if rnn.nonlinearity == "tanh" else torch.relu
+    below = torch.cat([model.embed(num1), model.embed(num2)], dim=-1)  # (B, T, 2E)
+    states = []
+    for i in range(rnn.num_layers):
+        w_ih, w_hh = getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"weight_hh_l{i}")
+        x = below @ w_ih.T + getattr(rnn, f"bias_ih_l{i}") + getattr(rnn, f"bias_hh_l{i}")  # (B, T, H)
+        h, out = torch.zeros_like(x[:, 0]), []
+        for t in range(x.shape[1]):
+            h = act(x[:, t] + h @ w_hh.T)
+            out.append(h)
+        below = torch.stack(out, dim=1)
+        states.append(below)
+    return states

@@ -7,9 +7,22 @@ part of its fingerprint (machinery/codehash.py): a measurement's store key must 
 from measures.exact.exact import examples_eval, suite_eval
 
 
-def exact_eval(model, run, seed, suite, attack=None, attack_seeds=(), proof=None, proof_seeds=(), quick=False):
-    """The exact_adder hook: the suite; on seed 0 the example sums; the attack and proof on the seeds named."""
-    out = {"suite": suite_eval(model, run, seed, **suite, quick=quick)}
+def exact_eval(model, run, seed, suite, harden=None, attack=None, attack_seeds=(), proof=None, proof_seeds=(),
+               quick=False):
+    """The exact_adder hook: the suite; on seed 0 the example sums; the attack and proof on the seeds named.
+
+    harden: settings of adversarial fine-tuning (harden.py); the trained model is hardened first (a copy: the
+    stored run is not changed) and everything after measures the hardened model.
+    """
+    out = {}
+    if harden is not None:
+        import copy
+
+        from measures.exact import harden as harden_module
+
+        model = copy.deepcopy(model)
+        out["harden"] = harden_module.harden(model, seed, run["train"]["maxlen"], **harden, quick=quick)
+    out["suite"] = suite_eval(model, run, seed, **suite, quick=quick)
     if seed == 0:
         out["examples"] = examples_eval(model)
     if attack is not None and seed in attack_seeds:

@@ -1,0 +1,115 @@
+"""Adversarial fine-tuning ("hardening") of a trained adder, the training option of exact_adder's hardened recipes.
+
+In rounds, until the attack finds nothing (or `rounds` is reached):
+
+    1. attack: the adversarial search (adversary.py) with `candidates` sums of `length` digits, from its own
+       random stream (data.measure_rng(seed, "attack", 0, round); the evaluation's attacks are tagged with their
+       length, >= 2, so their sums are never these);
+    2. windows: around the worst step of each of the `elite` worst sums found, WINDOWS pairs cut from the sum
+       (adversary.windows: starting where no carry comes in, so the cut adds the same digits), exact sums;
+    3. fine-tune (train.fine_tune): `steps` Adam steps at `lr`, alternating batches of
+         ordinary training-split sums, carry-chain-rich sums (train.chain_batch) and 9-runs with no carry in
+         (nine_run_batch), all of `maxlen` digits, and
+         the windows of every round so far (each width its own batch).
+
+The split stays honest: every fine-tuning sum has a leading pair from the training range or more digits than
+`maxlen`, so no sum of the held-out test range (both operands in [5 * 10^(maxlen-1), 10^maxlen)) is ever trained
+on (windows that would be one are dropped, and a test counts them); the final exact-match accuracy is measured on
+held-out test-range sums, as train_run measures it.
+"""
+import time
+
+import numpy as np
+
+from data import LEADING_DIGITS, add_digits, check_int, gen_data, measure_rng
+from measures.exact import adversary
+from train import chain_batch, evaluate, fine_tune, seed_streams, to_tensors
+
+WINDOWS = (16, 30, 60)  # pairs in the windows cut around each failure (one of each width)
+BATCH = 200  # sums per fine-tuning step (train.BATCH_SIZE)
+EVAL_SUMS = 1000  # held-out test-range sums of the exact-match accuracy after hardening
+
+
+def nine_run_batch(n, length, rng):
+    """n training-split sums of `length` digits with a run of pairs summing to 9 and NO carry coming into it.
+
+    Below a leading pair of training-range digits (0-4), a run of k (uniform in 1..length-1) pairs summing to 9
+    starts at step 0 or after a pair summing to <= 8; the other pairs are random. The 9-runs a carry chain has
+    after a generating pair (chain_batch) and these, which must not carry, are the two sides of the same rule.
+    """
+    low, high = LEADING_DIGITS["train"]
+    if length < 2:
+        return gen_data(n, length, "train", rng)
+    body = length - 1
+    a, b = rng.integers(0, 10, (n, body)), rng.integers(0, 10, (n, body))
+    k = rng.integers(1, body + 1, n)
+    start = rng.integers(0, body - k + 1)
+    pos = np.arange(body)
+    run = (pos >= start[:, None]) & (pos < (start + k)[:, None])
+    b = np.where(run, 9 - a, b)
+    rows = np.nonzero(start > 0)[0]
+    kill_a = rng.integers(0, 9, len(rows))  # a pair summing to <= 8 before the run: no carry comes in
+    a[rows, start[rows] - 1] = kill_a
+    b[rows, start[rows] - 1] = np.floor(rng.random(len(rows)) * (9 - kill_a)).astype(np.int64)
+    out = np.zeros((3, n, length + 1), dtype=np.int64)
+    out[0, :, :body], out[1, :, :body] = a, b
+    out[:2, :, body] = rng.integers(low, high, size=(2, n))
+    add_digits(out[0], out[1], out=out[2])
+    return out[0], out[1], out[2]
+
+
+def in_test_range(num1, num2, maxlen):
+    """Rows (N,) whose two operands both lie in the held-out test range of `maxlen`-digit sums."""
+    low = LEADING_DIGITS["test"][0]
+    top = lambda x: (x[:, maxlen:] == 0).all(axis=1) & (x[:, maxlen - 1] >= low)  # noqa: E731
+    return top(num1) & top(num2)
+
+
+def sampler(win, maxlen):
+    """Fine-tuning batches: odd steps ordinary, chain-rich and 9-run sums of `maxlen` digits; even steps windows
+    of one width (in turn), win: {width: (num1, num2, result)}."""
+    step, widths = [0], sorted(win)
+
+    def sample(g):
+        step[0] += 1
+        if step[0] % 2 == 0:
+            n1, n2, res = win[widths[step[0] // 2 % len(widths)]]
+            pick = g.integers(0, len(n1), BATCH)
+            return n1[pick], n2[pick], res[pick]
+        parts = [gen_data(BATCH // 3, maxlen, "train", g), chain_batch(BATCH // 3, maxlen, g),
+                 nine_run_batch(BATCH - 2 * (BATCH // 3), maxlen, g)]
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+    return sample
+
+
+def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, elite, stop_margin=0.0, quick=False):
+    """Harden `model` in place (module docstring); returns the JSON-ready record of its rounds.
+
+    quick: 2 rounds of 20 steps, 300 candidates.
+    """
+    if quick:
+        rounds, steps, candidates, batch, elite = min(rounds, 2), min(steps, 20), 300, 100, 10
+    rounds, steps = check_int("rounds", rounds, 1), check_int("steps", steps, 0)
+    candidates, length = check_int("candidates", candidates, 1), check_int("length", length, max(WINDOWS) + 1)
+    t0, log, dropped = time.perf_counter(), [], 0
+    win = {}  # width -> (num1, num2, result) of every round so far
+    for r in range(rounds + 1):
+        rng = measure_rng(seed, "attack", 0, r)
+        a, b, m, w, _ = adversary.search(adversary.FastRNN(model), candidates, length, batch, elite, rng)
+        log.append({"round": r, "margin": float(m.min()), "failures": int((m <= 0).sum()),
+                    "sec": time.perf_counter() - t0})
+        if m.min() > stop_margin or r == rounds:  # the attack finds nothing (or no round is left)
+            break
+        for width in WINDOWS:
+            n1, n2, res = adversary.windows(a, b, w, width, rng)
+            test = in_test_range(n1, n2, maxlen)
+            dropped += int(test.sum())
+            new = (n1[~test], n2[~test], res[~test])
+            win[width] = new if width not in win else tuple(np.concatenate(p) for p in zip(win[width], new,
+                                                                                            strict=True))
+        losses = fine_tune(model, sampler(win, maxlen), steps, lr, seed=int(rng.integers(2**31)))
+        log[-1]["loss"] = float(np.mean(losses[-20:])) if losses else None
+    _, test_rng = seed_streams(seed)
+    acc, _ = evaluate(model, *to_tensors(gen_data(EVAL_SUMS, maxlen, "test", test_rng), "cpu"))
+    return {"rounds": log, "windows": int(sum(len(v[0]) for v in win.values())), "dropped_test_range": dropped,
+            "accuracy": acc, "found_nothing": log[-1]["margin"] > stop_margin, "sec": time.perf_counter() - t0}
