@@ -127,6 +127,16 @@ def test_margins_agree_with_the_models_digits_over_time_chunks():
     assert np.allclose(fast, m.min(axis=1), atol=1e-4) and (where == m.argmin(axis=1)).all()
 
 
+@pytest.mark.parametrize("digits", [1, 2])
+def test_all_sums_margins_are_the_plain_margins(digits):
+    torch.manual_seed(digits)
+    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=2,
+                                    hidden_size=8)).eval()
+    num1, num2, result = families.all_sums(digits)
+    fast = exact.all_sums_margins(model, num1, num2, result, row_chunk=333)
+    np.testing.assert_allclose(fast, exact.margins(model, num1, num2, result), atol=1e-5)
+
+
 def hand_adder(k=20.0):
     """A 1-layer tanh RNN that adds exactly, by hand: unit j (1..19) = tanh(k (a + b + carry - j + 1/4)).
 
