@@ -4,15 +4,17 @@ The suite (suite_eval) runs in stages of growing length and stops at the first s
 wrong at 1,000 digits needs no 1,000,000-digit check). The short stages come first, so the shortest failures are
 found first and cheaply:
 
-    3 digits       every sum of two operands of <= 3 digits (families.all_sums: 10^6 pair sequences)
-    10, 100        the structured checks below at that length (short_lengths)
+    3 digits       every sum of two operands of <= 3 digits (families.all_sums: 10^6 pair sequences, each distinct
+                   prefix run once: all_sums_margins)
+    10, 100        the structured checks below at that length (short_lengths), `short_run_sums` sums per 9-run k
     1,000 digits   structured: for every k in CHAIN_KS, `chain_sums` sums whose longest carry chain is exactly k
                    (data.carry_chain_data); 99...9 + 1, 1 + 99...9, 99...9 + 99...9; `gain_sums` sums whose
                    result gains a digit through a carry chain that runs into the top (gain_digit_data); for every
                    k, `run_sums` sums with a run of k pairs summing to 9 and NO carry coming in
                    (families.nine_runs); d...d + (9-d)...(9-d) for d = 0..9 (families.whole_runs, at every run
                    length up to WHOLE_RUN_LENGTHS); each of the 100 digit pairs repeated up to the top with carry
-                   in 0 and with carry in 1 (families.pair_runs)
+                   in 0 and with carry in 1 (families.pair_runs); the sums earlier checks found wrong
+                   (families.KNOWN_FAILURES)
     10,000         99...9 + 1, 1 + 99...9, 99...9 + 99...9 and `random_sums` random test-split sums
     100,000        99...9 + 1, 1 + 99...9, 99...9 + 99...9
     1,000,000      the same three and `long_random` random test-split sums
