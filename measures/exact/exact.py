@@ -103,7 +103,7 @@ def margins(model, num1, num2, result, time_chunk=TIME_CHUNK):
     out = np.empty((n, steps), dtype=np.float64)
     h = model.initial_state(n)
     for t in range(0, steps, time_chunk):
-        a, b, r = (torch.from_numpy(np.ascontiguousarray(v[:, t : t + time_chunk])) for v in (num1, num2, result))
+        a, b, r = (torch.tensor(v[:, t : t + time_chunk]) for v in (num1, num2, result))  # copies: may be read-only
         y, h = model.run(a, b, h)
         out[:, t : t + time_chunk] = _margin(model.out(y), r)
     return out
@@ -197,7 +197,8 @@ def run_stage(model, checks, kept=FAILURES_KEPT, m=None):
     wrong counts the sums with a digit whose margin is <= 0 or NaN; failures: the `kept` wrong sums that go wrong
     earliest, each sums.failure() plus its row in the check (a text longer than SUM_CHARS is left out: None).
     """
-    num1, num2, result = (np.concatenate([c[i] for c in checks]) for i in (1, 2, 3))
+    num1, num2, result = (np.concatenate([c[i] for c in checks]) if len(checks) > 1 else checks[0][i]
+                          for i in (1, 2, 3))
     if m is None:
         m = np.concatenate([margins(model, num1[i : i + ROW_CHUNK], num2[i : i + ROW_CHUNK], result[i : i + ROW_CHUNK])
                             for i in range(0, len(num1), ROW_CHUNK)])  # (sums, steps)

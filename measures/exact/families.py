@@ -17,6 +17,8 @@ carry"). These families hold such sums; exact.stage_checks puts them in the suit
 Each returns int64 num1, num2, result of shape (rows, length + 1), LSB first with the padding step, like
 data.carry_chain_data. Operands use all digits 0-9 (no train/test split) and may have leading zeros.
 """
+import functools
+
 import numpy as np
 
 from data import add_digits, check_int, make_rng
@@ -119,7 +121,14 @@ def known(length, texts=None):
 
 def all_sums(digits):
     """Every sum of two `digits`-digit operands: 100^digits rows; row i holds pair (i // 100^t) % 100 at step t
-    (as 10 a + b), so rows run over all pair sequences once."""
-    digits = check_int("digits", digits, 1, MAX_ALL_DIGITS)
+    (as 10 a + b), so rows run over all pair sequences once. Read-only arrays, made once per process."""
+    return _all_sums(check_int("digits", digits, 1, MAX_ALL_DIGITS))
+
+
+@functools.lru_cache(maxsize=1)
+def _all_sums(digits):
     pairs = (np.arange(100**digits)[:, None] // 100 ** np.arange(digits)) % 100
-    return _pack(pairs // 10, pairs % 10)
+    out = _pack(pairs // 10, pairs % 10)
+    for v in out:
+        v.flags.writeable = False  # shared by every model a process checks
+    return out
