@@ -1,12 +1,13 @@
-"""exact_adder: the suite's sums against Python integers, the margin evaluation, the attack, and the proof checker
-on a hand-built exact adder (accepted) and the same adder broken (rejected)."""
+"""exact_adder: the suite's sums against Python integers, the margin evaluation, the suite on a hand-built exact
+adder (passes) and on one that invents a carry (caught at the shortest stage, its failing sums stored and re-checked),
+the attack, and the proof checker on the exact adder (accepted) and the same adder broken (rejected)."""
 import numpy as np
 import pytest
 import torch
 
 from data import digits_to_ints, longest_carry_chain
 from measures import beyond
-from measures.exact import adversary, exact, proof
+from measures.exact import adversary, exact, families, proof, sums
 from models import ModelConfig, build_model
 from train import train_run
 
@@ -37,14 +38,82 @@ def test_gain_digit_data_gains_a_digit_through_a_chain_to_the_top(length):
 
 
 def test_stage_checks_add_up_and_name_their_chains():
-    checks = exact.stage_checks(300, 0, [0, 5, 299, 500], chain_sums=4, gain_sums=3, random_sums=2, first=True)
+    checks = exact.stage_checks(300, 0, [0, 5, 299, 500], chain_sums=4, gain_sums=3, random_sums=2, first=True,
+                                run_sums=3)
     names = [c[0] for c in checks]
     assert names == ["99…9 + 1", "1 + 99…9", "99…9 + 99…9", "chain k=0", "chain k=5", "chain k=299",
-                     "gains a digit", "random"]
+                     "gains a digit", "9-run k=1, no carry in", "9-run k=5, no carry in", "9-run k=299, no carry in",
+                     "9-run k=300, no carry in", "d…d + (9-d)…(9-d)", "pair runs, carry in 0", "pair runs, carry in 1",
+                     "known failures", "random"]
     for name, a, b, r in checks:
         assert exact_sums(a, b, r) and a.shape[1] == 301
         if name.startswith("chain"):
             assert (longest_carry_chain(a, b) == int(name.split("=")[1])).all()
+    assert [c[0] for c in exact.stage_checks(300, 0, [5], 4, 3, 0, first=True)] == [
+        "99…9 + 1", "1 + 99…9", "99…9 + 99…9", "chain k=5", "gains a digit"]  # run_sums 0: no run families
+
+
+def carries_in(num1, num2):
+    """Per row, per step t: the carry coming into step t, from Python integers (no digit logic shared)."""
+    out = []
+    for x, y in zip(digits_to_ints(num1), digits_to_ints(num2), strict=True):
+        out.append([int(x % 10**t + y % 10**t >= 10**t) for t in range(num1.shape[1])])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("length,k", [(1, 1), (6, 1), (6, 3), (6, 6), (40, 9), (40, 40)])
+def test_nine_runs_have_exactly_k_nine_pairs_and_no_carry_coming_in(length, k):
+    num1, num2, result = families.nine_runs(60, length, k, rng=k)
+    assert num1.shape == (60, length + 1) and exact_sums(num1, num2, result)
+    s, c = num1 + num2, carries_in(num1, num2)
+    for row in range(60):
+        starts = [p for p in range(length - k + 1) if (s[row, p : p + k] == 9).all() and c[row, p] == 0
+                  and (p == 0 or s[row, p - 1] <= 8) and (p + k == length or s[row, p + k] != 9)]
+        assert starts, (num1[row], num2[row])
+        assert (result[row, starts[0] : starts[0] + k] == 9).all()  # no carry in: the run's digits stay 9
+
+
+def test_whole_runs_are_d_repeated_plus_9_minus_d_repeated():
+    num1, num2, result = families.whole_runs(7, [1, 5, 7])
+    a, b, r = digits_to_ints(num1), digits_to_ints(num2), digits_to_ints(result)
+    want = [(d * (10**n - 1) // 9, (9 - d) * (10**n - 1) // 9) for n in (1, 5, 7) for d in range(10)]
+    assert list(zip(a, b, strict=True)) == want and r == [10**n - 1 for n in (1, 5, 7) for _ in range(10)]
+
+
+@pytest.mark.parametrize("length", [2, 3, 10, 101])
+@pytest.mark.parametrize("carry", [0, 1])
+def test_pair_runs_repeat_each_pair_with_the_carry_in_claimed(length, carry):
+    num1, num2, result = families.pair_runs(length, carry, rng=length)
+    assert num1.shape == (100, length + 1) and exact_sums(num1, num2, result)
+    c = carries_in(num1, num2)
+    for p in range(100):
+        run = [t for t in range(length) if (num1[p, t:length] == p // 10).all() and (num2[p, t:length] == p % 10).all()]
+        assert any(carry <= t <= max(length // 2, carry) and c[p, t] == carry for t in run), p
+
+
+def test_all_sums_hold_every_pair_sequence_once():
+    num1, num2, result = families.all_sums(3)
+    assert num1.shape == (10**6, 4) and not num1[:, 3].any() and not num2[:, 3].any()
+    code = (num1[:, :3] * 10 + num2[:, :3]) @ 100 ** np.arange(3)  # the pair sequence as one number
+    assert np.array_equal(np.sort(code), np.arange(10**6))
+    a, b = num1 @ 10 ** np.arange(4), num2 @ 10 ** np.arange(4)  # int64 is exact at 4 digits
+    assert np.array_equal(result @ 10 ** np.arange(4), a + b)
+    with pytest.raises(ValueError, match="digits must be in \\[1, 3\\], got 4"):
+        families.all_sums(4)
+
+
+def test_known_failures_are_the_sums_written():
+    num1, num2, result = families.known(6, ["2973 + 77020", "[9x5] + 0", "[4x7] + [5x7]"])
+    assert num1.shape == (2, 7) and exact_sums(num1, num2, result)  # the 7-digit one does not fit in 6
+    assert digits_to_ints(num1) == [2973, 99999] and digits_to_ints(num2) == [77020, 0]
+
+
+def test_failure_keeps_the_shortest_prefix_that_is_still_wrong():
+    a, b = np.array([9, 9, 9, 9, 9, 0, 0, 0]), np.zeros(8, dtype=np.int64)
+    f = sums.failure(a, b, [5, 6], 8)  # wrong at step 5, a (0, 0) pair: the 5-digit sum's padding step
+    assert f == {"sum": "[9x5] + 0", "digits": 5, "first_wrong": 5, "wrong_steps": 2}
+    assert sums.failure(a, b, [4], 8)["digits"] == 5 and sums.failure(a, b, [8], 8)["digits"] == 8
+    assert sums.failure(a, b, [0], 8) == {"sum": "9 + 0", "digits": 1, "first_wrong": 0, "wrong_steps": 1}
 
 
 def test_margins_agree_with_the_models_digits_over_time_chunks():
@@ -56,6 +125,16 @@ def test_margins_agree_with_the_models_digits_over_time_chunks():
     assert ((m > 0).all(axis=1) == ok).all() and (m > 0).sum() == right
     fast, where = adversary.FastRNN(model).min_margins(num1, num2, result)
     assert np.allclose(fast, m.min(axis=1), atol=1e-4) and (where == m.argmin(axis=1)).all()
+
+
+@pytest.mark.parametrize("digits", [1, 2])
+def test_all_sums_margins_are_the_plain_margins(digits):
+    torch.manual_seed(digits)
+    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=2,
+                                    hidden_size=8)).eval()
+    num1, num2, result = families.all_sums(digits)
+    fast = exact.all_sums_margins(model, num1, num2, result, row_chunk=333)
+    np.testing.assert_allclose(fast, exact.margins(model, num1, num2, result), atol=1e-5)
 
 
 def hand_adder(k=20.0):
@@ -84,10 +163,80 @@ def hand_adder(k=20.0):
     return model.eval()
 
 
+def phantom_adder(k=20.0, phantom=True):
+    """hand_adder with its carry in a 20th unit, which (phantom=True) also carries out of the second of two pairs in a
+    row whose digit sum with the carry is 9: 99 + 0 -> 199. phantom=False: an exact adder.
+
+    Unit 20 = tanh(k (S + nine - 9.75)), S = a + b + carry, nine = [the previous step's S was 9] = (h_9 - h_10) / 2;
+    every unit reads the carry as (h_20 + 1) / 2.
+    """
+    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=1,
+                                    hidden_size=20))
+    exact_one = hand_adder(k)
+    j = torch.tensor([*range(1, 20), 10], dtype=torch.float32)  # unit 20 thresholds like unit 10
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.embed.weight[:] = exact_one.embed.weight
+        model.rnn.weight_ih_l0[:, 0] = k
+        model.rnn.weight_ih_l0[:, 32] = k
+        model.rnn.weight_hh_l0[:, 19] = k / 2
+        model.rnn.bias_ih_l0[:] = k * (0.75 - j)
+        if phantom:
+            model.rnn.weight_hh_l0[19, 8] = k / 2
+            model.rnn.weight_hh_l0[19, 9] = -k / 2
+        model.out.weight[:, :19] = exact_one.out.weight
+        model.out.bias[:] = exact_one.out.bias
+    return model.eval()
+
+
+def wrong_on(model, a_int, b_int, digits):
+    """Whether the model gets a + b wrong on `digits`-digit operands (Python ints: the reference)."""
+    num = [np.array([[int(ch) for ch in str(v).zfill(digits + 1)[::-1]]]) for v in (a_int, b_int)]
+    pred = beyond.predict_digits(model, *num)[0]
+    return int("".join(map(str, pred[::-1]))) != a_int + b_int
+
+
 def test_hand_adder_is_exact_and_passes_the_suite():
-    model = hand_adder()
+    for model in (hand_adder(), phantom_adder(phantom=False)):
+        out = exact.suite_eval(model, None, 0, [300, 2000], [0, 1, 10, 299], 5, 5, 5, 2)
+        assert out["passed"] and out["lengths"] == [3, 10, 100, 300, 2000] and out["shortest_failure"] is None
+        assert [s["length"] for s in out["stages"]] == out["lengths"] and out["stages"][0]["checks"][0]["sums"] == 10**6
+        assert all(c["failures"] == [] for s in out["stages"] for c in s["checks"])
+
+
+def test_suite_catches_a_phantom_carry_at_the_first_stage_and_stores_sums_it_gets_wrong():
+    model = phantom_adder()
+    assert wrong_on(model, 99, 0, 2) and wrong_on(model, 4545, 5454, 4) and not wrong_on(model, 9, 0, 1)
     out = exact.suite_eval(model, None, 0, [300, 2000], [0, 1, 10, 299], 5, 5, 5, 2)
-    assert out["passed"] and [s["length"] for s in out["stages"]] == [300, 2000]
+    assert not out["passed"] and [s["length"] for s in out["stages"]] == [3]  # stopped at the exhaustive stage
+    check = out["stages"][0]["checks"][0]
+    assert check["sums"] == 10**6 and len(check["failures"]) == exact.FAILURES_KEPT
+    num1, num2, _ = families.all_sums(3)  # wrong: exactly the sums with two steps in a row whose S (with carry) is 9
+    a, b = num1 @ 10 ** np.arange(4), num2 @ 10 ** np.arange(4)
+    carry = np.stack([(a % 10**t + b % 10**t >= 10**t) for t in range(4)], axis=1)  # int64 is exact at 4 digits
+    nine = num1 + num2 + carry == 9
+    assert check["wrong"] == (nine[:, 1:] & nine[:, :-1]).any(axis=1).sum() > 0
+    for f in check["failures"]:
+        a, b = sums.decode(f["sum"], f["digits"])
+        x, y = digits_to_ints(a)[0], digits_to_ints(b)[0]
+        assert wrong_on(model, x, y, f["digits"])  # the stored sum really is wrong, on its own digits
+        assert f["digits"] <= 3 and (num1[f["row"], : f["digits"]] == a).all()  # and is a prefix of its row
+    assert out["shortest_failure"]["digits"] == 2  # no 1-digit sum is wrong (the exhaustive stage saw them all)
+    short = exact.suite_eval(model, None, 0, [300], [0, 1, 10], 5, 5, 5, 2, all_digits=0)
+    assert short["lengths"] == [10, 100, 300] and [s["length"] for s in short["stages"]] == [10]
+    runs = {c["check"]: c for c in short["stages"][0]["checks"]}
+    assert runs["d…d + (9-d)…(9-d)"]["wrong"] > 0 and runs["9-run k=10, no carry in"]["wrong"] > 0
+    assert short["shortest_failure"]["digits"] == 2
+    assert wrong_on(model, *digits_to_ints(np.stack(sums.decode(short["shortest_failure"]["sum"]))), 2)
+
+
+def test_a_model_with_nan_logits_fails():
+    model = hand_adder()
+    with torch.no_grad():
+        model.out.bias[0] = float("nan")
+    out = exact.suite_eval(model, None, 0, [300], [0], 5, 5, 5, 2, all_digits=1)
+    assert not out["passed"] and out["stages"][0]["checks"][0]["wrong"] == 100
 
 
 def test_proof_accepts_the_hand_adder_and_rejects_it_broken():

@@ -11,7 +11,9 @@ result JSON (tests/test_exact.py does).
 
 The model is causal: its digit at step t depends on the pairs 0..t only, so a sum that is first wrong at
 step t < length is also wrong on the sum of its operands cut to their t + 1 low digits (same pairs, same true
-digits up to t). failure() stores that shorter sum: the failure's "length".
+digits up to t). failure() stores that shorter sum: the failure's "digits". When the pair at t is (0, 0), the
+sum cut to t digits fails too (its padding step is that pair), so 00099999 + 0 wrong at step 5 is stored as
+"[9x5] + 0", 5 digits.
 """
 import re
 
@@ -76,5 +78,7 @@ def failure(a, b, wrong_steps, length):
     whole sum}.
     """
     first = int(wrong_steps[0])
-    cut = length if first >= length else first + 1  # a wrong carry digit on top needs the whole sum
+    # a pair (0, 0) at the first wrong step is the padding step of the sum cut below it: same inputs, same digit
+    top_zero = first >= length or (first > 0 and a[first] == 0 and b[first] == 0)
+    cut = first if top_zero and first > 0 else first + 1
     return {"sum": encode(a[:cut], b[:cut]), "digits": cut, "first_wrong": first, "wrong_steps": int(len(wrong_steps))}
