@@ -175,6 +175,17 @@ EXACT_ATTACK_RUNS = [  # (settings, candidate sums): every planned run whose set
     ({"num_layers": 2, "hidden_size": 64, "chain_fraction": 0.5}, 20000),  # the chain-rich recipe
 ]
 EXACT_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60}  # proof.proof_eval, on seed 0 of EXACT_PROOF_RUN
+EXACT_HARDEN = {"rounds": 10, "steps": 300, "lr": 0.001, "candidates": 20000, "length": 100, "batch": 1000,
+                "elite": 50}  # harden.harden: rounds of (attack -> windows around its worst sums -> fine-tune)
+EXACT_HARDENED = {  # label -> (layers, hidden, settings on top of EXACT_HARDEN): sizes trained with EXACT_SMALL, then
+    # hardened; "saturation" adds the term that drives every unit to +-1 and ends the rounds only once proven
+    "1 x 32 hardened": (1, 32, {}),
+    "1 x 32 hardened + saturated": (1, 32, {"saturation": 1.0}),
+    "2 x 16 hardened + saturated": (2, 16, {"saturation": 1.0}),
+    "1 x 16 hardened + saturated": (1, 16, {"saturation": 1.0}),
+}
+EXACT_HARDENED_ATTACK = {"candidates": 100000, "lengths": [100, 1000], "search_seeds": [0, 1], "batch": 1000,
+                         "elite": 50}  # adversary.attack_eval on every hardened seed that passes the suite
 EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
 
 # --- --quick: every plan shrunk to these caps (quick_plan), end to end in minutes ---
@@ -500,7 +511,9 @@ def exact_adder():
     """Worst cases made exact: recipes, the size frontier, an attack and a proof attempt (the EXACT_* constants).
 
     The attack and the proof go to the runs whose settings include those of EXACT_ATTACK_RUNS' and EXACT_PROOF_RUN's
-    (a selector that picks no run plans no attack or proof, and the section says so).
+    (a selector that picks no run plans no attack or proof, and the section says so). The EXACT_HARDENED series
+    reuse the size sweep's trained runs and harden a copy of each (measures/exact/harden.py) before measuring it:
+    every seed that then passes the suite is attacked (EXACT_HARDENED_ATTACK) and, when saturated, proof-tried.
     """
     recipes = table("EXACT_RECIPES", EXACT_RECIPES)
     for label, extra in recipes.items():
@@ -520,7 +533,8 @@ def exact_adder():
     attacks = [(selector("EXACT_ATTACK_RUNS", sel), check_int("EXACT_ATTACK_RUNS' candidate sums", n, 1))
                for sel, n in attacks]
     proof = None if EXACT_PROOF_RUN is None else selector("EXACT_PROOF_RUN", EXACT_PROOF_RUN)
-    for name in ("EXACT_SUITE", "EXACT_ATTACK", "EXACT_PROOF"):  # what each takes: check(), with the hook's arguments
+    for name in ("EXACT_SUITE", "EXACT_ATTACK", "EXACT_PROOF", "EXACT_HARDEN", "EXACT_HARDENED_ATTACK"):  # check()
+        # tests each with the hook's arguments
         table(name, globals()[name])
 
     def one(label, layers, hidden, settings):
@@ -536,6 +550,20 @@ def exact_adder():
 
     runs = [one(label, 2, 64, {**EXACT_TODAY, **extra}) for label, extra in EXACT_RECIPES.items()]
     runs += [one(f"{layers} x {hidden}", layers, hidden, EXACT_SMALL) for layers, hidden in EXACT_SIZES]
+    hardened = table("EXACT_HARDENED", EXACT_HARDENED)
+    for label, spec in hardened.items():
+        if not (isinstance(spec, (list, tuple)) and len(spec) == 3 and isinstance(spec[2], dict)):
+            raise ConstantError(f"EXACT_HARDENED[{label!r}] must be (layers, hidden, settings) such as "
+                                f"(1, 32, {{'saturation': 1.0}}), got {spec!r}")
+        layers, hidden, extra = spec
+        r = one(label, layers, hidden, EXACT_SMALL)
+        harden = {**EXACT_HARDEN, **extra}
+        if harden.get("saturation"):
+            harden["prove"] = EXACT_PROOF
+        seeds = list(range(EXACT_SEEDS))
+        args = {"suite": EXACT_SUITE, "harden": harden, "attack": EXACT_HARDENED_ATTACK, "attack_seeds": seeds,
+                "proof": EXACT_PROOF, "proof_seeds": seeds if harden.get("saturation") else [0]}
+        runs.append({**r, "after": {"fn": "exact_eval", "args": args}})
     return {"title": f"worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
                      f"(rnn/tanh trained on {EXACT_MAXLEN} digits)", "runs": runs, "seeds": EXACT_SEEDS,
             "chart": "exact_chart", "section": "exact_section"}

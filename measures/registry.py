@@ -4,7 +4,7 @@ Plans (experiments.py) name an "after" hook, a chart and a section by these shor
 store's keys hold the short names too, so moving a function to another file changes no key, only this table.
 """
 from measures import chains, cost, length, probe, sizes, split
-from measures.exact import adversary, evaluate, exact, exact_report, proof
+from measures.exact import adversary, evaluate, exact, exact_report, harden, proof
 
 HOOKS = {  # "after": fn(model, run, seed, **args) on each trained model -> a JSON-ready measurement
     "position_errors": split.position_errors,
@@ -16,7 +16,7 @@ HOOKS = {  # "after": fn(model, run, seed, **args) on each trained model -> a JS
 }
 ARGUMENTS = {  # hook -> {its argument: (the function it hands that dict to, positional arguments before it)}
     "exact_eval": {"suite": (exact.suite_eval, 3), "attack": (adversary.attack_eval, 3),
-                   "proof": (proof.proof_eval, 1)},
+                   "proof": (proof.proof_eval, 1), "harden": (harden.harden, 3)},
 }
 CHARTS = {  # "chart": fn(result, path) draws plots/<id>.png in place of plot.draw's line chart
     "maxlen_chart": split.maxlen_chart,

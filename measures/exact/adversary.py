@@ -2,8 +2,8 @@
 windows of its failures that adversarial fine-tuning trains on (windows).
 
 Fitness of a sum = its smallest margin over all steps (the right digit's logit minus the best wrong one; <= 0 is a
-wrong digit). One search keeps a population of `batch` sums of `length` digits, seeded with carry-chain-heavy sums
-(data.carry_chain_data with k spread over 1..length-1, 99...9 + 1 and its variants); each round it keeps the
+wrong digit). One search keeps a population of `batch` sums of `length` digits, seeded with carry chains
+and 9-runs with no carry in (k spread over 1..length-1, seed_population) and 99...9 + 1; each round it keeps the
 `elite` worst and makes the next `batch` candidates from them by mutation near their worst step:
     rewrite the w pairs before the worst step at random            (what the state has just seen)
     turn a window before the worst step into a carry chain          (pairs summing to 9 after a generating pair)
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from data import add_digits, carry_chain_data, check_int, measure_rng
-from measures.exact import exact, sums
+from measures.exact import exact, families, sums
 
 WINDOW = 40  # pairs before the worst step that mutations touch
 FAILURES_KEPT = 10  # failing sums stored per search (the shortest failing prefixes first)
@@ -98,9 +98,12 @@ class FastRNN:
 
 
 def seed_population(n, length, rng):
-    """Chain-heavy starting sums: carry-chain sums with k spread log-uniformly over 1..length-1, and 99...9 + 1."""
+    """Starting sums of the two carry rules' worst cases, k spread log-uniformly over 1..length-1: half carry-chain
+    sums (k 9-pairs after a generating pair: they must carry) and half 9-runs with no carry in (families.nine_runs:
+    k 9-pairs after a pair summing <= 8, which must not), and 99...9 + 1."""
     ks = np.unique(np.geomspace(1, length - 1, 12).astype(int))
-    parts = [carry_chain_data(-(-n // len(ks)), length, int(k), rng)[:2] for k in ks]
+    per = -(-n // (2 * len(ks)))
+    parts = [f(per, length, int(k), rng)[:2] for k in ks for f in (carry_chain_data, families.nine_runs)]
     a, b = (np.concatenate([p[i] for p in parts])[:n] for i in (0, 1))
     nines = exact.nines_cases(length)
     a[:3], b[:3] = nines[0], nines[1]

@@ -12,7 +12,8 @@ def exact_eval(model, run, seed, suite, harden=None, attack=None, attack_seeds=(
     """The exact_adder hook: the suite; on seed 0 the example sums; the attack and proof on the seeds named.
 
     harden: settings of adversarial fine-tuning (harden.py); the trained model is hardened first (a copy: the
-    stored run is not changed) and everything after measures the hardened model.
+    stored run is not changed) and everything after measures the hardened model; a hardened seed is attacked only
+    when it passes the suite (one that fails has its failing sums already).
     """
     out = {}
     if harden is not None:
@@ -25,7 +26,7 @@ def exact_eval(model, run, seed, suite, harden=None, attack=None, attack_seeds=(
     out["suite"] = suite_eval(model, run, seed, **suite, quick=quick)
     if seed == 0:
         out["examples"] = examples_eval(model)
-    if attack is not None and seed in attack_seeds:
+    if attack is not None and seed in attack_seeds and (harden is None or out["suite"]["passed"]):
         from measures.exact import adversary
 
         out["attack"] = adversary.attack_eval(model, run, seed, **attack, quick=quick)

@@ -22,10 +22,11 @@ import time
 import numpy as np
 
 from data import LEADING_DIGITS, add_digits, check_int, gen_data, measure_rng
-from measures.exact import adversary
+from measures.exact import adversary, proof
 from train import chain_batch, evaluate, fine_tune, seed_streams, to_tensors
 
 WINDOWS = (16, 30, 60)  # pairs in the windows cut around each failure (one of each width)
+LONG = 40  # digits of the long training-split sums of the saturation stage's even steps before any window
 BATCH = 200  # sums per fine-tuning step (train.BATCH_SIZE)
 EVAL_SUMS = 1000  # held-out test-range sums of the exact-match accuracy after hardening
 
@@ -67,11 +68,13 @@ def in_test_range(num1, num2, maxlen):
 
 def sampler(win, maxlen):
     """Fine-tuning batches: odd steps ordinary, chain-rich and 9-run sums of `maxlen` digits; even steps windows
-    of one width (in turn), win: {width: (num1, num2, result)}."""
+    of one width (in turn), win: {width: (num1, num2, result)}, or with none yet LONG-digit training-split sums."""
     step, widths = [0], sorted(win)
 
     def sample(g):
         step[0] += 1
+        if step[0] % 2 == 0 and not widths:
+            return gen_data(BATCH, LONG, "train", g)
         if step[0] % 2 == 0:
             n1, n2, res = win[widths[step[0] // 2 % len(widths)]]
             pick = g.integers(0, len(n1), BATCH)
@@ -82,13 +85,17 @@ def sampler(win, maxlen):
     return sample
 
 
-def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, elite, stop_margin=0.0, quick=False):
+def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, elite, saturation=0.0, prove=None,
+           stop_margin=0.0, quick=False):
     """Harden `model` in place (module docstring); returns the JSON-ready record of its rounds.
 
+    saturation > 0: every fine-tuning adds train.fine_tune's saturation term, and a round ends the rounds only when
+    also the proof (proof.search + proof.check with the settings `prove`, {"m", "max_iter", "budget_s"}) closes.
     quick: 2 rounds of 20 steps, 300 candidates.
     """
     if quick:
         rounds, steps, candidates, batch, elite = min(rounds, 2), min(steps, 20), 300, 100, 10
+        prove = None if prove is None else {**prove, "max_iter": min(prove.get("max_iter", 20), 20), "budget_s": 10}
     rounds, steps = check_int("rounds", rounds, 1), check_int("steps", steps, 0)
     candidates, length = check_int("candidates", candidates, 1), check_int("length", length, max(WINDOWS) + 1)
     t0, log, dropped = time.perf_counter(), [], 0
@@ -98,16 +105,23 @@ def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, el
         a, b, m, w, _ = adversary.search(adversary.FastRNN(model), candidates, length, batch, elite, rng)
         log.append({"round": r, "margin": float(m.min()), "failures": int((m <= 0).sum()),
                     "sec": time.perf_counter() - t0})
-        if m.min() > stop_margin or r == rounds:  # the attack finds nothing (or no round is left)
+        done = m.min() > stop_margin  # the attack finds nothing
+        if saturation and prove is not None and done:
+            net = proof.extract(model)
+            lo, hi, _, _, certified = proof.search(net, **prove)
+            log[-1].update(proven=proof.check(net, lo, hi, m=prove.get("m", 1))["proven"], certified_steps=certified)
+            done = log[-1]["proven"]
+        if done or r == rounds:
             break
-        for width in WINDOWS:
+        for width in WINDOWS:  # the elite's worst steps, failing or merely the closest to failing
             n1, n2, res = adversary.windows(a, b, w, width, rng)
             test = in_test_range(n1, n2, maxlen)
             dropped += int(test.sum())
             new = (n1[~test], n2[~test], res[~test])
             win[width] = new if width not in win else tuple(np.concatenate(p) for p in zip(win[width], new,
                                                                                             strict=True))
-        losses = fine_tune(model, sampler(win, maxlen), steps, lr, seed=int(rng.integers(2**31)))
+        losses = fine_tune(model, sampler(win, maxlen), steps, lr, seed=int(rng.integers(2**31)),
+                           saturation=saturation)
         log[-1]["loss"] = float(np.mean(losses[-20:])) if losses else None
     _, test_rng = seed_streams(seed)
     acc, _ = evaluate(model, *to_tensors(gen_data(EVAL_SUMS, maxlen, "test", test_rng), "cpu"))
