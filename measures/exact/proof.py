@@ -14,10 +14,16 @@ so every digit is right: "proven for every length". Boxes are pushed through the
 the pre-activations (mid/radius form) and the monotone activation; m = 2 keeps apart the states that one step
 of history separates (a tighter region than one box per (pair, carry)).
 
-Rounding: the model runs in float32. Every image box is widened by a bound on the float32 error of one step in
-any summation order (gamma_n = n u / (1 - n u), u = 2^-24, times the sum of the absolute terms, plus 1e-6 for
-tanh), and the float64 arithmetic of the check by a relative 1e-12; output margins subtract the same kind of
-bound. So the boxes hold the float32 states as the model computes them, not only the real-arithmetic ones.
+Rounding: the certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off
+(machinery/numerics.py turns it off; proof_eval refuses a CUDA model while TF32 is on, see tf32_problem). Every
+image box is widened by a bound on the float32 error of one step in any summation order: gamma_n = n u / (1 - n u),
+u = 2^-24, times the sum of the absolute terms (relative error), plus an absolute term for underflow: an operation
+whose result or operand is below 2^-126 (subnormal, or flushed to zero under flush-to-zero / denormals-are-zero,
+torch.set_flush_denormal) loses up to 2^-126 times its other operand, so a dot product of n terms may lose
+2 * 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds 1e-6 (relu 2^-126) and the float64 arithmetic
+of the check a relative 1e-12. Output margins subtract the same kind of bound. So the boxes hold the float32
+states as the model computes them, not only the real-arithmetic ones, and a model whose logits underflow is not
+proven however right it is in real arithmetic.
 
 search() finds the boxes (Kleene iteration from the zero state: join images into their target box, widen a
 little when a box grows, until nothing grows); check() verifies a set of boxes independently of how it was
@@ -30,12 +36,47 @@ import torch
 
 U32 = 2.0**-24  # float32 unit roundoff
 TANH_ERR = 1e-6  # bound on float32 tanh's absolute error (a few ulps of values <= 1)
+TINY = 2.0**-126  # smallest normal float32: the most one flushed or underflowing operation loses, absolute
 REL64 = 1e-12  # relative slack for this module's own float64 arithmetic
 PAIRS = 100  # digit pairs (a, b) -> a * 10 + b
+CHUNK = 2000  # boxes per batch of images (x 100 pairs): bounds memory at m = 2 (20,000 boxes)
 
 
 def gamma(n):
     return n * U32 / (1 - n * U32)
+
+
+def float32_error(n, w_abs, b_abs, mag):
+    """Bound on |float32 - exact| of y = W h + b, n terms, over boxes |h| <= mag (N, K): |W| (O, K), |b| (O,).
+
+    Relative part: gamma_n times the sum of the absolute terms (any summation order, FMA or not). Absolute part, for
+    underflow: each of the n products and n additions may lose 2^-126 (a result flushed or rounded below the normal
+    range) and a subnormal operand read as zero loses 2^-126 times the other; the factor 2 bounds the (1 + u)^n that
+    later roundings multiply an early loss by. Returns (N, O).
+    """
+    rel = (gamma(n) + REL64) * (mag @ w_abs.T + b_abs)
+    tiny = 2 * TINY * (2 * n + w_abs.sum(axis=1) + b_abs + mag.sum(axis=1)[:, None])
+    return rel + tiny
+
+
+def tf32_problem(device):
+    """Why float32 results on `device` may not be float32 arithmetic (TF32 on CUDA), or None."""
+    if torch.device(device).type != "cuda":
+        return None
+    on = []
+    flags = (("torch.backends.cuda.matmul.allow_tf32", lambda: torch.backends.cuda.matmul.allow_tf32),
+             ("torch.backends.cudnn.allow_tf32", lambda: torch.backends.cudnn.allow_tf32),
+             ("torch.get_float32_matmul_precision()", lambda: torch.get_float32_matmul_precision() != "highest"))
+    for name, flag in flags:
+        try:
+            if flag():
+                on.append(name)
+        except RuntimeError:  # torch refuses to read a flag the legacy and new TF32 APIs set differently
+            on.append(name)
+    if not on:
+        return None
+    return (f"the proof bounds float32 arithmetic, but TF32 is on for CUDA ({', '.join(on)}): turn it off "
+            f"(machinery/numerics.apply does) or prove the model on the CPU")
 
 
 def extract(model):
@@ -59,25 +100,54 @@ def _act(z, act):
     return np.tanh(z) if act == "tanh" else np.maximum(z, 0)
 
 
+def _side(w, lo, hi, g):
+    """One side (input or state) of a pre-activation over boxes (..., K): (centre term, radius + error term).
+
+    The error term is this side's share of float32_error (linear in |h|): gamma times the absolute terms, and the
+    underflow loss 2^-126 times |h| per term; the pre-activation adds the biases' and the per-operation shares.
+    """
+    mid, rad, mag = (lo + hi) / 2, (hi - lo) / 2, np.maximum(np.abs(lo), np.abs(hi))
+    return mid @ w.T, (rad + g * mag) @ np.abs(w).T + 2 * TINY * mag.sum(axis=-1)[..., None]
+
+
+def _steps(net, lo, hi, y=None):
+    """Boxes (N, L, H) -> the boxes holding every float32 state of one step: under pairs y (N,), (N, L, H); or,
+    y None, under every pair, (N, 100, L, H). The first layer's input terms are computed once per pair and its
+    state terms once per box, so a box's 100 images cost one matrix product, not 100."""
+    out_lo = np.empty((lo.shape[0], PAIRS) + lo.shape[1:]) if y is None else np.empty_like(lo)
+    out_hi = np.empty_like(out_lo)
+    below = None
+    for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(net["layers"]):
+        n = w_ih.shape[1] + w_hh.shape[1] + 2  # the terms of one pre-activation: inputs, state, two biases
+        g = gamma(n) + REL64  # float32 error of any summation order + float64 slack of this arithmetic
+        b_abs = np.abs(b_ih) + np.abs(b_hh)
+        w_sum = np.abs(w_ih).sum(axis=1) + np.abs(w_hh).sum(axis=1)
+        const = b_ih + b_hh, g * b_abs + 2 * TINY * (2 * n + w_sum + b_abs) + 1e-300  # float32_error's other terms
+        h_mid, h_err = _side(w_hh, lo[:, li], hi[:, li], g)  # (N, H)
+        if below is None:  # the first layer's input: the pair's embedding (exact), per pair
+            x_mid, x_err = _side(w_ih, net["x"], net["x"], g)  # (100, H)
+            x_mid, x_err = (x_mid[y], x_err[y]) if y is not None else (x_mid[None], x_err[None])
+        else:
+            x_mid, x_err = _side(w_ih, below[0], below[1], g)
+        if y is None:
+            h_mid, h_err = h_mid[:, None], h_err[:, None]
+        z, r = x_mid + h_mid + const[0], x_err + h_err + const[1]
+        err = (TANH_ERR if net["act"] == "tanh" else 0.0) + TINY  # the activation's own error, or its flush
+        a, b = _act(z - r, net["act"]), _act(z + r, net["act"])  # monotone: the ends of the interval
+        out_lo[..., li, :] = a - REL64 * np.abs(a) - err
+        out_hi[..., li, :] = b + REL64 * np.abs(b) + err
+        below = out_lo[..., li, :], out_hi[..., li, :]
+    return out_lo, out_hi
+
+
 def image(net, lo, hi, y):
     """Boxes (N, L, H) and next pairs y (N,) -> boxes holding every float32 state the step can produce."""
-    out_lo, out_hi = np.empty_like(lo), np.empty_like(hi)
-    below_lo, below_hi = net["x"][y], net["x"][y]  # the layer's input box: the pair's embedding (exact)
-    for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(net["layers"]):
-        mid_in, rad_in = (below_lo + below_hi) / 2, (below_hi - below_lo) / 2
-        mid_h, rad_h = (lo[:, li] + hi[:, li]) / 2, (hi[:, li] - lo[:, li]) / 2
-        z = mid_in @ w_ih.T + mid_h @ w_hh.T + b_ih + b_hh
-        r = rad_in @ np.abs(w_ih).T + rad_h @ np.abs(w_hh).T
-        mag_in, mag_h = np.maximum(np.abs(below_lo), np.abs(below_hi)), np.maximum(np.abs(lo[:, li]), np.abs(hi[:, li]))
-        total = mag_in @ np.abs(w_ih).T + mag_h @ np.abs(w_hh).T + np.abs(b_ih) + np.abs(b_hh)
-        n = w_ih.shape[1] + w_hh.shape[1] + 2
-        r = r + (gamma(n) + REL64) * total + 1e-300  # float32 step error (any order) + float64 slack
-        err = TANH_ERR if net["act"] == "tanh" else 0.0
-        a, b = _act(z - r, net["act"]), _act(z + r, net["act"])  # monotone: the ends of the interval
-        out_lo[:, li] = a - REL64 * np.abs(a) - err - 1e-300
-        out_hi[:, li] = b + REL64 * np.abs(b) + err + 1e-300
-        below_lo, below_hi = out_lo[:, li], out_hi[:, li]
-    return out_lo, out_hi
+    return _steps(net, lo, hi, np.asarray(y))
+
+
+def images(net, lo, hi):
+    """Boxes (N, L, H) -> their images under every next pair (N, 100, L, H), as image() gives them."""
+    return _steps(net, lo, hi)
 
 
 def output_margins(net, lo, hi, digit):
@@ -85,7 +155,7 @@ def output_margins(net, lo, hi, digit):
     V, c = net["V"], net["c"]
     mid, rad = (lo[:, -1] + hi[:, -1]) / 2, (hi[:, -1] - lo[:, -1]) / 2
     mag = np.maximum(np.abs(lo[:, -1]), np.abs(hi[:, -1]))
-    err = (gamma(V.shape[1] + 1) + REL64) * (mag @ np.abs(V).T + np.abs(c))  # per logit, (N, 10)
+    err = float32_error(V.shape[1] + 1, np.abs(V), np.abs(c), mag)  # per logit, (N, 10)
     diff = V[digit][:, None, :] - V[None, :, :]  # (N, 10, H): right row minus each row
     low = (diff @ mid[:, :, None])[..., 0] - (np.abs(diff) @ rad[:, :, None])[..., 0] + (c[digit][:, None] - c)
     low = low - err - err[np.arange(len(digit)), digit][:, None]
@@ -147,13 +217,8 @@ def search(net, m=1, max_iter=300, widen=0.02, limit=1e6, budget_s=60):
     certified = 1 if (_margins_ok(net, ctx, lo, hi)) else 0  # every sum of <= `certified` steps is proven right
     while it < max_iter and time.perf_counter() - t0 < budget_s:
         it += 1
-        ks = np.nonzero(np.isfinite(lo[:, 0, 0]))[0]
-        kk, yy = np.repeat(ks, PAIRS), np.tile(y, len(ks))
-        i_lo, i_hi = image(net, lo[kk], hi[kk], yy)
-        tgt = ctx.next(kk, yy)
         new_lo, new_hi = lo.copy(), hi.copy()
-        np.minimum.at(new_lo, tgt, i_lo)
-        np.maximum.at(new_hi, tgt, i_hi)
+        _join_images(net, ctx, lo, hi, np.nonzero(np.isfinite(lo[:, 0, 0]))[0], new_lo, new_hi)
         grew = (new_lo < lo) | (new_hi > hi)
         if not grew.any():
             closed = True
@@ -170,6 +235,20 @@ def search(net, m=1, max_iter=300, widen=0.02, limit=1e6, budget_s=60):
     return lo, hi, it, closed, certified
 
 
+def _join_images(net, ctx, lo, hi, ks, new_lo, new_hi):
+    """Join into new_lo/new_hi (in place) the image of every box ks under every next pair, CHUNK boxes at a time."""
+    for start in range(0, len(ks), CHUNK):
+        part = ks[start : start + CHUNK]
+        i_lo, i_hi = images(net, lo[part], hi[part])  # (n, 100, L, H): box k under pair y goes to shift_base[k] + y
+        base = ctx.shift_base[part]
+        order = np.argsort(base, kind="stable")  # group the boxes by target row: one reduceat per group
+        b = base[order]
+        first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+        tgt = b[first][:, None] + np.arange(PAIRS)  # (groups, 100)
+        new_lo[tgt] = np.minimum(new_lo[tgt], np.minimum.reduceat(i_lo[order], first, axis=0))
+        new_hi[tgt] = np.maximum(new_hi[tgt], np.maximum.reduceat(i_hi[order], first, axis=0))
+
+
 def _margins_ok(net, ctx, lo, hi):
     ks = np.nonzero(np.isfinite(lo[:, 0, 0]))[0]
     return bool((output_margins(net, lo[ks], hi[ks], ctx.digit[ks]) > 0).all())
@@ -178,21 +257,20 @@ def _margins_ok(net, ctx, lo, hi):
 def check(net, lo, hi, m=1):
     """Verify boxes (per context) as a certificate; returns a JSON-ready dict with "proven" and what failed."""
     ctx = Contexts(m)
-    reached = np.isfinite(lo[:, 0, 0]) & np.isfinite(hi[:, 0, 0])
-    y = np.arange(PAIRS)
+    reached = np.isfinite(lo).all(axis=(1, 2)) & np.isfinite(hi).all(axis=(1, 2))  # a box with any inf or nan is
+    y = np.arange(PAIRS)  # not reached: a step into it fails
     z_lo, z_hi = _zero_state(net, PAIRS)
     s_lo, s_hi = image(net, z_lo, z_hi, y)
     s_tgt = ctx.start(y)
     init_ok = reached[s_tgt] & (s_lo >= lo[s_tgt]).all(axis=(1, 2)) & (s_hi <= hi[s_tgt]).all(axis=(1, 2))
     ks = np.nonzero(reached)[0]
     step_ok = np.zeros((len(ks), PAIRS), dtype=bool)
-    for start in range(0, len(ks), 2000):
-        part = ks[start : start + 2000]
-        kk, yy = np.repeat(part, PAIRS), np.tile(y, len(part))
-        i_lo, i_hi = image(net, lo[kk], hi[kk], yy)
-        tgt = ctx.next(kk, yy)
-        ok = reached[tgt] & (i_lo >= lo[tgt]).all(axis=(1, 2)) & (i_hi <= hi[tgt]).all(axis=(1, 2))
-        step_ok[start : start + len(part)] = ok.reshape(len(part), PAIRS)
+    for start in range(0, len(ks), CHUNK):
+        part = ks[start : start + CHUNK]
+        i_lo, i_hi = images(net, lo[part], hi[part])  # (n, 100, L, H)
+        tgt = ctx.next(part[:, None], y)
+        ok = reached[tgt] & (i_lo >= lo[tgt]).all(axis=(2, 3)) & (i_hi <= hi[tgt]).all(axis=(2, 3))
+        step_ok[start : start + len(part)] = ok
     margin = output_margins(net, lo[ks], hi[ks], ctx.digit[ks]) if len(ks) else np.array([-np.inf])
     proven = bool(init_ok.all() and step_ok.all() and (margin > 0).all())
     return {"proven": proven, "m": m, "contexts": int(ctx.n), "reached": int(reached.sum()),
@@ -202,7 +280,14 @@ def check(net, lo, hi, m=1):
 
 
 def proof_eval(model, m=1, max_iter=300, budget_s=60, quick=False):
-    """Search and check a certificate for one trained model; JSON-ready outcome and per-(pair, carry) box summary."""
+    """Search and check a certificate for one trained model; JSON-ready outcome and per-(pair, carry) box summary.
+
+    The certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off (a ValueError
+    otherwise, see tf32_problem).
+    """
+    problem = tf32_problem(next(model.parameters()).device)
+    if problem:
+        raise ValueError(problem)
     if quick:
         max_iter, budget_s = min(max_iter, 20), min(budget_s, 10)
     t0 = time.perf_counter()
