@@ -222,3 +222,24 @@ def test_a_depth_one_certificate_lifted_to_depth_two_verifies(tmp_path):
     assert out["reached"] == 20000
     lo2[5000] = hi2[5000] = (lo2[5000] + hi2[5000]) / 2
     assert not proof.check(net, lo2, hi2, m=2)["proven"]
+
+
+def test_prove_writes_a_certificate_only_for_a_proven_model_and_the_command_verifies_it(tmp_path, capsys):
+    model = hand_adder()
+    path = tmp_path / "hand.npz"
+    out = certificate.prove(model, path, budget_s=20, meta={"seed": 0})
+    assert out["proven"] and out["closed"] and path.exists()
+    assert certificate.main([str(path)]) == 0 and "PROVEN exact at every length" in capsys.readouterr().out
+    with torch.no_grad():  # digits 3 and 4 swap their output rows
+        model.out.weight[[3, 4]] = model.out.weight[[4, 3]].clone()
+        model.out.bias[[3, 4]] = model.out.bias[[4, 3]].clone()
+    broken = tmp_path / "broken.npz"
+    assert not certificate.prove(model, broken, budget_s=20)["proven"] and not broken.exists()
+    net = proof.extract(hand_adder())
+    lo, hi, _, _, _ = proof.search(net, m=1, budget_s=20)
+    certificate.save(broken, model, lo, hi, 1)  # the broken model with the good model's boxes
+    assert certificate.main([str(path), str(broken)]) == 1 and "NOT proven" in capsys.readouterr().out
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    assert certificate.main([str(tmp_path / "bad.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1

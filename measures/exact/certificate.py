@@ -114,3 +114,48 @@ def verify(path):
     out = proof.check(net, cert["lo"], cert["hi"], m=cert["m"])
     out.update(model=cert["config"], sha256=cert["sha256"], meta=cert["meta"])
     return out
+
+
+def prove(model, path, m=1, max_iter=300, budget_s=60, meta=None):
+    """Search boxes for model, check them, and write the certificate at path only if they prove it.
+
+    Returns check()'s result plus the search's iterations, closed and certified steps.
+    """
+    problem = proof.tf32_problem(next(model.parameters()).device)
+    if problem:
+        raise ValueError(problem)
+    net = proof.extract(model)
+    lo, hi, iterations, closed, certified = proof.search(net, m=m, max_iter=max_iter, budget_s=budget_s)
+    out = proof.check(net, lo, hi, m=m)
+    out.update(iterations=iterations, closed=closed, certified_steps=certified)
+    if out["proven"]:
+        save(path, model, lo, hi, m, {**(meta or {}), "iterations": iterations})
+    return out
+
+
+def main(argv=None):
+    """`python -m measures.exact.certificate FILE...`: verify each; exit 0 if all are proven, 1 if one is not, 2 for
+    a file that is not a whole certificate (a one-line error)."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m measures.exact.certificate CERTIFICATE.npz ...", file=sys.stderr)
+        return 2
+    status = 0
+    for path in paths:
+        try:
+            out = verify(path)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"{path}: {'PROVEN exact at every length' if out['proven'] else 'NOT proven'} "
+              f"(m={out['m']}, {out['transitions_certified']}/{out['transitions']} transitions, "
+              f"{out['outputs_certified']}/{out['reached']} outputs, margin bound {out['min_margin_bound']:.4g}, "
+              f"model {out['sha256'][:12]})")
+        status = max(status, 0 if out["proven"] else 1)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
