@@ -39,6 +39,7 @@ TANH_ERR = 1e-6  # bound on float32 tanh's absolute error (a few ulps of values 
 TINY = 2.0**-126  # smallest normal float32: the most one flushed or underflowing operation loses, absolute
 REL64 = 1e-12  # relative slack for this module's own float64 arithmetic
 PAIRS = 100  # digit pairs (a, b) -> a * 10 + b
+RANGE = 1 + 1e-5  # tanh's images lie in [-RANGE, RANGE] (1 + TANH_ERR + slack), relu's above -RANGE * 2^-126
 CHUNK = 2000  # boxes per batch of images (x 100 pairs): bounds memory at m = 2 (20,000 boxes)
 
 
@@ -197,13 +198,15 @@ def _zero_state(net, n):
     return np.zeros((n, layers, h)), np.zeros((n, layers, h))
 
 
-def search(net, m=1, max_iter=300, widen=0.02, limit=1e6, budget_s=60):
+def search(net, m=1, max_iter=300, widen=0.02, widen_from=10, limit=1e6, budget_s=60):
     """Kleene iteration for the boxes; returns (lo, hi, iterations, closed, certified steps).
 
     Without widening, the boxes after iteration i hold every state reachable in <= i + 1 steps; widening only
     enlarges them, so while every reached box still shows its true digit, every sum of that many steps (operand
     digits + the padding step) is proven right: `certified steps`, a bound that holds even if the search never
     closes. closed: no box grew in the last iteration (the boxes are then an invariant; check() verifies it).
+    Widening (a box that grew grows by `widen` of its width more) starts at iteration widen_from, or as soon as
+    the margins fail (no more steps to certify), and never past the activation's range, which holds every image.
     """
     ctx = Contexts(m)
     layers, h = len(net["layers"]), net["layers"][0][1].shape[0]
@@ -213,6 +216,7 @@ def search(net, m=1, max_iter=300, widen=0.02, limit=1e6, budget_s=60):
     i_lo, i_hi = image(net, z_lo, z_hi, y)
     np.minimum.at(lo, ctx.start(y), i_lo)
     np.maximum.at(hi, ctx.start(y), i_hi)
+    floor, ceiling = (-RANGE, RANGE) if net["act"] == "tanh" else (-RANGE * TINY, np.inf)  # below every image's
     t0, it, closed = time.perf_counter(), 0, False
     certified = 1 if (_margins_ok(net, ctx, lo, hi)) else 0  # every sum of <= `certified` steps is proven right
     while it < max_iter and time.perf_counter() - t0 < budget_s:
@@ -223,10 +227,11 @@ def search(net, m=1, max_iter=300, widen=0.02, limit=1e6, budget_s=60):
         if not grew.any():
             closed = True
             break
-        width = np.where(np.isfinite(new_hi - new_lo), new_hi - new_lo, 0)
-        grow_k = grew.any(axis=(1, 2)) & np.isfinite(lo[:, 0, 0])  # widen boxes that grew (not new ones)
-        new_lo[grow_k] -= widen * width[grow_k] + 1e-9
-        new_hi[grow_k] += widen * width[grow_k] + 1e-9
+        if it >= widen_from or certified < it:
+            width = np.where(np.isfinite(new_hi - new_lo), new_hi - new_lo, 0)
+            grow_k = grew.any(axis=(1, 2)) & np.isfinite(lo[:, 0, 0])  # widen boxes that grew (not new ones)
+            new_lo[grow_k] = np.maximum(new_lo[grow_k] - widen * width[grow_k] - 1e-9, floor)
+            new_hi[grow_k] = np.minimum(new_hi[grow_k] + widen * width[grow_k] + 1e-9, ceiling)
         lo, hi = new_lo, new_hi
         if certified == it and _margins_ok(net, ctx, lo, hi):  # boxes now hold every state of <= it + 1 steps
             certified = it + 1
