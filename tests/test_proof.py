@@ -243,3 +243,17 @@ def test_prove_writes_a_certificate_only_for_a_proven_model_and_the_command_veri
     assert certificate.main([str(tmp_path / "bad.npz")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_narrowing_takes_back_what_widening_overshot():
+    """A softer hand adder (k = 6) is beyond boxes (its margins fail), and widening pushes its boxes to the whole tanh
+    range; descending iteration from there keeps an invariant (check: every transition fits) inside the widened
+    boxes, and a tighter one."""
+    net = proof.extract(hand_adder(6.0))
+    w_lo, w_hi, _, w_closed, _ = proof.search(net, m=1, budget_s=20, narrow=False)
+    n_lo, n_hi, _, n_closed, _ = proof.search(net, m=1, budget_s=20)
+    wide, narrow = proof.check(net, w_lo, w_hi, m=1), proof.check(net, n_lo, n_hi, m=1)
+    assert w_closed and n_closed and not wide["proven"] and not narrow["proven"]
+    assert narrow["transitions_certified"] == narrow["transitions"] == wide["transitions"]
+    assert (n_lo >= w_lo).all() and (n_hi <= w_hi).all() and narrow["max_width"] < wide["max_width"] - 0.05
+    assert narrow["min_margin_bound"] > wide["min_margin_bound"]

@@ -198,7 +198,7 @@ def _zero_state(net, n):
     return np.zeros((n, layers, h)), np.zeros((n, layers, h))
 
 
-def search(net, m=1, max_iter=300, widen=0.02, widen_from=10, limit=1e6, budget_s=60):
+def search(net, m=1, max_iter=300, widen=0.02, widen_from=10, limit=1e6, budget_s=60, narrow=True):
     """Kleene iteration for the boxes; returns (lo, hi, iterations, closed, certified steps).
 
     Without widening, the boxes after iteration i hold every state reachable in <= i + 1 steps; widening only
@@ -207,6 +207,9 @@ def search(net, m=1, max_iter=300, widen=0.02, widen_from=10, limit=1e6, budget_
     closes. closed: no box grew in the last iteration (the boxes are then an invariant; check() verifies it).
     Widening (a box that grew grows by `widen` of its width more) starts at iteration widen_from, or as soon as
     the margins fail (no more steps to certify), and never past the activation's range, which holds every image.
+    narrow: when the boxes closed but do not prove the model, shrink them by descending iteration (_narrow) for
+    what is left of max_iter and budget_s: it takes back what widening overshot. (Descending from the whole range
+    instead is no use: a box that holds every state carries no carry, and the iteration stays near the range.)
     """
     ctx = Contexts(m)
     layers, h = len(net["layers"]), net["layers"][0][1].shape[0]
@@ -237,7 +240,51 @@ def search(net, m=1, max_iter=300, widen=0.02, widen_from=10, limit=1e6, budget_
             certified = it + 1
         if np.nanmax(np.where(np.isfinite(hi - lo), hi - lo, 0)) > limit:
             break
+    if narrow and closed and not _margins_ok(net, ctx, lo, hi):
+        lo, hi, steps, closed = _narrow(net, ctx, lo, hi, max_iter - it, t0 + budget_s)
+        it += steps
     return lo, hi, it, closed, certified
+
+
+def _post(net, ctx, lo, hi):
+    """The boxes' successors: images of every reached box under every pair, joined with the first steps' images."""
+    n_lo, n_hi = np.full_like(lo, np.inf), np.full_like(hi, -np.inf)
+    y = np.arange(PAIRS)
+    z_lo, z_hi = _zero_state(net, PAIRS)
+    i_lo, i_hi = image(net, z_lo, z_hi, y)
+    np.minimum.at(n_lo, ctx.start(y), i_lo)
+    np.maximum.at(n_hi, ctx.start(y), i_hi)
+    _join_images(net, ctx, lo, hi, np.nonzero(np.isfinite(lo[:, 0, 0]))[0], n_lo, n_hi)
+    return n_lo, n_hi
+
+
+def _narrow(net, ctx, lo, hi, max_iter, deadline, slack=1e-12):
+    """Descending iteration from an invariant (boxes whose successors fit in them): B <- post(B) + slack, within B.
+
+    post is monotone, so post(B) inside B gives post(post(B)) inside post(B): every iterate is again an invariant,
+    each at least as tight as the last (the widening's overshoot shrinks back towards a fixed point). Stops when
+    the margins hold, nothing shrinks, or time runs out; returns the last boxes whose successors were seen to fit
+    (lo, hi, iterations, closed), or the start with closed False if they did not.
+    """
+    good, it = None, 0
+    while it < max_iter and time.perf_counter() < deadline:
+        it += 1
+        n_lo, n_hi = _post(net, ctx, lo, hi)
+        reached = np.isfinite(n_lo[:, 0, 0])
+        fits = ((n_lo >= lo) | ~reached[:, None, None]).all() and ((n_hi <= hi) | ~reached[:, None, None]).all()
+        if not fits:  # rounding in this module's float64 broke monotonicity by an ulp: keep the last good boxes
+            break
+        good = np.where(reached[:, None, None], lo, np.inf), np.where(reached[:, None, None], hi, -np.inf)
+        if _margins_ok(net, ctx, *good):
+            break
+        c_lo = np.where(reached[:, None, None], np.maximum(n_lo - slack, lo), np.inf)  # unreached contexts drop out
+        c_hi = np.where(reached[:, None, None], np.minimum(n_hi + slack, hi), -np.inf)
+        if np.array_equal(c_lo, lo) and np.array_equal(c_hi, hi):
+            break
+        lo, hi = c_lo, c_hi
+    if good is None:
+        return lo, hi, it, False
+    return good[0], good[1], it, True
 
 
 def _join_images(net, ctx, lo, hi, ks, new_lo, new_hi):
