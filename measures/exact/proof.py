@@ -14,14 +14,23 @@ so every digit is right: "proven for every length". Boxes are pushed through the
 the pre-activations (mid/radius form) and the monotone activation; m = 2 keeps apart the states that one step
 of history separates (a tighter region than one box per (pair, carry)).
 
-Rounding: the model runs in float32. Every image box is widened by a bound on the float32 error of one step in
-any summation order (gamma_n = n u / (1 - n u), u = 2^-24, times the sum of the absolute terms, plus 1e-6 for
-tanh), and the float64 arithmetic of the check by a relative 1e-12; output margins subtract the same kind of
-bound. So the boxes hold the float32 states as the model computes them, not only the real-arithmetic ones.
+Rounding: the certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off
+(machinery/numerics.py turns it off; proof_eval refuses a CUDA model while TF32 is on, see tf32_problem). Every
+image box is widened by a bound on the float32 error of one step in any summation order: gamma_n = n u / (1 - n u),
+u = 2^-24, times the sum of the absolute terms (relative error), plus an absolute term for underflow: an operation
+whose result is below 2^-126 (subnormal, or flushed to zero under flush-to-zero, torch.set_flush_denormal) loses up
+to 2^-126, and a subnormal operand read as zero up to 2^-126 times the other, so a dot product of n terms may lose
+2 * 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds 1e-6 (relu 2^-126) and the float64 arithmetic
+of the check a relative 1e-12. Output margins subtract the same kind of bound. So the boxes hold the float32
+states as the model computes them, not only the real-arithmetic ones, and a model whose logits underflow is not
+proven however right it is in real arithmetic.
 
 search() finds the boxes (Kleene iteration from the zero state: join images into their target box, widen a
-little when a box grows, until nothing grows); check() verifies a set of boxes independently of how it was
-found (it is what the tests break on purpose).
+little when a box grows, never past the activation's range, until nothing grows; then, if the boxes do not prove
+the model, narrow them by descending iteration); check() verifies a set of boxes independently of how it was
+found (it is what the tests break on purpose). certificate.py stores a model with its boxes and re-checks the file.
+A box's images under all 100 pairs cost one product of its state with W_hh (images()): m = 2 (20,000 boxes) takes
+seconds per iteration.
 """
 import time
 
@@ -30,12 +39,48 @@ import torch
 
 U32 = 2.0**-24  # float32 unit roundoff
 TANH_ERR = 1e-6  # bound on float32 tanh's absolute error (a few ulps of values <= 1)
+TINY = 2.0**-126  # smallest normal float32: the most one flushed or underflowing operation loses, absolute
 REL64 = 1e-12  # relative slack for this module's own float64 arithmetic
 PAIRS = 100  # digit pairs (a, b) -> a * 10 + b
+RANGE = 1 + 1e-5  # tanh's images lie in [-RANGE, RANGE] (1 + TANH_ERR + slack), relu's above -RANGE * 2^-126
+CHUNK = 2000  # boxes per batch of images (x 100 pairs): bounds memory at m = 2 (20,000 boxes)
 
 
 def gamma(n):
     return n * U32 / (1 - n * U32)
+
+
+def float32_error(n, w_abs, b_abs, mag):
+    """Bound on |float32 - exact| of y = W h + b, n terms, over boxes |h| <= mag (N, K): |W| (O, K), |b| (O,).
+
+    Relative part: gamma_n times the sum of the absolute terms (any summation order, FMA or not). Absolute part, for
+    underflow: each of the n products and n additions may lose 2^-126 (a result flushed or rounded below the normal
+    range) and a subnormal operand read as zero loses 2^-126 times the other; the factor 2 bounds the (1 + u)^n that
+    later roundings multiply an early loss by. Returns (N, O).
+    """
+    rel = (gamma(n) + REL64) * (mag @ w_abs.T + b_abs)
+    tiny = 2 * TINY * (2 * n + w_abs.sum(axis=1) + b_abs + mag.sum(axis=1)[:, None])
+    return rel + tiny
+
+
+def tf32_problem(device):
+    """Why float32 results on `device` may not be float32 arithmetic (TF32 on CUDA), or None."""
+    if torch.device(device).type != "cuda":
+        return None
+    on = []
+    flags = (("torch.backends.cuda.matmul.allow_tf32", lambda: torch.backends.cuda.matmul.allow_tf32),
+             ("torch.backends.cudnn.allow_tf32", lambda: torch.backends.cudnn.allow_tf32),
+             ("torch.get_float32_matmul_precision()", lambda: torch.get_float32_matmul_precision() != "highest"))
+    for name, flag in flags:
+        try:
+            if flag():
+                on.append(name)
+        except RuntimeError:  # torch refuses to read a flag the legacy and new TF32 APIs set differently
+            on.append(name)
+    if not on:
+        return None
+    return (f"the proof bounds float32 arithmetic, but TF32 is on for CUDA ({', '.join(on)}): turn it off "
+            f"(machinery/numerics.apply does) or prove the model on the CPU")
 
 
 def extract(model):
@@ -59,25 +104,54 @@ def _act(z, act):
     return np.tanh(z) if act == "tanh" else np.maximum(z, 0)
 
 
+def _side(w, lo, hi, g):
+    """One side (input or state) of a pre-activation over boxes (..., K): (centre term, radius + error term).
+
+    The error term is this side's share of float32_error (linear in |h|): gamma times the absolute terms, and the
+    underflow loss 2^-126 times |h| per term; the pre-activation adds the biases' and the per-operation shares.
+    """
+    mid, rad, mag = (lo + hi) / 2, (hi - lo) / 2, np.maximum(np.abs(lo), np.abs(hi))
+    return mid @ w.T, (rad + g * mag) @ np.abs(w).T + 2 * TINY * mag.sum(axis=-1)[..., None]
+
+
+def _steps(net, lo, hi, y=None):
+    """Boxes (N, L, H) -> the boxes holding every float32 state of one step: under pairs y (N,), (N, L, H); or,
+    y None, under every pair, (N, 100, L, H). The first layer's input terms are computed once per pair and its
+    state terms once per box, so a box's 100 images cost one matrix product, not 100."""
+    out_lo = np.empty((lo.shape[0], PAIRS) + lo.shape[1:]) if y is None else np.empty_like(lo)
+    out_hi = np.empty_like(out_lo)
+    below = None
+    for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(net["layers"]):
+        n = w_ih.shape[1] + w_hh.shape[1] + 2  # the terms of one pre-activation: inputs, state, two biases
+        g = gamma(n) + REL64  # float32 error of any summation order + float64 slack of this arithmetic
+        b_abs = np.abs(b_ih) + np.abs(b_hh)
+        w_sum = np.abs(w_ih).sum(axis=1) + np.abs(w_hh).sum(axis=1)
+        const = b_ih + b_hh, g * b_abs + 2 * TINY * (2 * n + w_sum + b_abs) + 1e-300  # float32_error's other terms
+        h_mid, h_err = _side(w_hh, lo[:, li], hi[:, li], g)  # (N, H)
+        if below is None:  # the first layer's input: the pair's embedding (exact), per pair
+            x_mid, x_err = _side(w_ih, net["x"], net["x"], g)  # (100, H)
+            x_mid, x_err = (x_mid[y], x_err[y]) if y is not None else (x_mid[None], x_err[None])
+        else:
+            x_mid, x_err = _side(w_ih, below[0], below[1], g)
+        if y is None:
+            h_mid, h_err = h_mid[:, None], h_err[:, None]
+        z, r = x_mid + h_mid + const[0], x_err + h_err + const[1]
+        err = (TANH_ERR if net["act"] == "tanh" else 0.0) + TINY  # the activation's own error, or its flush
+        a, b = _act(z - r, net["act"]), _act(z + r, net["act"])  # monotone: the ends of the interval
+        out_lo[..., li, :] = a - REL64 * np.abs(a) - err
+        out_hi[..., li, :] = b + REL64 * np.abs(b) + err
+        below = out_lo[..., li, :], out_hi[..., li, :]
+    return out_lo, out_hi
+
+
 def image(net, lo, hi, y):
     """Boxes (N, L, H) and next pairs y (N,) -> boxes holding every float32 state the step can produce."""
-    out_lo, out_hi = np.empty_like(lo), np.empty_like(hi)
-    below_lo, below_hi = net["x"][y], net["x"][y]  # the layer's input box: the pair's embedding (exact)
-    for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(net["layers"]):
-        mid_in, rad_in = (below_lo + below_hi) / 2, (below_hi - below_lo) / 2
-        mid_h, rad_h = (lo[:, li] + hi[:, li]) / 2, (hi[:, li] - lo[:, li]) / 2
-        z = mid_in @ w_ih.T + mid_h @ w_hh.T + b_ih + b_hh
-        r = rad_in @ np.abs(w_ih).T + rad_h @ np.abs(w_hh).T
-        mag_in, mag_h = np.maximum(np.abs(below_lo), np.abs(below_hi)), np.maximum(np.abs(lo[:, li]), np.abs(hi[:, li]))
-        total = mag_in @ np.abs(w_ih).T + mag_h @ np.abs(w_hh).T + np.abs(b_ih) + np.abs(b_hh)
-        n = w_ih.shape[1] + w_hh.shape[1] + 2
-        r = r + (gamma(n) + REL64) * total + 1e-300  # float32 step error (any order) + float64 slack
-        err = TANH_ERR if net["act"] == "tanh" else 0.0
-        a, b = _act(z - r, net["act"]), _act(z + r, net["act"])  # monotone: the ends of the interval
-        out_lo[:, li] = a - REL64 * np.abs(a) - err - 1e-300
-        out_hi[:, li] = b + REL64 * np.abs(b) + err + 1e-300
-        below_lo, below_hi = out_lo[:, li], out_hi[:, li]
-    return out_lo, out_hi
+    return _steps(net, lo, hi, np.asarray(y))
+
+
+def images(net, lo, hi):
+    """Boxes (N, L, H) -> their images under every next pair (N, 100, L, H), as image() gives them."""
+    return _steps(net, lo, hi)
 
 
 def output_margins(net, lo, hi, digit):
@@ -85,7 +159,7 @@ def output_margins(net, lo, hi, digit):
     V, c = net["V"], net["c"]
     mid, rad = (lo[:, -1] + hi[:, -1]) / 2, (hi[:, -1] - lo[:, -1]) / 2
     mag = np.maximum(np.abs(lo[:, -1]), np.abs(hi[:, -1]))
-    err = (gamma(V.shape[1] + 1) + REL64) * (mag @ np.abs(V).T + np.abs(c))  # per logit, (N, 10)
+    err = float32_error(V.shape[1] + 1, np.abs(V), np.abs(c), mag)  # per logit, (N, 10)
     diff = V[digit][:, None, :] - V[None, :, :]  # (N, 10, H): right row minus each row
     low = (diff @ mid[:, :, None])[..., 0] - (np.abs(diff) @ rad[:, :, None])[..., 0] + (c[digit][:, None] - c)
     low = low - err - err[np.arange(len(digit)), digit][:, None]
@@ -127,13 +201,18 @@ def _zero_state(net, n):
     return np.zeros((n, layers, h)), np.zeros((n, layers, h))
 
 
-def search(net, m=1, max_iter=300, widen=0.02, limit=1e6, budget_s=60):
+def search(net, m=1, max_iter=300, widen=0.02, widen_from=10, limit=1e6, budget_s=60, narrow=True):
     """Kleene iteration for the boxes; returns (lo, hi, iterations, closed, certified steps).
 
     Without widening, the boxes after iteration i hold every state reachable in <= i + 1 steps; widening only
     enlarges them, so while every reached box still shows its true digit, every sum of that many steps (operand
     digits + the padding step) is proven right: `certified steps`, a bound that holds even if the search never
     closes. closed: no box grew in the last iteration (the boxes are then an invariant; check() verifies it).
+    Widening (a box that grew grows by `widen` of its width more) starts at iteration widen_from, or as soon as
+    the margins fail (no more steps to certify), and never past the activation's range, which holds every image.
+    narrow: when the boxes closed but do not prove the model, shrink them by descending iteration (_narrow) for
+    what is left of max_iter and budget_s: it takes back what widening overshot. (Descending from the whole range
+    instead is no use: a box that holds every state carries no carry, and the iteration stays near the range.)
     """
     ctx = Contexts(m)
     layers, h = len(net["layers"]), net["layers"][0][1].shape[0]
@@ -143,31 +222,86 @@ def search(net, m=1, max_iter=300, widen=0.02, limit=1e6, budget_s=60):
     i_lo, i_hi = image(net, z_lo, z_hi, y)
     np.minimum.at(lo, ctx.start(y), i_lo)
     np.maximum.at(hi, ctx.start(y), i_hi)
+    floor, ceiling = (-RANGE, RANGE) if net["act"] == "tanh" else (-RANGE * TINY, np.inf)  # below every image's
     t0, it, closed = time.perf_counter(), 0, False
     certified = 1 if (_margins_ok(net, ctx, lo, hi)) else 0  # every sum of <= `certified` steps is proven right
     while it < max_iter and time.perf_counter() - t0 < budget_s:
         it += 1
-        ks = np.nonzero(np.isfinite(lo[:, 0, 0]))[0]
-        kk, yy = np.repeat(ks, PAIRS), np.tile(y, len(ks))
-        i_lo, i_hi = image(net, lo[kk], hi[kk], yy)
-        tgt = ctx.next(kk, yy)
         new_lo, new_hi = lo.copy(), hi.copy()
-        np.minimum.at(new_lo, tgt, i_lo)
-        np.maximum.at(new_hi, tgt, i_hi)
+        _join_images(net, ctx, lo, hi, np.nonzero(np.isfinite(lo[:, 0, 0]))[0], new_lo, new_hi)
         grew = (new_lo < lo) | (new_hi > hi)
         if not grew.any():
             closed = True
             break
-        width = np.where(np.isfinite(new_hi - new_lo), new_hi - new_lo, 0)
-        grow_k = grew.any(axis=(1, 2)) & np.isfinite(lo[:, 0, 0])  # widen boxes that grew (not new ones)
-        new_lo[grow_k] -= widen * width[grow_k] + 1e-9
-        new_hi[grow_k] += widen * width[grow_k] + 1e-9
+        if it >= widen_from or certified < it:
+            width = np.where(np.isfinite(new_hi - new_lo), new_hi - new_lo, 0)
+            grow_k = grew.any(axis=(1, 2)) & np.isfinite(lo[:, 0, 0])  # widen boxes that grew (not new ones)
+            new_lo[grow_k] = np.maximum(new_lo[grow_k] - widen * width[grow_k] - 1e-9, floor)
+            new_hi[grow_k] = np.minimum(new_hi[grow_k] + widen * width[grow_k] + 1e-9, ceiling)
         lo, hi = new_lo, new_hi
         if certified == it and _margins_ok(net, ctx, lo, hi):  # boxes now hold every state of <= it + 1 steps
             certified = it + 1
         if np.nanmax(np.where(np.isfinite(hi - lo), hi - lo, 0)) > limit:
             break
+    if narrow and closed and not _margins_ok(net, ctx, lo, hi):
+        lo, hi, steps, closed = _narrow(net, ctx, lo, hi, max_iter - it, t0 + budget_s)
+        it += steps
     return lo, hi, it, closed, certified
+
+
+def _post(net, ctx, lo, hi):
+    """The boxes' successors: images of every reached box under every pair, joined with the first steps' images."""
+    n_lo, n_hi = np.full_like(lo, np.inf), np.full_like(hi, -np.inf)
+    y = np.arange(PAIRS)
+    z_lo, z_hi = _zero_state(net, PAIRS)
+    i_lo, i_hi = image(net, z_lo, z_hi, y)
+    np.minimum.at(n_lo, ctx.start(y), i_lo)
+    np.maximum.at(n_hi, ctx.start(y), i_hi)
+    _join_images(net, ctx, lo, hi, np.nonzero(np.isfinite(lo[:, 0, 0]))[0], n_lo, n_hi)
+    return n_lo, n_hi
+
+
+def _narrow(net, ctx, lo, hi, max_iter, deadline, slack=1e-12):
+    """Descending iteration from an invariant (boxes whose successors fit in them): B <- post(B) + slack, within B.
+
+    post is monotone, so post(B) inside B gives post(post(B)) inside post(B): every iterate is again an invariant,
+    each at least as tight as the last (the widening's overshoot shrinks back towards a fixed point). Stops when
+    the margins hold, nothing shrinks, or time runs out; returns the last boxes whose successors were seen to fit
+    (lo, hi, iterations, closed), or the start with closed False if they did not.
+    """
+    good, it = None, 0
+    while it < max_iter and time.perf_counter() < deadline:
+        it += 1
+        n_lo, n_hi = _post(net, ctx, lo, hi)
+        reached = np.isfinite(n_lo[:, 0, 0])
+        fits = ((n_lo >= lo) | ~reached[:, None, None]).all() and ((n_hi <= hi) | ~reached[:, None, None]).all()
+        if not fits:  # rounding in this module's float64 broke monotonicity by an ulp: keep the last good boxes
+            break
+        good = np.where(reached[:, None, None], lo, np.inf), np.where(reached[:, None, None], hi, -np.inf)
+        if _margins_ok(net, ctx, *good):
+            break
+        c_lo = np.where(reached[:, None, None], np.maximum(n_lo - slack, lo), np.inf)  # unreached contexts drop out
+        c_hi = np.where(reached[:, None, None], np.minimum(n_hi + slack, hi), -np.inf)
+        if np.array_equal(c_lo, lo) and np.array_equal(c_hi, hi):
+            break
+        lo, hi = c_lo, c_hi
+    if good is None:
+        return lo, hi, it, False
+    return good[0], good[1], it, True
+
+
+def _join_images(net, ctx, lo, hi, ks, new_lo, new_hi):
+    """Join into new_lo/new_hi (in place) the image of every box ks under every next pair, CHUNK boxes at a time."""
+    for start in range(0, len(ks), CHUNK):
+        part = ks[start : start + CHUNK]
+        i_lo, i_hi = images(net, lo[part], hi[part])  # (n, 100, L, H): box k under pair y goes to shift_base[k] + y
+        base = ctx.shift_base[part]
+        order = np.argsort(base, kind="stable")  # group the boxes by target row: one reduceat per group
+        b = base[order]
+        first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+        tgt = b[first][:, None] + np.arange(PAIRS)  # (groups, 100)
+        new_lo[tgt] = np.minimum(new_lo[tgt], np.minimum.reduceat(i_lo[order], first, axis=0))
+        new_hi[tgt] = np.maximum(new_hi[tgt], np.maximum.reduceat(i_hi[order], first, axis=0))
 
 
 def _margins_ok(net, ctx, lo, hi):
@@ -178,21 +312,20 @@ def _margins_ok(net, ctx, lo, hi):
 def check(net, lo, hi, m=1):
     """Verify boxes (per context) as a certificate; returns a JSON-ready dict with "proven" and what failed."""
     ctx = Contexts(m)
-    reached = np.isfinite(lo[:, 0, 0]) & np.isfinite(hi[:, 0, 0])
-    y = np.arange(PAIRS)
+    reached = np.isfinite(lo).all(axis=(1, 2)) & np.isfinite(hi).all(axis=(1, 2))  # a box with any inf or nan is
+    y = np.arange(PAIRS)  # not reached: a step into it fails
     z_lo, z_hi = _zero_state(net, PAIRS)
     s_lo, s_hi = image(net, z_lo, z_hi, y)
     s_tgt = ctx.start(y)
     init_ok = reached[s_tgt] & (s_lo >= lo[s_tgt]).all(axis=(1, 2)) & (s_hi <= hi[s_tgt]).all(axis=(1, 2))
     ks = np.nonzero(reached)[0]
     step_ok = np.zeros((len(ks), PAIRS), dtype=bool)
-    for start in range(0, len(ks), 2000):
-        part = ks[start : start + 2000]
-        kk, yy = np.repeat(part, PAIRS), np.tile(y, len(part))
-        i_lo, i_hi = image(net, lo[kk], hi[kk], yy)
-        tgt = ctx.next(kk, yy)
-        ok = reached[tgt] & (i_lo >= lo[tgt]).all(axis=(1, 2)) & (i_hi <= hi[tgt]).all(axis=(1, 2))
-        step_ok[start : start + len(part)] = ok.reshape(len(part), PAIRS)
+    for start in range(0, len(ks), CHUNK):
+        part = ks[start : start + CHUNK]
+        i_lo, i_hi = images(net, lo[part], hi[part])  # (n, 100, L, H)
+        tgt = ctx.next(part[:, None], y)
+        ok = reached[tgt] & (i_lo >= lo[tgt]).all(axis=(2, 3)) & (i_hi <= hi[tgt]).all(axis=(2, 3))
+        step_ok[start : start + len(part)] = ok
     margin = output_margins(net, lo[ks], hi[ks], ctx.digit[ks]) if len(ks) else np.array([-np.inf])
     proven = bool(init_ok.all() and step_ok.all() and (margin > 0).all())
     return {"proven": proven, "m": m, "contexts": int(ctx.n), "reached": int(reached.sum()),
@@ -202,7 +335,14 @@ def check(net, lo, hi, m=1):
 
 
 def proof_eval(model, m=1, max_iter=300, budget_s=60, quick=False):
-    """Search and check a certificate for one trained model; JSON-ready outcome and per-(pair, carry) box summary."""
+    """Search and check a certificate for one trained model; JSON-ready outcome and per-(pair, carry) box summary.
+
+    The certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off (a ValueError
+    otherwise, see tf32_problem).
+    """
+    problem = tf32_problem(next(model.parameters()).device)
+    if problem:
+        raise ValueError(problem)
     if quick:
         max_iter, budget_s = min(max_iter, 20), min(budget_s, 10)
     t0 = time.perf_counter()
