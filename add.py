@@ -2,21 +2,20 @@
 
     python add.py 99999999999999999999 1
     python add.py --file numbers.txt          two non-negative integers, whitespace-separated ('-': stdin)
-    python add.py 99999999999 1 --cell lstm   another cell
+    python add.py 99999999999 1 --cell lstm   a store model of another cell
     python add.py 99999999999 1 --chain-fraction 0   the length_generalization model (random sums only)
 
-It adds two non-negative integers of up to 1,000,000 digits with a trained model from the run store, training
-it first if the store lacks it (a few seconds), and prints the model's answer, the true sum (exact digit
-arithmetic, data.add_digits) and which digits the model got wrong. Exit code 0: the model is exact; 1: some
-digit is wrong; 2: bad input (a one-line error).
+It adds two non-negative integers of up to 1,000,000 digits and prints the model's answer, the true sum (exact
+digit arithmetic, data.add_digits) and which digits the model got wrong. Exit code 0: the model's sum is exact;
+1: some digit is wrong; 2: bad input or a damaged certificate (a one-line error).
 
-The default model is the study's best worst-case recipe (exact_adder, seed 0): rnn/tanh, 2 x 64, trained on
-10-digit sums of which ADDER_CHAIN_FRACTION are rich in carry chains. Chosen from exact_adder's results (its
-section in plots/README.md): the recipes with the most seeds passing the whole worst-case suite (up to
-99...9 + 1 at 1,000,000 digits) were the two chain-rich ones; of those, this one has the larger smallest margin,
-and the other, attacked, was found wrong on sums the search built (this one was not attacked).
-length_generalization's model (--chain-fraction 0, exact_adder's "today") is exact on random sums but fails
-99...9 + 1 for most seeds.
+The default model is the study's proven adder: the smallest model exact_adder proved exact at every length, held
+with its proof in plots/exact_certificate.npz (measures/exact/certificate.py). Its proof is re-checked from the file
+at every call (a fraction of a second), and the output says "proven exact at every length" only then. Naming a
+store-model option (--cell, --nonlinearity, --maxlen, --chain-fraction, --seed) picks a model of the run store
+instead, trained first if the store lacks it (seconds); without a certificate the default is that store model,
+rnn/tanh 2 x 64 with ADDER_CHAIN_FRACTION of each batch rich in carry chains. Such a model is not proven, and
+exact_adder's worst-case suite finds sums it gets wrong (its section in plots/README.md).
 """
 from machinery import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
@@ -35,6 +34,7 @@ from models import CELLS, NONLINEARITIES
 from machinery.store import Store, StoreError, model_from_blob, weights_blob
 from train import resolve_device, train_run
 
+CERTIFICATE = Path(__file__).resolve().parent / "plots" / "exact_certificate.npz"  # the study's proven adder
 SHOW = 60  # digits shown at each end of a long number (--full shows all)
 ADDER_CHAIN_FRACTION = 0.1  # share of each training batch drawn rich in carry chains (exact_adder's best recipe)
 DIGITS = re.compile(r"[0-9]+")
@@ -107,20 +107,47 @@ def add(a, b, model):
     return predict_digits(model, num1, num2)[0], add_digits(num1, num2)[0]
 
 
+STORE_OPTIONS = {"cell": "rnn", "nonlinearity": "tanh", "maxlen": experiments.LENGTH_MAXLEN,
+                 "chain_fraction": ADDER_CHAIN_FRACTION, "seed": 0}  # naming any of these picks a store model
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("numbers", nargs="*", help="two non-negative integers")
     p.add_argument("--file", help="read the two numbers from this file ('-': standard input)")
-    p.add_argument("--cell", default="rnn", choices=[c for c in CELLS if c != "linear"])
-    p.add_argument("--nonlinearity", default="tanh", choices=NONLINEARITIES, help="rnn only")
-    p.add_argument("--maxlen", type=int, default=experiments.LENGTH_MAXLEN, help="training length (digits)")
-    p.add_argument("--chain-fraction", type=float, default=ADDER_CHAIN_FRACTION,
-                   help="share of each training batch rich in carry chains (0: the length_generalization model)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--certificate", type=Path, default=CERTIFICATE,
+                   help="the proven model's certificate (default: the study's, plots/exact_certificate.npz)")
+    p.add_argument("--cell", choices=[c for c in CELLS if c != "linear"], help="a store model of this cell (rnn)")
+    p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="rnn only (tanh)")
+    p.add_argument("--maxlen", type=int, help=f"training length in digits ({experiments.LENGTH_MAXLEN})")
+    p.add_argument("--chain-fraction", type=float,
+                   help=f"share of each training batch rich in carry chains ({ADDER_CHAIN_FRACTION}; 0: the "
+                        "length_generalization model)")
+    p.add_argument("--seed", type=int, help="seed of the store model (0)")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     p.add_argument("--store", type=Path, default=None, help="run store folder (default: $ADDER_STORE or ./store)")
     p.add_argument("--full", action="store_true", help="print every digit of long numbers")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.store_model = any(getattr(args, k) is not None for k in STORE_OPTIONS)
+    for k, v in STORE_OPTIONS.items():
+        setattr(args, k, v if getattr(args, k) is None else getattr(args, k))
+    return args
+
+
+def proven_adder(path):
+    """(model, words) of a certificate that proves its model, re-checked now; None if there is none at path."""
+    from measures.exact import certificate
+
+    if not Path(path).exists():
+        return None
+    out = certificate.verify(path)  # ValueError for a damaged file: a one-line error, exit 2
+    if not out["proven"]:
+        raise InputError(f"{path} does not prove its model (re-checked now): not used")
+    meta = out["meta"]
+    return certificate.load_model(path), (
+        f"exact_adder's {meta.get('series', '?')!r}, seed {meta.get('seed', '?')}: proven exact at every length "
+        f"(certificate {path}, re-checked now: {out['transitions']:,} transitions, margin bound "
+        f"{out['min_margin_bound']:.3g})")
 
 
 def read_numbers(args):
@@ -154,6 +181,17 @@ def main(argv=None):
         print(f"add.py: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)  # one small matrix product per digit: threads only add overhead
+    try:
+        proven = None if args.store_model else proven_adder(args.certificate)
+    except (InputError, ValueError) as e:
+        print(f"add.py: {e}", file=sys.stderr)
+        return 2
+    if proven is not None:
+        model, words = proven
+        pred, truth, sec = timed_add(a, b, model.to(device))
+        report(pred, truth, args.full)
+        print(f"{words}; {len(truth):,} digits added in {sec:.2f} s on {device}")
+        return 0 if (pred == truth).all() else 1
     req = adder_request(args.cell, args.nonlinearity if args.cell == "rnn" else "relu", args.maxlen, args.seed,
                         device, args.chain_fraction)
     try:
@@ -161,12 +199,26 @@ def main(argv=None):
     except (StoreError, OSError) as e:  # exit 1 would mean "a digit is wrong"
         print(f"add.py: {e}", file=sys.stderr)
         return 2
+    pred, truth, sec = timed_add(a, b, model)
+    wrong = report(pred, truth, args.full)
+    name = f"{args.cell}/{args.nonlinearity}" if args.cell == "rnn" else args.cell
+    chains = f", {args.chain_fraction:g} of each batch rich in carry chains" if args.chain_fraction else ""
+    print(f"{name} trained on {args.maxlen}-digit sums{chains}, seed {args.seed} ({how}); not proven exact "
+          f"(exact_adder in plots/README.md: the worst-case suite and attacks on such models); {len(truth):,} digits "
+          f"added in {sec:.2f} s on {device}")
+    return 0 if len(wrong) == 0 else 1
+
+
+def timed_add(a, b, model):
     t0 = time.perf_counter()
     pred, truth = add(a, b, model)
-    sec = time.perf_counter() - t0
-    show = (lambda t: t) if args.full else _short
-    wrong = np.flatnonzero(pred != truth)  # positions from the units digit (0 = units)
-    name = f"{args.cell}/{args.nonlinearity}" if args.cell == "rnn" else args.cell
+    return pred, truth, time.perf_counter() - t0
+
+
+def report(pred, truth, full):
+    """Print the model's answer, the true sum and the wrong digits; return their positions (0 = units)."""
+    show = (lambda t: t) if full else _short
+    wrong = np.flatnonzero(pred != truth)
     print(f"model: {show(to_text(pred))}")
     print(f"true:  {show(to_text(truth))}")
     if len(wrong) == 0:
@@ -174,10 +226,7 @@ def main(argv=None):
     else:
         listed = ", ".join(map(str, wrong[:20])) + (", ..." if len(wrong) > 20 else "")
         print(f"wrong: {len(wrong):,} of {len(truth):,} digits, at positions {listed} (0 = units digit)")
-    chains = f", {args.chain_fraction:g} of each batch rich in carry chains" if args.chain_fraction else ""
-    print(f"{name} trained on {args.maxlen}-digit sums{chains}, seed {args.seed} ({how}); {len(truth):,} digits "
-          f"added in {sec:.2f} s on {device}")
-    return 0 if len(wrong) == 0 else 1
+    return wrong
 
 
 if __name__ == "__main__":

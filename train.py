@@ -211,16 +211,16 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
     return history, model
 
 
-def fine_tune(model, sample, steps, lr, seed=0, device="cpu", saturation=0.0):
+def fine_tune(model, sample, steps, lr, seed=0, device="cpu", saturation=0.0, ramp=True):
     """Go on training a trained model: `steps` Adam steps at `lr` (fresh moments) on batches sample(rng).
 
     sample(rng) -> (num1, num2, result) int64 arrays (B, T), drawn from np.random.default_rng(seed); the caller
     keeps them out of the test range. The loss is train_run's (cross-entropy over every digit), plus, with
     saturation > 0 (tanh rnn only), saturation * mean(1 - h^2) over every layer's states (layer_states), its weight
-    ramped up linearly over the first half of the steps: it drives every unit towards +-1, where the step is flat
-    and small boxes of states map into small boxes (what measures/exact/proof.py needs).
-    Returns the loss of each step; a non-finite loss stops it (the model is then left as that step made it).
-    Used after train_run (measures/exact/harden.py), never inside it.
+    ramped up linearly over the first half of the steps (ramp=False: full from the first step). That term drives
+    every unit towards +-1, where the step is flat and small boxes of states map into small boxes (what
+    measures/exact/proof.py needs). Returns the loss of each step; a non-finite loss stops it (the model is then
+    left as that step made it). Used after train_run (measures/exact/harden.py), never inside it.
     """
     steps = check_int("steps", steps, 0)
     lr = _positive_number("lr", lr)
@@ -235,8 +235,8 @@ def fine_tune(model, sample, steps, lr, seed=0, device="cpu", saturation=0.0):
         if saturation:
             states = layer_states(model, num1, num2)  # per layer (B, T, H)
             logits = model.out(states[-1])
-            ramp = saturation * min(1.0, 2 * step / steps)
-            extra = ramp * torch.stack([(1 - h**2).mean() for h in states]).mean()
+            weight = saturation * (min(1.0, 2 * step / steps) if ramp else 1.0)
+            extra = weight * torch.stack([(1 - h**2).mean() for h in states]).mean()
         else:
             logits, extra = model(num1, num2), 0.0  # (B, T, 10)
         loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1)) + extra

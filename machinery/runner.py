@@ -185,7 +185,8 @@ class Runner:
             if job["todo"] == ("measure",):
                 job["weights"] = self.store.weights(job["req"])
         jobs.sort(key=lambda j: -job_cost(j["run"]))
-        self.trained = sum("train" in j["todo"] for j in jobs)
+        self.trained = len({self.store.run_entry(j["req"]) for j in jobs if "train" in j["todo"]})  # one run measured
+        # twice (two hooks or arguments) is two jobs that train it once: the second finds it stored
         self.measured = sum("measure" in j["todo"] for j in jobs)
         with tqdm(total=len(jobs), desc=eid, unit="run", dynamic_ncols=True, leave=False, disable=None) as bar:
             if self.workers <= 1 and not self.remote:

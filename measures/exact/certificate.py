@@ -98,6 +98,24 @@ def _model(path, cert):
     return model.eval()
 
 
+def weights_text(model):
+    """A model's weights as JSON-ready text, exact: {name: [shape, base64 of the float32 little-endian bytes]}."""
+    import base64
+
+    return {k: [list(v.shape), base64.b64encode(np.ascontiguousarray(v.detach().cpu().numpy(), "<f4").tobytes())
+                .decode()] for k, v in model.state_dict().items()}
+
+
+def model_from_text(config, text):
+    """weights_text's inverse: the model of settings `config` (a dict) with those weights, bit for bit."""
+    import base64
+
+    model = myPTRNNModel(ModelConfig(**config))
+    model.load_state_dict({k: torch.from_numpy(np.frombuffer(base64.b64decode(b), "<f4").astype(np.float32)
+                                               .reshape(shape)) for k, (shape, b) in text.items()})
+    return model.eval()
+
+
 def load_model(path):
     """The model a certificate holds (weights checked against its SHA-256; whether it is proven: verify())."""
     return _model(path, _read(path))

@@ -34,4 +34,8 @@ def exact_eval(model, run, seed, suite, harden=None, attack=None, attack_seeds=(
         from measures.exact import proof as proof_module
 
         out["proof"] = proof_module.proof_eval(model, **proof, quick=quick)
+        if out["proof"]["proven"]:  # kept, so the report can write its certificate and add.py can use it
+            from measures.exact import certificate
+
+            out["proof"]["weights"] = certificate.weights_text(model)
     return out

@@ -10,7 +10,9 @@ In rounds, until the attack finds nothing (or `rounds` is reached):
     3. fine-tune (train.fine_tune): `steps` Adam steps at `lr`, alternating batches of
          ordinary training-split sums, carry-chain-rich sums (train.chain_batch) and 9-runs with no carry in
          (nine_run_batch), all of `maxlen` digits, and
-         the windows of every round so far (each width its own batch).
+         the windows of every round so far (each width its own batch);
+    4. with `saturation`: once the attack first finds nothing, a longer fine-tuning with a term that drives every
+       unit towards +-1 (train.fine_tune), and from then on the rounds end only when the proof closes too.
 
 The split stays honest: every fine-tuning sum has a leading pair from the training range or more digits than
 `maxlen`, so no sum of the held-out test range (both operands in [5 * 10^(maxlen-1), 10^maxlen)) is ever trained
@@ -85,32 +87,39 @@ def sampler(win, maxlen):
     return sample
 
 
-def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, elite, saturation=0.0, prove=None,
-           stop_margin=0.0, quick=False):
+def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, elite, saturation=0.0,
+           saturate_steps=1500, prove=None, stop_margin=0.0, quick=False):
     """Harden `model` in place (module docstring); returns the JSON-ready record of its rounds.
 
-    saturation > 0: every fine-tuning adds train.fine_tune's saturation term, and a round ends the rounds only when
-    also the proof (proof.search + proof.check with the settings `prove`, {"m", "max_iter", "budget_s"}) closes.
-    quick: 2 rounds of 20 steps, 300 candidates.
+    saturation > 0: once the attack first finds nothing, a saturation stage (train.fine_tune's saturation term,
+    `saturate_steps` steps, ramped up) follows; from then on every round's fine-tuning keeps the term, and the
+    rounds end only when the attack finds nothing and the proof (proof.search + proof.check with the settings
+    `prove`: {"m", "max_iter", "budget_s"}; None: no proof) closes.
+    quick: 2 rounds of 20 steps, 300 candidates, no proof.
     """
     if quick:
-        rounds, steps, candidates, batch, elite = min(rounds, 2), min(steps, 20), 300, 100, 10
-        prove = None if prove is None else {**prove, "max_iter": min(prove.get("max_iter", 20), 20), "budget_s": 10}
+        rounds, steps, saturate_steps, candidates, batch, elite = min(rounds, 2), min(steps, 20), 20, 300, 100, 10
+        prove = None  # a quick model is not worth proving; exact_eval's own attempt stays quick-sized
     rounds, steps = check_int("rounds", rounds, 1), check_int("steps", steps, 0)
+    saturate_steps = check_int("saturate_steps", saturate_steps, 0)
     candidates, length = check_int("candidates", candidates, 1), check_int("length", length, max(WINDOWS) + 1)
-    t0, log, dropped = time.perf_counter(), [], 0
+    t0, log, dropped, saturating = time.perf_counter(), [], 0, False
     win = {}  # width -> (num1, num2, result) of every round so far
     for r in range(rounds + 1):
         rng = measure_rng(seed, "attack", 0, r)
         a, b, m, w, _ = adversary.search(adversary.FastRNN(model), candidates, length, batch, elite, rng)
-        log.append({"round": r, "margin": float(m.min()), "failures": int((m <= 0).sum()),
+        log.append({"round": r, "margin": float(m.min()), "failures": int((m <= 0).sum()), "saturating": saturating,
                     "sec": time.perf_counter() - t0})
-        done = m.min() > stop_margin  # the attack finds nothing
-        if saturation and prove is not None and done:
-            net = proof.extract(model)
-            lo, hi, _, _, certified = proof.search(net, **prove)
-            log[-1].update(proven=proof.check(net, lo, hi, m=prove.get("m", 1))["proven"], certified_steps=certified)
-            done = log[-1]["proven"]
+        found_nothing = bool(m.min() > stop_margin)
+        done = found_nothing and not saturation
+        if found_nothing and saturating:
+            done = True
+            if prove is not None:
+                net = proof.extract(model)
+                lo, hi, _, _, certified = proof.search(net, **prove)
+                log[-1].update(proven=proof.check(net, lo, hi, m=prove.get("m", 1))["proven"],
+                               certified_steps=certified)
+                done = log[-1]["proven"]
         if done or r == rounds:
             break
         for width in WINDOWS:  # the elite's worst steps, failing or merely the closest to failing
@@ -120,8 +129,10 @@ def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, el
             new = (n1[~test], n2[~test], res[~test])
             win[width] = new if width not in win else tuple(np.concatenate(p) for p in zip(win[width], new,
                                                                                             strict=True))
-        losses = fine_tune(model, sampler(win, maxlen), steps, lr, seed=int(rng.integers(2**31)),
-                           saturation=saturation)
+        start = bool(saturation) and found_nothing and not saturating  # the saturation stage begins
+        saturating = saturating or start
+        losses = fine_tune(model, sampler(win, maxlen), saturate_steps if start else steps, lr,
+                           seed=int(rng.integers(2**31)), saturation=saturation if saturating else 0.0, ramp=start)
         log[-1]["loss"] = float(np.mean(losses[-20:])) if losses else None
     _, test_rng = seed_streams(seed)
     acc, _ = evaluate(model, *to_tensors(gen_data(EVAL_SUMS, maxlen, "test", test_rng), "cpu"))

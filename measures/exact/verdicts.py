@@ -1,0 +1,192 @@
+"""Per-seed verdicts of exact_adder (proven / no failure found / failing), their report lines, and the certificate.
+
+A seed's verdict names its test:
+    proven             proof.check closed on boxes for the seed's model: every sum of every length is right
+    no failure found   it passed the worst-case suite and, where attacked, the adversarial searches found no
+                       failing sum (the checks and the number of candidate sums are stated beside it)
+    failing            the suite or a search found a wrong sum; its smallest failing length is the fewest digits
+                       of a stored failing sum (sums.py: each is cut to its shortest failing prefix)
+
+write_certificate() keeps plots/exact_certificate.npz (certificate.py) of the smallest proven model: rebuilt from the
+weights the result keeps for each proven seed, its boxes searched again (proof.search is deterministic) and checked.
+"""
+import statistics
+from pathlib import Path
+
+CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
+
+
+def digits_word(n):
+    """'1 digit', '5 digits', '1,000 digits'."""
+    return f"{n:,} digit{'' if n == 1 else 's'}"
+
+
+def verdict(e):
+    """'proven', 'no failure found' or 'failing' for one seed's measurement."""
+    if (e.get("proof") or {}).get("proven"):
+        return "proven"
+    if not e["suite"]["passed"] or (e.get("attack") or {}).get("failures", 0):
+        return "failing"
+    return "no failure found"
+
+
+def shortest_failure(e):
+    """The stored failing sum of a seed with the fewest digits, suite's or attack's, or None."""
+    found = [f for f in (e["suite"].get("shortest_failure"), (e.get("attack") or {}).get("shortest_failure")) if f]
+    return min(found, key=lambda f: f["digits"]) if found else None
+
+
+def counts(s):
+    """{verdict: seeds} of a series."""
+    out = {"proven": 0, "no failure found": 0, "failing": 0}
+    for e in s["extra"]:
+        out[verdict(e)] += 1
+    return out
+
+
+def smallest_failing(s):
+    """Fewest digits of a failing sum over a series' seeds (suite or attack), or None."""
+    return min((f["digits"] for f in map(shortest_failure, s["extra"]) if f), default=None)
+
+
+def attack_words(a):
+    """'4 searches x 100,000 sums at 100 and 1,000 digits' for an attack result (one search for older results)."""
+    runs = a.get("runs") or [a]
+    lengths = sorted({r["length"] for r in runs})
+    return (f"{len(runs)} search{'es' if len(runs) > 1 else ''} of {runs[0]['candidates']:,} sums at "
+            + " and ".join(f"{v:,}" for v in lengths) + " digits")
+
+
+def verdict_table(result, params):
+    """Markdown rows: per series, seeds proven / with no failure found (and by what) / failing."""
+    lines = ["| series | layers x units | parameters | proven | no failure found | by | failing | smallest failing "
+             "length |", "|---|---|---|---|---|---|---|---|"]
+    for s in result["series"]:
+        c, st = counts(s), s["settings"]
+        attacked = [e["attack"] for e in s["extra"] if e.get("attack")]
+        by = "suite" + (f" + {attack_words(attacked[0])} ({len(attacked)} seeds)" if attacked else "")
+        small = smallest_failing(s)
+        lines.append(f"| {s['label']} | {st['num_layers']} x {st['hidden_size']} | {params(s):,} | {c['proven']} | "
+                     f"{c['no failure found']} | {by} | {c['failing']} | "
+                     + (digits_word(small) if small is not None else "-") + " |")
+    return lines
+
+
+def harden_lines(result):
+    """One line per hardened series: rounds, windows, seconds, accuracy after, and the proofs tried."""
+    out = []
+    for s in result["series"]:
+        hs = [e["harden"] for e in s["extra"] if e.get("harden")]
+        if not hs:
+            continue
+        rounds = [len(h["rounds"]) - 1 for h in hs]
+        proofs = [e["proof"] for e in s["extra"] if e.get("proof")]
+        certified = [p["certified_steps"] for p in proofs if not p["proven"]]
+        out.append(
+            f"- **{s['label']}**: {statistics.median(rounds):g} fine-tuning rounds (median; "
+            f"{min(rounds)}-{max(rounds)}), {statistics.median(h['sec'] for h in hs):.0f} s per seed (median); "
+            f"the attack of the last round found nothing for {sum(h['found_nothing'] for h in hs)}/{len(hs)} seeds; "
+            f"exact-match accuracy on 1,000 held-out test sums afterwards {min(h['accuracy'] for h in hs):.3f} "
+            f"(lowest seed); {sum(h['dropped_test_range'] for h in hs)} windows fell in the test range and were "
+            "dropped. Proof tried on the seeds that passed the suite: "
+            + (f"{sum(p['proven'] for p in proofs)}/{len(proofs)} proven" if proofs else "none passed")
+            + (f"; the others certified for sums of at most {', '.join(map(str, sorted(certified)))} steps"
+               if certified else "") + ".")
+    return out
+
+
+def proven_models(result, params):
+    """[(parameters, -margin bound, series index, seed, series, measurement)] of every proven seed, best first."""
+    out = []
+    for i, s in enumerate(result["series"]):
+        for seed, e in zip(s["seeds"], s["extra"], strict=True):
+            p = e.get("proof") or {}
+            if p.get("proven") and p.get("weights"):
+                out.append((params(s), -p["min_margin_bound"], i, seed, s, e))
+    return sorted(out, key=lambda t: t[:4])
+
+
+def write_certificate(result, out_dir, params):
+    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound).
+
+    A certificate of that very model that still verifies is left as it is; with no proven model, a certificate
+    left from an earlier result is set aside as .stale (never shown as current). Returns the path or None.
+    """
+    from measures.exact import certificate
+
+    path = Path(out_dir) / CERTIFICATE
+    best = proven_models(result, params)
+    if not best:
+        if path.exists():
+            path.replace(path.with_name(CERTIFICATE + ".stale"))
+        return None
+    _, _, _, seed, s, e = best[0]
+    config = {k: s["settings"][k] for k in ("cell", "nonlinearity", "num_layers", "hidden_size", "embed_size",
+                                            "hidden_mode", "h0_init")}
+    model = certificate.model_from_text(config, e["proof"]["weights"])
+    want = certificate.model_hash(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
+    try:
+        if path.exists() and certificate.verify(path)["sha256"] == want and certificate.verify(path)["proven"]:
+            return path
+    except ValueError:
+        pass  # not a certificate (or damaged): written anew below
+    args = result["config"]["runs"][best[0][2]]["after"]["args"]["proof"]
+    out = certificate.prove(model, path, m=args["m"], max_iter=args["max_iter"], budget_s=args["budget_s"],
+                            meta={"series": s["label"], "seed": seed, "settings": s["settings"]})
+    if not out["proven"] and path.exists():  # the search did not repeat (a budget_s cut): no stale certificate
+        path.replace(path.with_name(CERTIFICATE + ".stale"))
+    return path if out["proven"] else None
+
+
+def attack_lines(result):
+    """Per attacked series: the searches, the smallest margin found, and the failing sums (the shortest in full)."""
+    out = []
+    for s in result["series"]:
+        attacked = [(seed, e["attack"]) for seed, e in zip(s["seeds"], s["extra"], strict=True) if e.get("attack")]
+        if not attacked:
+            continue
+        failing = [(seed, a) for seed, a in attacked if a["failures"]]
+        worst = min(attacked, key=lambda t: t[1]["min_margin"])
+        line = (f"- **{s['label']}**, seed{'s' if len(attacked) > 1 else ''} "
+                + ", ".join(str(seed) for seed, _ in attacked) + f": {attack_words(attacked[0][1])} each "
+                f"({statistics.median(a['sec'] for _, a in attacked):.0f} s per seed, median); smallest margin found "
+                f"{worst[1]['min_margin']:.3f} (seed {worst[0]}; the model's own forward on the worst sums). ")
+        if failing:
+            short = [(seed, a["shortest_failure"]) for seed, a in failing if a.get("shortest_failure")]
+            line += f"**Failing sums found for {len(failing)} seed(s)**" + (
+                "; shortest: " + "; ".join(f"seed {seed}: `{f['sum'][:80]}` ({digits_word(f['digits'])})"
+                                           for seed, f in short[:3]) if short else "") + "."
+        else:
+            line += "No failing sum found."
+        out.append(line)
+    return out
+
+
+def proof_lines(result, params):
+    """Per series with proof attempts: proven seeds, the certified lengths of the rest, and the certificate."""
+    out = []
+    for s in result["series"]:
+        proofs = [(seed, e["proof"]) for seed, e in zip(s["seeds"], s["extra"], strict=True) if e.get("proof")]
+        if not proofs:
+            continue
+        proven = [seed for seed, p in proofs if p["proven"]]
+        rest = [p for _, p in proofs if not p["proven"]]
+        line = (f"- **{s['label']}**: proof tried on {len(proofs)} seed(s) (those that passed the suite; one box per "
+                f"context of the last {proofs[0][1]['m']} pair(s) and the carry, float32 rounding bounded): "
+                f"{len(proven)} proven for every length"
+                + (f" (seeds {', '.join(map(str, proven))})" if proven else ""))
+        if rest:
+            line += ("; not proven: " + ", ".join(
+                f"certified only for sums of ≤ {p['certified_steps']} steps ({p['outputs_certified']}/{p['reached']} "
+                f"boxes show their digit, widest box side {p['max_width']:.3g})" for p in rest[:3])
+                + (" …" if len(rest) > 3 else ""))
+        out.append(line + ".")
+    best = proven_models(result, params)
+    if best:
+        _, _, _, seed, s, e = best[0]
+        p = e["proof"]
+        out.append(f"- The certificate of the smallest proven model ({s['label']}, seed {seed}; {params(s):,} "
+                   f"parameters; margin bound {p['min_margin_bound']:.3g}, {p['transitions']:,} transitions) is "
+                   f"written beside this page as `{CERTIFICATE}`: `python -m measures.exact.certificate "
+                   f"plots/{CERTIFICATE}` re-checks it from the file alone, and `python add.py` adds with its model.")
+    return out
