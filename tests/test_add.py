@@ -48,12 +48,40 @@ def test_wrong_digits_are_reported_where_they_are(capsys, tmp_path):
     assert code == (0 if "exact" in fields else 1)
 
 
-def test_default_model_is_the_worst_case_recipe_and_adds_the_readme_example(capsys):
+def test_default_model_is_the_proven_one_and_adds_the_readme_example(capsys):
     assert add.main(["99999999999999999999", "1"]) == 0  # the README's example: a 20-digit carry chain
     out = capsys.readouterr().out
     fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines() if ":" in line}
     check_against_python(fields, 99999999999999999999, 1)
-    assert f"{add.ADDER_CHAIN_FRACTION:g} of each batch rich in carry chains" in out
+    if add.CERTIFICATE.exists():  # the study's certificate, re-checked at every call
+        assert "proven exact at every length" in out
+    else:
+        assert f"{add.ADDER_CHAIN_FRACTION:g} of each batch rich in carry chains" in out and "not proven" in out
+
+
+def test_a_certificate_is_used_and_rechecked_and_a_store_option_picks_a_store_model(capsys, tmp_path):
+    from test_exact import hand_adder
+
+    from measures.exact import certificate
+
+    path = tmp_path / "hand.npz"
+    assert certificate.prove(hand_adder(), path, max_iter=50)["proven"]
+    a, b = 10**300 - 1, 1
+    assert add.main([str(a), str(b), "--certificate", str(path), "--full"]) == 0
+    out = capsys.readouterr().out
+    check_against_python(lines_of(out), a, b)
+    assert "proven exact at every length" in out and str(path) in out
+    path.write_bytes(path.read_bytes()[:200])  # damaged: one line, exit 2
+    assert add.main(["1", "2", "--certificate", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not a readable certificate" in err
+    assert add.main(["12", "30", "--certificate", str(path), "--seed", "0"]) == 0  # a store model: no certificate
+    out = capsys.readouterr().out
+    assert "not proven" in out and "seed 0" in out
+
+
+def lines_of(out):
+    return {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines() if ":" in line}
 
 
 @pytest.mark.parametrize("args, message", [

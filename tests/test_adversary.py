@@ -4,10 +4,10 @@ stores are sums the model really adds wrong (re-checked from the stored text wit
 import numpy as np
 import pytest
 import torch
+from test_exact import small_rnn
 
 from data import add_digits, carry_chain_data, digits_to_ints
 from measures.exact import adversary, exact, sums
-from models import ModelConfig, build_model
 from train import train_run
 
 
@@ -22,9 +22,7 @@ def half_trained():
 @pytest.mark.parametrize("nl,layers,length", [("tanh", 1, 7), ("relu", 2, 130), ("tanh", 3, 101)])
 def test_fast_rnn_is_the_models_forward(nl, layers, length):
     """min_margins (time chunks, states carried over chunk ends) = exact.margins' minimum and its first step."""
-    torch.manual_seed(layers)
-    model = build_model(ModelConfig(cell="rnn", nonlinearity=nl, hidden_mode="none", num_layers=layers,
-                                    hidden_size=12)).eval()
+    model = small_rnn(nl, layers, 12, seed=layers)
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 10, (40, length + 1)), rng.integers(0, 10, (40, length + 1))
     a[:, -1] = b[:, -1] = 0
@@ -87,7 +85,7 @@ def test_each_search_has_its_own_seed(half_trained):
                                        ({"lengths": "100"}, "lengths must be"),
                                        ({"search_seeds": [-1]}, "search seed must be")])
 def test_attack_refuses_bad_settings(bad, match):
-    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", hidden_size=4))
+    model = small_rnn(hidden=4)
     kw = {"candidates": 10, "lengths": [10], "batch": 5, "elite": 2, **bad}
     with pytest.raises(ValueError, match=match):
         adversary.attack_eval(model, None, 0, **kw)

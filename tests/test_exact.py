@@ -12,6 +12,14 @@ from models import ModelConfig, build_model
 from train import train_run
 
 
+def small_rnn(nl="tanh", layers=1, hidden=8, seed=None):
+    """A zero-started rnn of random weights (torch.manual_seed(seed) first when given), in eval mode."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    return build_model(ModelConfig(cell="rnn", nonlinearity=nl, hidden_mode="none", num_layers=layers,
+                                   hidden_size=hidden)).eval()
+
+
 def exact_sums(num1, num2, result):
     a, b, r = digits_to_ints(num1), digits_to_ints(num2), digits_to_ints(result)
     return [x + y for x, y in zip(a, b, strict=True)] == r
@@ -117,8 +125,7 @@ def test_failure_keeps_the_shortest_prefix_that_is_still_wrong():
 
 
 def test_margins_agree_with_the_models_digits_over_time_chunks():
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", hidden_size=16))
+    model = small_rnn(hidden=16, seed=0)
     num1, num2, result = exact.stage_checks(50, 1, [3, 20], 5, 5, 0, True)[3][1:]
     m = exact.margins(model, num1, num2, result, time_chunk=7)
     ok, right = beyond.predict_correct(model, num1, num2, result)
@@ -129,9 +136,7 @@ def test_margins_agree_with_the_models_digits_over_time_chunks():
 
 @pytest.mark.parametrize("digits", [1, 2])
 def test_all_sums_margins_are_the_plain_margins(digits):
-    torch.manual_seed(digits)
-    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=2,
-                                    hidden_size=8)).eval()
+    model = small_rnn(layers=2, seed=digits)
     num1, num2, result = families.all_sums(digits)
     fast = exact.all_sums_margins(model, num1, num2, result, row_chunk=333)
     np.testing.assert_allclose(fast, exact.margins(model, num1, num2, result), atol=1e-5)
@@ -259,9 +264,7 @@ def test_proof_accepts_the_hand_adder_and_rejects_it_broken():
 def test_proofs_float64_copy_is_the_models_forward(nl):
     """proof.extract's arrays, stepped in float64 from zeros, give the model's own logits (models.run) on random
     sums: the proof reasons about the model, not about a different network."""
-    torch.manual_seed(5)
-    model = build_model(ModelConfig(cell="rnn", nonlinearity=nl, hidden_mode="none", num_layers=2,
-                                    hidden_size=8)).eval()
+    model = small_rnn(nl, layers=2, seed=5)
     net = proof.extract(model)
     rng = np.random.default_rng(1)
     a, b = rng.integers(0, 10, (6, 30)), rng.integers(0, 10, (6, 30))
@@ -284,9 +287,7 @@ def test_proofs_float64_copy_is_the_models_forward(nl):
 
 
 def test_image_boxes_hold_the_models_own_states():
-    torch.manual_seed(3)
-    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=2,
-                                    hidden_size=8)).eval()
+    model = small_rnn(layers=2, seed=3)
     net = proof.extract(model)
     rng = np.random.default_rng(0)
     centre = rng.uniform(-0.8, 0.8, (50, 2, 8))

@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_exact import hand_adder
+from test_exact import hand_adder, small_rnn
 
 from data import LEADING_DIGITS, digits_to_ints
 from measures.exact import certificate, harden, verdicts
 from measures.exact.evaluate import exact_eval
-from models import ModelConfig, build_model
 from train import fine_tune, layer_states, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,9 +51,7 @@ def test_in_test_range_is_the_held_out_range_of_python_integers():
 
 @pytest.mark.parametrize("layers", [1, 2])
 def test_layer_states_are_the_models_own_states(layers):
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=layers,
-                                    hidden_size=8)).eval()
+    model = small_rnn(layers=layers, seed=0)
     a, b = torch.randint(0, 10, (5, 12)), torch.randint(0, 10, (5, 12))
     states = layer_states(model, a, b)
     y, _ = model.run(a, b, model.initial_state(5))
@@ -63,9 +60,7 @@ def test_layer_states_are_the_models_own_states(layers):
 
 
 def test_saturation_term_drives_the_units_towards_one():
-    torch.manual_seed(1)
-    model = build_model(ModelConfig(cell="rnn", nonlinearity="tanh", hidden_mode="none", num_layers=1,
-                                    hidden_size=8))
+    model = small_rnn(seed=1)
     a, b = torch.randint(0, 10, (50, 11)), torch.randint(0, 10, (50, 11))
 
     def unsaturated():
@@ -75,7 +70,7 @@ def test_saturation_term_drives_the_units_towards_one():
     before = unsaturated()
     losses = fine_tune(model, lambda g: harden.nine_run_batch(50, 10, g), 40, 0.01, saturation=5.0)
     assert len(losses) == 40 and unsaturated() < before / 2
-    relu = build_model(ModelConfig(cell="rnn", nonlinearity="relu", hidden_mode="none", hidden_size=8))
+    relu = small_rnn("relu")
     with pytest.raises(ValueError, match="tanh"):
         fine_tune(relu, lambda g: harden.nine_run_batch(5, 10, g), 1, 0.01, saturation=1.0)
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from test_exact import hand_adder
+from test_exact import hand_adder, small_rnn
 
 from measures.exact import certificate, proof
 
@@ -93,11 +93,7 @@ def test_tf32_on_cuda_is_refused(monkeypatch):
 
 
 def test_images_under_every_pair_are_the_images_pair_by_pair():
-    torch.manual_seed(2)
-    from models import ModelConfig, build_model
-
-    model = build_model(ModelConfig(cell="rnn", nonlinearity="relu", hidden_mode="none", num_layers=2,
-                                    hidden_size=6)).eval()
+    model = small_rnn("relu", 2, 6, seed=2)
     net = proof.extract(model)
     rng = np.random.default_rng(4)
     centre = rng.uniform(0, 1, (7, 2, 6))
