@@ -18,7 +18,12 @@ CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
 
 def digits_word(n):
     """'1 digit', '5 digits', '1,000 digits'."""
-    return f"{n:,} digit{'' if n == 1 else 's'}"
+    return plural(n, "digit")
+
+
+def plural(n, word):
+    """'1 seed', '2 seeds', '1.5 rounds'."""
+    return f"{n:,g} {word}" + ("" if n == 1 else "s")
 
 
 def verdict(e):
@@ -64,7 +69,7 @@ def verdict_table(result, params):
     for s in result["series"]:
         c, st = counts(s), s["settings"]
         attacked = [e["attack"] for e in s["extra"] if e.get("attack")]
-        by = "suite" + (f" + {attack_words(attacked[0])} ({len(attacked)} seeds)" if attacked else "")
+        by = "suite" + (f" + {attack_words(attacked[0])} ({plural(len(attacked), 'seed')})" if attacked else "")
         small = smallest_failing(s)
         lines.append(f"| {s['label']} | {st['num_layers']} x {st['hidden_size']} | {params(s):,} | {c['proven']} | "
                      f"{c['no failure found']} | {by} | {c['failing']} | "
@@ -83,14 +88,14 @@ def harden_lines(result):
         proofs = [e["proof"] for e in s["extra"] if e.get("proof")]
         certified = [p["certified_steps"] for p in proofs if not p["proven"]]
         out.append(
-            f"- **{s['label']}**: {statistics.median(rounds):g} fine-tuning rounds (median; "
+            f"- **{s['label']}**: {plural(statistics.median(rounds), 'fine-tuning round')} (median; "
             f"{min(rounds)}-{max(rounds)}), {statistics.median(h['sec'] for h in hs):.0f} s per seed (median); "
             f"the attack of the last round found nothing for {sum(h['found_nothing'] for h in hs)}/{len(hs)} seeds; "
             f"exact-match accuracy on 1,000 held-out test sums afterwards {min(h['accuracy'] for h in hs):.3f} "
             f"(lowest seed); {sum(h['dropped_test_range'] for h in hs)} windows fell in the test range and were "
             "dropped. Proof tried on the seeds that passed the suite: "
             + (f"{sum(p['proven'] for p in proofs)}/{len(proofs)} proven" if proofs else "none passed")
-            + (f"; the others certified for sums of at most {', '.join(map(str, sorted(certified)))} steps"
+            + (f"; the others certified only for sums of at most {', '.join(map(str, sorted(certified)))} steps"
                if certified else "") + ".")
     return out
 
@@ -153,7 +158,7 @@ def attack_lines(result):
                 f"{worst[1]['min_margin']:.3f} (seed {worst[0]}; the model's own forward on the worst sums). ")
         if failing:
             short = [(seed, a["shortest_failure"]) for seed, a in failing if a.get("shortest_failure")]
-            line += f"**Failing sums found for {len(failing)} seed(s)**" + (
+            line += f"**Failing sums found for {plural(len(failing), 'seed')}**" + (
                 "; shortest: " + "; ".join(f"seed {seed}: `{f['sum'][:80]}` ({digits_word(f['digits'])})"
                                            for seed, f in short[:3]) if short else "") + "."
         else:
@@ -171,14 +176,16 @@ def proof_lines(result, params):
             continue
         proven = [seed for seed, p in proofs if p["proven"]]
         rest = [p for _, p in proofs if not p["proven"]]
-        line = (f"- **{s['label']}**: proof tried on {len(proofs)} seed(s) (those that passed the suite; one box per "
-                f"context of the last {proofs[0][1]['m']} pair(s) and the carry, float32 rounding bounded): "
+        line = (f"- **{s['label']}**: proof tried on {plural(len(proofs), 'seed')} (those that passed the suite; "
+                f"one box per context of the last {plural(proofs[0][1]['m'], 'pair')} and the carry, float32 rounding "
+                "bounded): "
                 f"{len(proven)} proven for every length"
                 + (f" (seeds {', '.join(map(str, proven))})" if proven else ""))
         if rest:
             line += ("; not proven: " + ", ".join(
-                f"certified only for sums of ≤ {p['certified_steps']} steps ({p['outputs_certified']}/{p['reached']} "
-                f"boxes show their digit, widest box side {p['max_width']:.3g})" for p in rest[:3])
+                f"certified only for sums of ≤ {plural(p['certified_steps'], 'step')} "
+                f"({p['outputs_certified']}/{p['reached']} boxes show their digit, widest box side "
+                f"{p['max_width']:.3g})" for p in rest[:3])
                 + (" …" if len(rest) > 3 else ""))
         out.append(line + ".")
     best = proven_models(result, params)
