@@ -543,14 +543,16 @@ def worst_case_lines(results):
             continue
         suites = [x["suite"] for x in twin["extra"]]
         fails = [x for x in suites if not x["passed"]]
-        short = sorted((x["shortest_failure"] for x in fails if x.get("shortest_failure")), key=lambda f: f["digits"])
+        first = [next(c["check"] for c in x["stages"][-1]["checks"] if c["wrong"]) for x in fails]
+        kinds = ", ".join(f"{first.count(k)} on {k}" for k in dict.fromkeys(first))
         at = sorted({x["stages"][-1]["length"] for x in fails})
+        short = sorted((x["shortest_failure"] for x in fails if x.get("shortest_failure")), key=lambda f: f["digits"])
         out.append(f"`{s['label']}` here and `exact_adder`'s `{twin['label']}` are the same trained models "
                    f"(identical settings): on random sums {worst_headline(s)}, but on the worst-case suite "
                    f"{len(suites) - len(fails)}/{len(suites)} seeds pass; {len(fails)} fail"
-                   + (f" (in its stages of {', '.join(f'{v:,}' for v in at)} digits" if fails else "")
-                   + (f"; the shortest failing sums have {short[0]['digits']}-{short[-1]['digits']} digits, e.g. "
-                      f"`{short[0]['sum']}`)" if short else ")" if fails else "") + ".")
+                   + (f" at {', '.join(f'{v:,}' for v in at)} digits (first wrong check: {kinds})" if fails else "")
+                   + (f"; their shortest failing sums have {short[0]['digits']}-{short[-1]['digits']} digits, e.g. "
+                      f"`{short[0]['sum']}`" if short else "") + ".")
     return ["**Random sums vs worst cases.** " + " ".join(out), ""] if out else []
 
 

@@ -242,7 +242,8 @@ def test_attack_and_proof_go_to_the_runs_with_their_settings(monkeypatch):
                                                            ({"hidden_size": 8}, 11), ({"chain_fraction": 0.0}, 5)])
     monkeypatch.setattr(experiments, "EXACT_PROOF_RUN", {"hidden_size": 16})
     args = {(r["model"]["num_layers"], r["model"]["hidden_size"], r["train"].get("chain_fraction")):
-            r["after"]["args"] for r in experiments.EXPERIMENTS["exact_adder"]()["runs"]}
+            r["after"]["args"] for r in experiments.EXPERIMENTS["exact_adder"]()["runs"]
+            if "harden" not in r["after"]["args"]}  # the hardened series are attacked and proof-tried by their own rule
     small = experiments.EXACT_SMALL.get("chain_fraction")
     assert {k: a.get("attack", {}).get("candidates") for k, a in args.items()} == {
         (2, 64, None): 5, (2, 64, 0.3): 9, (1, 16, small): None,

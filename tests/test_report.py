@@ -290,7 +290,11 @@ def test_length_headline_gets_the_worst_case_result_of_the_same_models():
     exact = exact_twin(st, [True, False, False, False], [None, "99…9 + 1", "99…9 + 1", "chain k=30"])
     text = " ".join(claims.worst_case_lines({"length_generalization": length, "exact_adder": exact}))
     assert "exact on 100,000-digit sums for 4/4 seeds (20 sums each)" in text
-    assert "1/4 seeds pass; 3 fail at 1,000 digits (first wrong check: 2 on 99…9 + 1, 1 on chain k=30)" in text
+    assert "1/4 seeds pass; 3 fail at 1,000 digits (first wrong check: 2 on 99…9 + 1, 1 on chain k=30)." in text
+    exact["series"][0]["extra"][1]["suite"]["shortest_failure"] = {"sum": "[4x7] + [5x7]", "digits": 7}
+    exact["series"][0]["extra"][2]["suite"]["shortest_failure"] = {"sum": "99999 + 0", "digits": 5}
+    text = " ".join(claims.worst_case_lines({"length_generalization": length, "exact_adder": exact}))
+    assert "chain k=30); their shortest failing sums have 5-7 digits, e.g. `99999 + 0`." in text
     other = exact_twin({**st, "chain_fraction": 0.5}, [True] * 4, [None] * 4)  # other settings: not the same models
     assert claims.worst_case_lines({"length_generalization": length, "exact_adder": other}) == []
 

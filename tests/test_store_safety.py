@@ -219,7 +219,8 @@ def test_a_store_that_is_a_file_is_refused_before_training(tmp_path, capsys, mon
     args = ["--quick", "--workers", "1", "--out", str(tmp_path / "f"), "--store", str(tmp_path / "s"), "pt_main"]
     assert "is a file, not a folder" in refused(capsys, source.main(args))
     assert calls == []
-    assert "is a file, not a folder" in refused(capsys, add.main(["1", "2", "--store", str(tmp_path / "f")]))
+    assert "is a file, not a folder" in refused(capsys, add.main(["1", "2", "--seed", "0", "--store",
+                                                                 str(tmp_path / "f")]))  # a store model
     assert "is a file" in refused(capsys, store.main(["--store", str(tmp_path / "f")]))
 
 

@@ -110,9 +110,11 @@ def smallest(result, goal=None):
 
 
 def planned(result, what):
-    """The series whose plan asked for `what` ("attack" or "proof") on some seed."""
+    """The series whose plan asked for `what` ("attack" or "proof") on some seed by EXACT_ATTACK_RUNS' or
+    EXACT_PROOF_RUN's selection (the hardened series have their own rule: every seed that passes the suite)."""
     return [s for s, r in zip(result["series"], result["config"]["runs"], strict=True)
-            if (r.get("after") or {}).get("args", {}).get(what) is not None]
+            if (r.get("after") or {}).get("args", {}).get(what) is not None
+            and (r.get("after") or {}).get("args", {}).get("harden") is None]
 
 
 MISSING = {"attack": "no adversarial search: EXACT_ATTACK_RUNS selects none of the planned runs",
