@@ -213,6 +213,7 @@ def test_hand_adder_is_exact_and_passes_the_suite():
 def test_suite_catches_a_phantom_carry_at_the_first_stage_and_stores_sums_it_gets_wrong():
     model = phantom_adder()
     assert wrong_on(model, 99, 0, 2) and wrong_on(model, 4545, 5454, 4) and not wrong_on(model, 9, 0, 1)
+    assert wrong_on(model, 99999, 0, 5) and wrong_on(model, 2973, 77020, 5)  # issue 19's two sums: the same kind
     out = exact.suite_eval(model, None, 0, [300, 2000], [0, 1, 10, 299], 5, 5, 5, 2)
     assert not out["passed"] and [s["length"] for s in out["stages"]] == [3]  # stopped at the exhaustive stage
     check = out["stages"][0]["checks"][0]
