@@ -122,10 +122,10 @@ MISSING = {"attack": "no adversarial search: EXACT_ATTACK_RUNS selects none of t
 
 
 def heading(result):
-    """What exact_adder measured, in words that claim no exactness (its own attack refutes "exact")."""
+    """What exact_adder measured, in words that claim no exactness beyond the proofs' (verdicts.py says per seed)."""
     maxlen = result["series"][0]["settings"].get("maxlen") if result.get("series") else None
-    return ("worst-case suite, smallest network passing it, an adversarial search and a proof attempt (rnn/tanh "
-            f"trained on {maxlen} digits)")
+    return ("worst-case suite, adversarial searches, hardening and proofs for every length (rnn/tanh trained on "
+            f"{maxlen} digits)")
 
 
 def wrap(label, width=26):
@@ -179,7 +179,7 @@ def exact_chart(result, path):
         best = max(recipes, key=passed)  # another recipe (other training): a separate point, never joined
         st = best["settings"]
         ax.plot([st["hidden_size"]], [passed(best)], marker="*", markersize=14, linestyle="none", color="C3",
-                label=f"{st['num_layers']} layers: {wrap(best['label'], 40)}")
+                label=f"{st['num_layers']} layer(s): {wrap(best['label'], 40)}")
     ax.axhline(experiments.EXACT_GOAL * len(result["config"]["seeds"]), color="gray", linestyle=":")
     ax.set(xscale="log", xlabel="hidden units per layer", ylabel="seeds passing the whole suite",
            title="seeds passing the worst-case suite vs network size",
@@ -206,11 +206,13 @@ def exact_chart(result, path):
     ax.invert_yaxis()
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)  # below the bars, never on them
     ax = fig.add_subplot(grid[2, 0])
-    for s in series:
-        for e in s["extra"]:
-            if e and "attack" in e:
-                c = np.array(e["attack"]["curve"])
-                ax.plot(c[:, 0], c[:, 1], label=wrap(s["label"], 40))
+    attacked = [s for s in series if any(e and "attack" in e for e in s["extra"])]
+    for j, s in enumerate(attacked):  # one colour per series, one line per attacked seed (its worst search)
+        curves = [np.array(e["attack"]["curve"]) for e in s["extra"] if e and "attack" in e]
+        for k, c in enumerate(curves):
+            ax.plot(c[:, 0], c[:, 1], color=f"C{j}", alpha=0.8,
+                    label=f"{wrap(s['label'], 40)} ({len(curves)} seed{'s' if len(curves) > 1 else ''})" if k == 0
+                    else None)
     ax.axhline(0, color="red", linestyle=":")
     ax.set(xscale="log", xlabel="candidate sums tried", ylabel="smallest margin found (logit units)",
            title="adversarial search (float32 re-implementation of the step)")
