@@ -140,11 +140,11 @@ def proven_adder(path):
 
     if not Path(path).exists():
         return None
-    out = certificate.verify(path)  # ValueError for a damaged file: a one-line error, exit 2
+    model, out = certificate.verified_model(path)  # ValueError for a damaged file: a one-line error, exit 2
     if not out["proven"]:
         raise InputError(f"{path} does not prove its model (re-checked now): not used")
     meta = out["meta"]
-    return certificate.load_model(path), (
+    return model, (
         f"exact_adder's {meta.get('series', '?')!r}, seed {meta.get('seed', '?')}: proven exact at every length "
         f"(certificate {path}, re-checked now: {out['transitions']:,} transitions, margin bound "
         f"{out['min_margin_bound']:.3g})")
@@ -183,30 +183,25 @@ def main(argv=None):
     torch.set_num_threads(1)  # one small matrix product per digit: threads only add overhead
     try:
         proven = None if args.store_model else proven_adder(args.certificate)
-    except (InputError, ValueError) as e:
+        model, words = proven if proven is not None else store_adder(args, device)
+    except (InputError, ValueError, StoreError, OSError) as e:  # exit 1 would mean "a digit is wrong"
         print(f"add.py: {e}", file=sys.stderr)
         return 2
-    if proven is not None:
-        model, words = proven
-        pred, truth, sec = timed_add(a, b, model.to(device))
-        report(pred, truth, args.full)
-        print(f"{words}; {len(truth):,} digits added in {sec:.2f} s on {device}")
-        return 0 if (pred == truth).all() else 1
+    pred, truth, sec = timed_add(a, b, model.to(device))
+    wrong = report(pred, truth, args.full)
+    print(f"{words}; {len(truth):,} digits added in {sec:.2f} s on {device}")
+    return 0 if len(wrong) == 0 else 1
+
+
+def store_adder(args, device):
+    """(model, words) of the run store's adder the options name (trained first if the store lacks it)."""
     req = adder_request(args.cell, args.nonlinearity if args.cell == "rnn" else "relu", args.maxlen, args.seed,
                         device, args.chain_fraction)
-    try:
-        model, how = load_adder(req, Store(args.store))
-    except (StoreError, OSError) as e:  # exit 1 would mean "a digit is wrong"
-        print(f"add.py: {e}", file=sys.stderr)
-        return 2
-    pred, truth, sec = timed_add(a, b, model)
-    wrong = report(pred, truth, args.full)
+    model, how = load_adder(req, Store(args.store))
     name = f"{args.cell}/{args.nonlinearity}" if args.cell == "rnn" else args.cell
     chains = f", {args.chain_fraction:g} of each batch rich in carry chains" if args.chain_fraction else ""
-    print(f"{name} trained on {args.maxlen}-digit sums{chains}, seed {args.seed} ({how}); not proven exact "
-          f"(exact_adder in plots/README.md: the worst-case suite and attacks on such models); {len(truth):,} digits "
-          f"added in {sec:.2f} s on {device}")
-    return 0 if len(wrong) == 0 else 1
+    return model, (f"{name} trained on {args.maxlen}-digit sums{chains}, seed {args.seed} ({how}); not proven exact "
+                   "(exact_adder in plots/README.md: the worst-case suite and attacks on such models)")
 
 
 def timed_add(a, b, model):

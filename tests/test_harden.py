@@ -115,7 +115,7 @@ def test_verdicts_name_proven_no_failure_found_and_failing():
     assert verdicts.shortest_failure(both)["digits"] == 5
 
 
-def hand_result(tmp_path, proven=True):
+def hand_result(proven=True):
     model = hand_adder()
     settings = {**model.cfg.to_dict(), "maxlen": 10}
     proof = {"proven": proven, "min_margin_bound": 1.0, "weights": certificate.weights_text(model)}
@@ -125,14 +125,13 @@ def hand_result(tmp_path, proven=True):
 
 
 def test_write_certificate_keeps_the_smallest_proven_model_and_sets_a_stale_one_aside(tmp_path):
-    params = lambda s: 1  # noqa: E731
-    path = verdicts.write_certificate(hand_result(tmp_path), tmp_path, params)
+    path = verdicts.write_certificate(hand_result(), tmp_path)
     v = certificate.verify(path)
     assert v["proven"] and v["meta"]["series"] == "hand"
     stamp = path.stat().st_mtime_ns
-    assert verdicts.write_certificate(hand_result(tmp_path), tmp_path, params) == path
+    assert verdicts.write_certificate(hand_result(), tmp_path) == path
     assert path.stat().st_mtime_ns == stamp  # the same proven model: the file is left as it is
-    assert verdicts.write_certificate(hand_result(tmp_path, proven=False), tmp_path, params) is None
+    assert verdicts.write_certificate(hand_result(proven=False), tmp_path) is None
     assert not path.exists() and (tmp_path / (verdicts.CERTIFICATE + ".stale")).exists()
 
 

@@ -123,6 +123,11 @@ def load_model(path):
 
 def verify(path):
     """Re-check a certificate from the file alone: proof.check()'s result plus the model's settings, hash and meta."""
+    return verified_model(path)[1]
+
+
+def verified_model(path):
+    """(the model a certificate holds, verify()'s result), from one read of the file."""
     cert = _read(path)
     model = _model(path, cert)
     try:
@@ -131,7 +136,7 @@ def verify(path):
         raise ValueError(f"{path}: {e}") from None
     out = proof.check(net, cert["lo"], cert["hi"], m=cert["m"])
     out.update(model=cert["config"], sha256=cert["sha256"], meta=cert["meta"])
-    return out
+    return model, out
 
 
 def prove(model, path, m=1, max_iter=300, budget_s=60, meta=None):

@@ -9,7 +9,7 @@ import numpy as np
 
 import experiments
 from measures.exact import verdicts
-from measures.exact.verdicts import digits_word
+from measures.exact.verdicts import digits_word, params
 
 
 def suite_of(s):
@@ -65,13 +65,6 @@ def failure_cell(seeds, xs, width=60):
 
 def min_margin(x):
     return min(c["margin"] for st in x["stages"] for c in st["checks"])
-
-
-def params(s):
-    """Trainable parameters of the recurrent layers and the output layer (the embedding is the same for all)."""
-    st = s["settings"]
-    h, e, n = st["hidden_size"], st["embed_size"], st["num_layers"]
-    return sum(h * ((2 * e if i == 0 else h) + h + 2) for i in range(n)) + 10 * (h + 1)
 
 
 def size_of(s):
@@ -238,7 +231,7 @@ def exact_chart(result, path):
     for a in fig.axes[1:]:
         a.grid(alpha=0.3)
     save(fig, path, heading(result))
-    verdicts.write_certificate(result, path.parent, params)  # beside the chart: the smallest proven model's
+    verdicts.write_certificate(result, path.parent)  # beside the chart: the smallest proven model's
 
 
 def exact_section(result):
@@ -298,7 +291,7 @@ def exact_section(result):
               "float32 arithmetic); *no failure found*: the suite passed and, where attacked, the adversarial "
               "searches found no failing sum (the tests are named in the column *by*: no failure found is not a "
               "proof); *failing*: a wrong sum was found (smallest failing length: the fewest digits of one).", "",
-              *verdicts.verdict_table(result, params)]
+              *verdicts.verdict_table(result)]
     hardened = verdicts.harden_lines(result)
     if hardened:
         lines += ["", "**Hardening** (measures/exact/harden.py): the trained model is fine-tuned in rounds of attack "
@@ -310,7 +303,7 @@ def exact_section(result):
     if attacks:
         lines += ["", "**Adversarial searches** (adversary.py; a hardened seed is attacked only if it passed the "
                   "suite):", *attacks]
-    proofs = verdicts.proof_lines(result, params)
+    proofs = verdicts.proof_lines(result)
     if proofs:
         lines += ["", "**Proofs** (proof.py):", *proofs]
     return lines + footer(result)

@@ -13,6 +13,8 @@ weights the result keeps for each proven seed, its boxes searched again (proof.s
 import statistics
 from pathlib import Path
 
+from experiments import MODEL_KEYS
+
 CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
 
 
@@ -24,6 +26,13 @@ def digits_word(n):
 def plural(n, word):
     """'1 seed', '2 seeds', '1.5 rounds'."""
     return f"{n:,g} {word}" + ("" if n == 1 else "s")
+
+
+def params(s):
+    """Trainable parameters of the recurrent layers and the output layer (the embedding is the same for all)."""
+    st = s["settings"]
+    h, e, n = st["hidden_size"], st["embed_size"], st["num_layers"]
+    return sum(h * ((2 * e if i == 0 else h) + h + 2) for i in range(n)) + 10 * (h + 1)
 
 
 def verdict(e):
@@ -62,7 +71,7 @@ def attack_words(a):
             + " and ".join(f"{v:,}" for v in lengths) + " digits")
 
 
-def verdict_table(result, params):
+def verdict_table(result):
     """Markdown rows: per series, seeds proven / with no failure found (and by what) / failing."""
     lines = ["| series | layers x units | parameters | proven | no failure found | by | failing | smallest failing "
              "length |", "|---|---|---|---|---|---|---|---|"]
@@ -100,7 +109,7 @@ def harden_lines(result):
     return out
 
 
-def proven_models(result, params):
+def proven_models(result):
     """[(parameters, -margin bound, series index, seed, series, measurement)] of every proven seed, best first."""
     out = []
     for i, s in enumerate(result["series"]):
@@ -111,7 +120,7 @@ def proven_models(result, params):
     return sorted(out, key=lambda t: t[:4])
 
 
-def write_certificate(result, out_dir, params):
+def write_certificate(result, out_dir):
     """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound).
 
     A certificate of that very model that still verifies is left as it is; with no proven model, a certificate
@@ -120,21 +129,21 @@ def write_certificate(result, out_dir, params):
     from measures.exact import certificate
 
     path = Path(out_dir) / CERTIFICATE
-    best = proven_models(result, params)
+    best = proven_models(result)
     if not best:
         if path.exists():
             path.replace(path.with_name(CERTIFICATE + ".stale"))
         return None
     _, _, _, seed, s, e = best[0]
-    config = {k: s["settings"][k] for k in ("cell", "nonlinearity", "num_layers", "hidden_size", "embed_size",
-                                            "hidden_mode", "h0_init")}
-    model = certificate.model_from_text(config, e["proof"]["weights"])
+    model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS},
+                                        e["proof"]["weights"])
     want = certificate.model_hash(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
     try:
-        if path.exists() and certificate.verify(path)["sha256"] == want and certificate.verify(path)["proven"]:
-            return path
+        kept = certificate.verify(path) if path.exists() else None
     except ValueError:
-        pass  # not a certificate (or damaged): written anew below
+        kept = None  # not a certificate (or damaged): written anew below
+    if kept is not None and kept["sha256"] == want and kept["proven"]:
+        return path
     args = result["config"]["runs"][best[0][2]]["after"]["args"]["proof"]
     out = certificate.prove(model, path, m=args["m"], max_iter=args["max_iter"], budget_s=args["budget_s"],
                             meta={"series": s["label"], "seed": seed, "settings": s["settings"]})
@@ -167,7 +176,7 @@ def attack_lines(result):
     return out
 
 
-def proof_lines(result, params):
+def proof_lines(result):
     """Per series with proof attempts: proven seeds, the certified lengths of the rest, and the certificate."""
     out = []
     for s in result["series"]:
@@ -188,7 +197,7 @@ def proof_lines(result, params):
                 f"{p['max_width']:.3g})" for p in rest[:3])
                 + (" …" if len(rest) > 3 else ""))
         out.append(line + ".")
-    best = proven_models(result, params)
+    best = proven_models(result)
     if best:
         _, _, _, seed, s, e = best[0]
         p = e["proof"]
