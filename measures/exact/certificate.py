@@ -144,15 +144,9 @@ def prove(model, path, m=1, max_iter=300, budget_s=60, meta=None):
 
     Returns check()'s result plus the search's iterations, closed and certified steps.
     """
-    problem = proof.tf32_problem(next(model.parameters()).device)
-    if problem:
-        raise ValueError(problem)
-    net = proof.extract(model)
-    lo, hi, iterations, closed, certified = proof.search(net, m=m, max_iter=max_iter, budget_s=budget_s)
-    out = proof.check(net, lo, hi, m=m)
-    out.update(iterations=iterations, closed=closed, certified_steps=certified)
+    _, lo, hi, out = proof.attempt(model, m=m, max_iter=max_iter, budget_s=budget_s)
     if out["proven"]:
-        save(path, model, lo, hi, m, {**(meta or {}), "iterations": iterations})
+        save(path, model, lo, hi, m, {**(meta or {}), "iterations": out["iterations"]})
     return out
 
 

@@ -83,12 +83,8 @@ def gain_digit_data(batch_size, length, rng=None):
     chain = pos > start[:, None]  # the 9-pairs above the generating one
     b = np.where(chain, 9 - a, b)
     rows = np.arange(batch_size)
-    a[rows, start] = rng.integers(1, 10, size=batch_size)
-    b[rows, start] = rng.integers(10 - a[rows, start], 10)
-    num1 = np.zeros((batch_size, length + 1), dtype=np.int64)
-    num2 = np.zeros_like(num1)
-    num1[:, :length], num2[:, :length] = a, b
-    return num1, num2, add_digits(num1, num2)
+    a[rows, start], b[rows, start] = families.generating_pairs(rng, batch_size)
+    return families.pack(a, b)
 
 
 @torch.no_grad()

@@ -29,7 +29,7 @@ KNOWN_FAILURES = [  # sums.encode texts; issue 19's phantom carries on 2 x 64 ch
     "[9x5] + 0", "4992 + 95007", "2973 + 77020", "7722 + 72277", "777777 + 222222", "[4x7] + [5x7]"]
 
 
-def _pack(a, b):
+def pack(a, b):
     """(rows, length) operand digits -> num1, num2, result with the padding step."""
     num1 = np.zeros((a.shape[0], a.shape[1] + 1), dtype=np.int64)
     num2 = np.zeros_like(num1)
@@ -37,13 +37,13 @@ def _pack(a, b):
     return num1, num2, add_digits(num1, num2)
 
 
-def _absorbing(rng, n):
+def absorbing_pairs(rng, n):
     """n pairs summing to <= 8: a carry into them never goes on (a in 0..8, b in 0..8-a)."""
     a = rng.integers(0, 9, size=n)
     return a, np.floor(rng.random(n) * (9 - a)).astype(np.int64)
 
 
-def _generating(rng, n):
+def generating_pairs(rng, n):
     """n pairs summing to >= 10: they carry out whatever comes in (a in 1..9, b in 10-a..9)."""
     a = rng.integers(1, 10, size=n)
     return a, rng.integers(10 - a, 10)
@@ -67,12 +67,12 @@ def nine_runs(batch_size, length, k, rng=None):
     a[rows[:, None], cols] = rng.integers(0, 10, size=(batch_size, k))
     b[rows[:, None], cols] = 9 - a[rows[:, None], cols]
     before = start > 0
-    a[rows[before], start[before] - 1], b[rows[before], start[before] - 1] = _absorbing(rng, int(before.sum()))
+    a[rows[before], start[before] - 1], b[rows[before], start[before] - 1] = absorbing_pairs(rng, int(before.sum()))
     end = start + k
     r, c = rows[end < length], end[end < length]
     nine = a[r, c] + b[r, c] == 9
     b[r[nine], c[nine]] = (b[r[nine], c[nine]] + 1) % 10  # 9 -> 10 or (b = 9) 0: never 9
-    return _pack(a, b)
+    return pack(a, b)
 
 
 def whole_runs(length, runs=None):
@@ -85,7 +85,7 @@ def whole_runs(length, runs=None):
     for i, n in enumerate(runs):
         a[10 * i : 10 * i + 10, :n] = np.arange(10)[:, None]
         b[10 * i : 10 * i + 10, :n] = 9 - np.arange(10)[:, None]
-    return _pack(a, b)
+    return pack(a, b)
 
 
 def pair_runs(length, carry_in, rng=None):
@@ -104,8 +104,8 @@ def pair_runs(length, carry_in, rng=None):
     run = np.arange(length) >= start[:, None]
     a, b = np.where(run, rows[:, None] // 10, a), np.where(run, rows[:, None] % 10, b)
     pre = rows[start > 0]
-    a[pre, start[pre] - 1], b[pre, start[pre] - 1] = (_generating if carry_in else _absorbing)(rng, len(pre))
-    return _pack(a, b)
+    a[pre, start[pre] - 1], b[pre, start[pre] - 1] = (generating_pairs if carry_in else absorbing_pairs)(rng, len(pre))
+    return pack(a, b)
 
 
 def known(length, texts=None):
@@ -116,7 +116,7 @@ def known(length, texts=None):
     rows = [(a, b) for a, b in rows if len(a) <= length]
     a, b = (np.array([np.pad(r[i], (0, length - len(r[i]))) for r in rows], dtype=np.int64).reshape(-1, length)
             for i in (0, 1))
-    return _pack(a, b)
+    return pack(a, b)
 
 
 def all_sums(digits):
@@ -128,7 +128,7 @@ def all_sums(digits):
 @functools.lru_cache(maxsize=1)
 def _all_sums(digits):
     pairs = (np.arange(100**digits)[:, None] // 100 ** np.arange(digits)) % 100
-    out = _pack(pairs // 10, pairs % 10)
+    out = pack(pairs // 10, pairs % 10)
     for v in out:
         v.flags.writeable = False  # shared by every model a process checks
     return out

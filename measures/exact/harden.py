@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from data import LEADING_DIGITS, add_digits, check_int, gen_data, measure_rng
-from measures.exact import adversary, proof
+from measures.exact import adversary, families, proof
 from train import chain_batch, evaluate, fine_tune, seed_streams, to_tensors
 
 WINDOWS = (16, 30, 60)  # pairs in the windows cut around each failure (one of each width)
@@ -50,10 +50,8 @@ def nine_run_batch(n, length, rng):
     pos = np.arange(body)
     run = (pos >= start[:, None]) & (pos < (start + k)[:, None])
     b = np.where(run, 9 - a, b)
-    rows = np.nonzero(start > 0)[0]
-    kill_a = rng.integers(0, 9, len(rows))  # a pair summing to <= 8 before the run: no carry comes in
-    a[rows, start[rows] - 1] = kill_a
-    b[rows, start[rows] - 1] = np.floor(rng.random(len(rows)) * (9 - kill_a)).astype(np.int64)
+    rows = np.nonzero(start > 0)[0]  # before the run a pair summing to <= 8: no carry comes in
+    a[rows, start[rows] - 1], b[rows, start[rows] - 1] = families.absorbing_pairs(rng, len(rows))
     out = np.zeros((3, n, length + 1), dtype=np.int64)
     out[0, :, :body], out[1, :, :body] = a, b
     out[:2, :, body] = rng.integers(low, high, size=(2, n))
@@ -94,7 +92,7 @@ def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, el
     saturation > 0: once the attack first finds nothing, a saturation stage (train.fine_tune's saturation term,
     `saturate_steps` steps, ramped up) follows; from then on every round's fine-tuning keeps the term, and the
     rounds end only when the attack finds nothing and the proof (proof.search + proof.check with the settings
-    `prove`: {"m", "max_iter", "budget_s"}; None: no proof) closes.
+    `prove`: proof.attempt's {"m", "max_iter", "budget_s"}; None: no proof) closes.
     quick: 2 rounds of 20 steps, 300 candidates, no proof.
     """
     if quick:
@@ -115,11 +113,9 @@ def harden(model, seed, maxlen, rounds, steps, lr, candidates, length, batch, el
         if found_nothing and saturating:
             done = True
             if prove is not None:
-                net = proof.extract(model)
-                lo, hi, _, _, certified = proof.search(net, **prove)
-                log[-1].update(proven=proof.check(net, lo, hi, m=prove.get("m", 1))["proven"],
-                               certified_steps=certified)
-                done = log[-1]["proven"]
+                out = proof.attempt(model, **prove)[3]
+                log[-1].update(proven=out["proven"], certified_steps=out["certified_steps"])
+                done = out["proven"]
         if done or r == rounds:
             break
         for width in WINDOWS:  # the elite's worst steps, failing or merely the closest to failing

@@ -334,21 +334,29 @@ def check(net, lo, hi, m=1):
             "min_margin_bound": float(margin.min()), "max_width": float((hi[ks] - lo[ks]).max()) if len(ks) else None}
 
 
+def attempt(model, m=1, max_iter=300, budget_s=60):
+    """Search boxes for `model` and check them: (net, lo, hi, check()'s result with the search's iterations,
+    closed and certified steps). The proof is for float32 arithmetic: a ValueError on CUDA with TF32 on."""
+    problem = tf32_problem(next(model.parameters()).device)
+    if problem:
+        raise ValueError(problem)
+    net = extract(model)
+    lo, hi, iterations, closed, certified = search(net, m=m, max_iter=max_iter, budget_s=budget_s)
+    out = check(net, lo, hi, m=m)
+    out.update(iterations=iterations, closed=closed, certified_steps=certified)
+    return net, lo, hi, out
+
+
 def proof_eval(model, m=1, max_iter=300, budget_s=60, quick=False):
     """Search and check a certificate for one trained model; JSON-ready outcome and per-(pair, carry) box summary.
 
     The certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off (a ValueError
     otherwise, see tf32_problem).
     """
-    problem = tf32_problem(next(model.parameters()).device)
-    if problem:
-        raise ValueError(problem)
     if quick:
         max_iter, budget_s = min(max_iter, 20), min(budget_s, 10)
     t0 = time.perf_counter()
-    net = extract(model)
-    lo, hi, iterations, closed, certified = search(net, m=m, max_iter=max_iter, budget_s=budget_s)
-    out = check(net, lo, hi, m=m)
+    net, lo, hi, out = attempt(model, m, max_iter, budget_s)
     ctx = Contexts(m)
     reached = np.isfinite(lo[:, 0, 0])
     width = np.where(reached, np.where(reached[:, None, None], hi - lo, 0).max(axis=(1, 2)), np.nan)
@@ -360,7 +368,6 @@ def proof_eval(model, m=1, max_iter=300, budget_s=60, quick=False):
         sel = (key == g) & reached
         if sel.any():
             agg_w[g], agg_m[g] = width[sel].max(), margin[sel].min()
-    out.update(iterations=iterations, closed=closed, certified_steps=certified, sec=time.perf_counter() - t0,
-               box_width=[None if np.isnan(v) else float(v) for v in agg_w],
+    out.update(sec=time.perf_counter() - t0, box_width=[None if np.isnan(v) else float(v) for v in agg_w],
                box_margin=[None if np.isnan(v) else float(v) for v in agg_m])
     return out
