@@ -215,8 +215,8 @@ def exact_chart(result, path):
         ax.text(0.5, 0.5, MISSING["attack"].replace(": ", ":\n"), ha="center", va="center", transform=ax.transAxes)
     ax = fig.add_subplot(grid[2, 1])
     for s in series:
-        for seed, e in [(seed, e) for seed, e in zip(s["seeds"], s["extra"], strict=True) if e and "proof" in e][:1]:
-            p = e["proof"]  # one seed per series (the first tried): boxes per (carry in, pair)
+        for seed, p in verdicts.measured(s, "proof")[:1]:  # one seed per series (the first tried): boxes per
+            # (carry in, pair)
             w = np.array([np.nan if v is None else v for v in p["box_width"]])
             m = np.array([np.nan if v is None else v for v in p["box_margin"]])
             name = f"{wrap(s['label'], 30)}, seed {seed} ({'proven' if p['proven'] else 'not proven'})"

@@ -35,6 +35,11 @@ def params(s):
     return sum(h * ((2 * e if i == 0 else h) + h + 2) for i in range(n)) + 10 * (h + 1)
 
 
+def measured(s, key):
+    """[(seed, its `key` measurement)] of a series' seeds that have one ("attack", "proof", "harden")."""
+    return [(seed, e[key]) for seed, e in zip(s["seeds"], s["extra"], strict=True) if e and e.get(key)]
+
+
 def verdict(e):
     """'proven', 'no failure found' or 'failing' for one seed's measurement."""
     if (e.get("proof") or {}).get("proven"):
@@ -110,13 +115,9 @@ def harden_lines(result):
 
 
 def proven_models(result):
-    """[(parameters, -margin bound, series index, seed, series, measurement)] of every proven seed, best first."""
-    out = []
-    for i, s in enumerate(result["series"]):
-        for seed, e in zip(s["seeds"], s["extra"], strict=True):
-            p = e.get("proof") or {}
-            if p.get("proven") and p.get("weights"):
-                out.append((params(s), -p["min_margin_bound"], i, seed, s, e))
+    """[(parameters, -margin bound, series index, seed, series, its proof)] of every proven seed, best first."""
+    out = [(params(s), -p["min_margin_bound"], i, seed, s, p) for i, s in enumerate(result["series"])
+           for seed, p in measured(s, "proof") if p["proven"] and p.get("weights")]
     return sorted(out, key=lambda t: t[:4])
 
 
@@ -134,9 +135,8 @@ def write_certificate(result, out_dir):
         if path.exists():
             path.replace(path.with_name(CERTIFICATE + ".stale"))
         return None
-    _, _, _, seed, s, e = best[0]
-    model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS},
-                                        e["proof"]["weights"])
+    _, _, _, seed, s, p = best[0]
+    model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS}, p["weights"])
     want = certificate.model_hash(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
     try:
         kept = certificate.verify(path) if path.exists() else None
@@ -156,7 +156,7 @@ def attack_lines(result):
     """Per attacked series: the searches, the smallest margin found, and the failing sums (the shortest in full)."""
     out = []
     for s in result["series"]:
-        attacked = [(seed, e["attack"]) for seed, e in zip(s["seeds"], s["extra"], strict=True) if e.get("attack")]
+        attacked = measured(s, "attack")
         if not attacked:
             continue
         failing = [(seed, a) for seed, a in attacked if a["failures"]]
@@ -180,7 +180,7 @@ def proof_lines(result):
     """Per series with proof attempts: proven seeds, the certified lengths of the rest, and the certificate."""
     out = []
     for s in result["series"]:
-        proofs = [(seed, e["proof"]) for seed, e in zip(s["seeds"], s["extra"], strict=True) if e.get("proof")]
+        proofs = measured(s, "proof")
         if not proofs:
             continue
         proven = [seed for seed, p in proofs if p["proven"]]
@@ -199,8 +199,7 @@ def proof_lines(result):
         out.append(line + ".")
     best = proven_models(result)
     if best:
-        _, _, _, seed, s, e = best[0]
-        p = e["proof"]
+        _, _, _, seed, s, p = best[0]
         out.append(f"- The certificate of the smallest proven model ({s['label']}, seed {seed}; {params(s):,} "
                    f"parameters; margin bound {p['min_margin_bound']:.3g}, {p['transitions']:,} transitions) is "
                    f"written beside this page as `{CERTIFICATE}`: `python -m measures.exact.certificate "
