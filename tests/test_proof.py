@@ -73,18 +73,31 @@ def test_float32_error_has_an_absolute_part_for_underflow():
     assert proof.gamma(3) * 7 <= big <= 1.001 * proof.gamma(3) * 7  # the relative part dominates normal numbers
 
 
-def cuda_flags(monkeypatch, matmul, cudnn):
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", matmul)
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", cudnn)
+@pytest.fixture
+def cuda_flags():
+    """Set torch's two TF32 flags through their own setters, and set them back after the test.
+
+    Not monkeypatch: `torch.backends.cuda.matmul` is a proxy whose flag is no instance attribute, and how pytest
+    restores such an attribute differs between its versions (9.2 deletes it, which the proxy refuses).
+    """
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+
+    def set_flags(matmul, cudnn):
+        torch.backends.cuda.matmul.allow_tf32 = matmul
+        torch.backends.cudnn.allow_tf32 = cudnn
+
+    yield set_flags
+    set_flags(*saved)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == saved
 
 
-def test_tf32_on_cuda_is_refused(monkeypatch):
-    cuda_flags(monkeypatch, False, False)
+def test_tf32_on_cuda_is_refused(cuda_flags):
+    cuda_flags(False, False)
     assert proof.tf32_problem("cuda") is None and proof.tf32_problem(torch.device("cuda", 0)) is None
-    cuda_flags(monkeypatch, True, False)
+    cuda_flags(True, False)
     assert "torch.backends.cuda.matmul.allow_tf32" in proof.tf32_problem("cuda")
     assert proof.tf32_problem("cpu") is None  # the CPU has no TF32
-    cuda_flags(monkeypatch, False, True)
+    cuda_flags(False, True)
     assert "torch.backends.cudnn.allow_tf32" in proof.tf32_problem("cuda:0")
     on_cuda = SimpleNamespace(parameters=lambda: iter([SimpleNamespace(device=torch.device("cuda"))]))
     with pytest.raises(ValueError, match="TF32 is on") as e:
