@@ -64,8 +64,9 @@ def parse_args(argv):
     p.add_argument("--store", type=Path, default=None,
                    help="run store folder (default: $ADDER_STORE or ./store; `python -m machinery.store` manages it)")
     p.add_argument("--numerics", choices=numerics.MODES, default=None,
-                   help="pinned (default: the same numbers on every x86-64 CPU with AVX2) or native (torch's "
-                        "own kernel choice for this CPU); also $ADDER_NUMERICS. See numerics.py")
+                   help="portable (default: the same numbers on every x86-64 CPU with AVX2, Intel or AMD), "
+                        "pinned (faster, the same numbers on Intel CPUs) or native (this CPU's own kernels, "
+                        "fastest); also $ADDER_NUMERICS. See machinery/numerics.py")
     cluster.add_arguments(p)
     return p.parse_args(argv)
 
@@ -77,9 +78,7 @@ def switch_numerics(value):
     if __name__ != "__main__":
         return (f"--numerics {value}: set {numerics.ENV}={value} before Python starts "
                 f"(this process runs {numerics.mode()})")
-    env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED_ENV}
-    env[numerics.ENV] = value
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    os.execve(sys.executable, [sys.executable, *sys.argv], numerics.clean_env(value))
 
 
 def main(argv=None):

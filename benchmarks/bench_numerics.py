@@ -1,22 +1,24 @@
-"""What the pinned numerics cost: ms per training step, pinned vs native, per cell and maxlen, side by side.
+"""What each numerics mode costs: ms per training step, native / pinned / portable, per cell and maxlen, side by side.
 
     python -m benchmarks.bench_numerics                  cells rnn/relu, rnn/tanh, lstm, gru at maxlen 5 and 50
     python -m benchmarks.bench_numerics --repeats 5 --steps 30
 
 Each measurement is a fresh Python process (the kernels are chosen when torch loads), training one model of
 the study's default size (2 x 64, batch 200, one thread) for --steps steps after a warm-up. The modes alternate
-(native, pinned, each knob alone, ...) within each repeat, so a busy machine slows both sides alike; the table
-gives the median ms per step of each and the ratio to native. Knobs alone (numerics.py says why each matters):
-ATen AVX2 kernels, MKL_CBWR=AVX2, oneDNN off. Also prints, per mode, a hash of the trained weights: modes
-that change the numbers on this CPU have different hashes.
+(native, pinned, portable, each knob alone, ...) within each repeat, so a busy machine slows all sides alike; the
+table gives the median ms per step of each and the ratio to native. Knobs alone (numerics.py says why each
+matters): ATen AVX2 kernels, MKL_CBWR=AVX2 (Intel's branch), MKL_CBWR=COMPATIBLE (every vendor's), oneDNN off.
+Also prints, per mode, a hash of the trained weights: modes that change the numbers on this CPU have different
+hashes, and portable's hash is the one every x86-64 CPU with AVX2 gives.
 """
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from machinery import numerics
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = [("rnn", "relu"), ("rnn", "tanh"), ("lstm", "relu"), ("gru", "relu")]  # (cell, nonlinearity)
@@ -24,11 +26,13 @@ MAXLENS = [5, 50]  # digits per operand
 MODES = {  # name -> (ADDER_NUMERICS, extra environment, oneDNN enabled)
     "native": ("native", {}, True),
     "pinned": ("pinned", {}, False),
+    "portable": ("portable", {}, False),
     "aten avx2 only": ("native", {"ATEN_CPU_CAPABILITY": "avx2"}, True),
-    "mkl cnr only": ("native", {"MKL_CBWR": "AVX2"}, True),
+    "mkl avx2 only": ("native", {"MKL_CBWR": "AVX2"}, True),
+    "mkl compatible only": ("native", {"MKL_CBWR": "COMPATIBLE"}, True),
     "onednn off only": ("native", {}, False),
-    "pinned, oneDNN AVX2": ("pinned", {"ONEDNN_MAX_CPU_ISA": "AVX2"}, True),  # the alternative for LSTM
 }
+DEFAULT_MODES = ["native", "pinned", "portable"]  # the table the README quotes
 CHILD = """
 import hashlib, json, sys, time
 from machinery import numerics
@@ -51,9 +55,7 @@ print(json.dumps({{"ms": ms, "hash": digest, "aten": torch.backends.cpu.get_cpu_
 
 def measure(mode, cell, nl, maxlen, steps):
     value, extra, onednn = MODES[mode]
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ADDER_NUMERICS", "ONEDNN_MAX_CPU_ISA")}
-    env.update(ADDER_NUMERICS=value, **extra)
+    env = {**numerics.clean_env(value), **extra}
     code = CHILD.format(onednn=onednn, cell=cell, nl=nl, maxlen=maxlen, steps=steps)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -63,7 +65,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3, help="alternating rounds per (cell, maxlen)")
     p.add_argument("--steps", type=int, default=20, help="timed training steps per measurement")
-    p.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
+    p.add_argument("--modes", nargs="*", default=DEFAULT_MODES, choices=list(MODES))
     p.add_argument("--cells", nargs="*", default=[c for c, _ in CELLS], choices=sorted({c for c, _ in CELLS}))
     p.add_argument("--maxlens", nargs="*", type=int, default=MAXLENS)
     args = p.parse_args(argv)

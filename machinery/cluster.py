@@ -14,6 +14,12 @@ finished and been stored. ray.util.multiprocessing.Pool is not used: it hands wo
 round-robin (a short run waits behind a long one while another actor idles) and never replaces an
 actor that died, so every later run sent to it would fail too.
 
+A cluster whose nodes mix Intel and AMD CPUs gives the results one machine gives: every task runs under the
+driver's numerics mode (numerics.env() in its runtime environment), and in the default mode, portable, every x86-64
+CPU with AVX2 computes the same bits (machinery/numerics.py). Each task fingerprints its own process, numerics family
+included, and refuses to run when it differs from the driver's (runner.check_code): under pinned or native numerics
+a node of another vendor or kernel set is refused by name, never mixed in.
+
 Ray is optional: only --ray imports it, and without it --ray is a one-line error (INSTALL).
 """
 import os

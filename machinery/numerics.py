@@ -1,38 +1,51 @@
 """CPU numerics that do not depend on the CPU: the switches every run is trained under, set before torch loads.
 
 Torch picks its CPU kernels per machine, and training is chaotic enough that the last bit of one matmul
-changes which step a seed first adds exactly. Measured on one AVX-512 CPU (100 steps, pt_main's model,
-seed 0), each of these changes the trained weights: ATen's vectorised kernels (AVX-512 vs AVX2 code:
-another summation order in reductions, Adam, the loss), MKL's sgemm (it dispatches per CPU model), and
-for LSTM oneDNN's fused RNN. So the default mode, "pinned", fixes all three:
+changes which step a seed first adds exactly. Measured (100 steps of pt_main's model, seed 0, one thread), each
+of these changes the trained weights: ATen's vectorised kernels (AVX-512 vs AVX2 code: another summation order
+in reductions, Adam, the loss), MKL's sgemm (it dispatches per CPU model, and per vendor), oneDNN's fused LSTM,
+and for the float64 proof search numpy's own SIMD dispatch and OpenBLAS's kernel choice. The modes:
 
-    ATEN_CPU_CAPABILITY=avx2   ATen runs its AVX2 kernels on every CPU that has AVX2 (AVX-512 ones too)
-    MKL_CBWR=AVX2              MKL's conditional numerical reproducibility: its AVX2 code branch, the
-                               same bits on every Intel CPU with AVX2 at a fixed thread count (each run
-                               uses one thread). On non-Intel CPUs MKL documents that it may fall back to
-                               its AUTO branch: tests/test_reproduce.py retrains a committed run and
-                               compares it bitwise, so such a machine is told, not trusted.
-    oneDNN off                 torch.backends.mkldnn.enabled = False: LSTM runs ATen's own cell (MKL
-                               sgemm + ATen pointwise, both pinned above) instead of oneDNN's JIT kernels,
-                               whose blocking depends on the machine.
+    portable (default)  the same bits on every x86-64 CPU with AVX2, Intel or AMD:
+        ATEN_CPU_CAPABILITY=avx2          ATen runs its AVX2 kernels (AVX-512 CPUs too); they hold no vendor test
+        MKL_CBWR=COMPATIBLE               MKL's one code branch documented for every vendor's CPU: non-Intel CPUs
+                                          honour only AUTO and COMPATIBLE, so its AVX2 branch is Intel's alone
+        oneDNN off                        LSTM runs ATen's cell (MKL sgemm + ATen pointwise) instead of oneDNN's
+                                          JIT kernels, whose blocking depends on the machine
+        OPENBLAS_CORETYPE=Haswell         numpy's OpenBLAS runs its AVX2 kernels on every CPU (float64 proofs)
+        NPY_DISABLE_CPU_FEATURES=...      numpy's AVX-512 loops off (its float64 exp differs from the AVX2 one)
+    pinned      as portable but MKL_CBWR=AVX2: 1.5-1.8x faster training, the same bits on Intel CPUs only; on
+                another vendor's CPU MKL ignores AVX2 and runs its own code, a family of its own
+    native      torch's and numpy's own choices for this CPU: fastest, reproducible on the same kind of CPU only
 
-"native" (ADDER_NUMERICS=native, or `python source.py --numerics native`) leaves torch's choices alone:
-faster on some machines, reproducible only on the same kind of CPU. The mode is part of every run's
-code fingerprint and of every result, so runs of one mode are never served as the other's. On CUDA,
-TF32 is switched off in both modes (it would change float32 matmuls and RNNs).
+Measured: 100 steps of pt_main seed 0 under portable give weights 8a3a4d917b99 (sha256 of the parameters) on an
+Intel Xeon (AVX-512) here and on an AMD EPYC (AVX-512), where pinned gives b0eb417ad1eb and d4a0bc09088f.
 
-Importing this module sets the environment (configure()), so every entry point (source.py, add.py,
-machinery/store.py, tests/conftest.py, benchmarks) imports it before torch; worker processes inherit the
-environment and Ray tasks are given it (cluster.py). train_run calls apply(), which refuses to train when torch was
-loaded first with other kernels, rather than give numbers of another machine.
+A run's numbers belong to a *family* (family()): "portable", "pinned-<vendor>" or "native-<capability>-<vendor>".
+The family, not the mode asked for, is part of every run's code fingerprint (machinery/store.py) and of every result
+(describe(), with probe(): the hash of a fixed computation through MKL, ATen and numpy, the same on every machine of
+one family). On CUDA, TF32 is switched off in every mode (it would change float32 matmuls and RNNs).
+
+Importing this module sets the environment of the mode (ADDER_NUMERICS, default portable) when torch and numpy are
+not loaded yet, so every entry point (source.py, add.py, machinery/store.py, tests/conftest.py, benchmarks) imports
+it first; worker processes inherit the environment and Ray tasks are given it (env(), cluster.py). The runner calls
+apply(), which refuses to run when torch or numpy was loaded first with other kernels, rather than give another
+family's numbers under this one's name.
 """
 import os
 import sys
 
 ENV = "ADDER_NUMERICS"  # environment variable holding the mode
-MODES = ("pinned", "native")  # allowed modes; pinned is the default
-PINNED_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}  # set before torch loads
-PINNED_CAPABILITY = "AVX2"  # what torch.backends.cpu.get_cpu_capability() must then report
+MODES = ("portable", "pinned", "native")  # allowed modes; portable is the default
+DEFAULT = "portable"
+NUMPY_OFF = "X86_V4 AVX512_ICL AVX512_SPR"  # numpy's AVX-512 dispatch targets (all of this numpy's above AVX2)
+COMMON_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": NUMPY_OFF}
+MODE_ENV = {"portable": {**COMMON_ENV, "MKL_CBWR": "COMPATIBLE"},  # set before torch and numpy load
+            "pinned": {**COMMON_ENV, "MKL_CBWR": "AVX2"},
+            "native": {}}
+ALL_VARS = sorted({k for e in MODE_ENV.values() for k in e})  # what a mode may set (cleared for another mode)
+CAPABILITY = "AVX2"  # what torch.backends.cpu.get_cpu_capability() must report outside native mode
+VENDORS = {"GenuineIntel": "intel", "AuthenticAMD": "amd", "HygonGenuine": "hygon", "CentaurHauls": "centaur"}
 
 
 class NumericsError(RuntimeError):
@@ -40,28 +53,11 @@ class NumericsError(RuntimeError):
 
 
 def mode():
-    """The mode in force: ADDER_NUMERICS, default "pinned"."""
-    value = os.environ.get(ENV, "pinned")
+    """The mode in force: ADDER_NUMERICS, default "portable"."""
+    value = os.environ.get(ENV, DEFAULT)
     if value not in MODES:
         raise NumericsError(f"{ENV}={value!r} is not a numerics mode; valid: {', '.join(MODES)}")
     return value
-
-
-def configure(value=None):
-    """Set the mode (None: keep ADDER_NUMERICS or the default) and its environment, before torch is imported.
-
-    Children (worker processes, a local Ray instance) inherit the environment. Once torch is loaded its
-    kernel choice is fixed, so asking for another mode then raises NumericsError.
-    """
-    if value is not None:
-        if value not in MODES:
-            raise NumericsError(f"numerics mode {value!r} unknown; valid: {', '.join(MODES)}")
-        os.environ[ENV] = value
-    if mode() == "pinned":
-        if "torch" in sys.modules and any(os.environ.get(k) != v for k, v in PINNED_ENV.items()):
-            raise NumericsError("torch was imported before numerics.configure(): import machinery.numerics first")
-        os.environ.update(PINNED_ENV)
-    return mode()
 
 
 def apply():
@@ -69,42 +65,108 @@ def apply():
     import torch
 
     m = mode()
-    if m == "pinned":
+    if m != "native":
         torch.backends.mkldnn.enabled = False
+        wrong = {k: os.environ.get(k) for k, v in MODE_ENV[m].items() if os.environ.get(k) != v}
         got = torch.backends.cpu.get_cpu_capability()
-        if got != PINNED_CAPABILITY and _has_avx2():
-            raise NumericsError(f"ATen runs {got} kernels, not {PINNED_CAPABILITY}: torch was loaded before "
-                                f"numerics.configure() set ATEN_CPU_CAPABILITY")
+        if got != CAPABILITY and _cpu_flag("avx2"):
+            wrong["ATen"] = got
+        if wrong:
+            raise NumericsError(f"numerics {m}: {wrong} in force, not {MODE_ENV[m]}: torch or numpy was loaded "
+                                f"before machinery.numerics set the environment")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     return m
 
 
-def env():
-    """The environment a remote worker (a Ray task on another machine) needs for this process's mode."""
-    return {ENV: mode(), **(PINNED_ENV if mode() == "pinned" else {})}
+def vendor():
+    """This CPU's vendor, short: intel, amd, ... ("unknown" where /proc/cpuinfo does not say)."""
+    name = _cpuinfo_field("vendor_id")
+    return VENDORS.get(name, name.lower() or "unknown")
+
+
+def family():
+    """The family of numbers this process computes: runs of one family give the same bits on any of its CPUs."""
+    import torch
+
+    m = mode()
+    if m == "portable":
+        return "portable"
+    if m == "pinned":
+        return f"pinned-{vendor()}"
+    return f"native-{torch.backends.cpu.get_cpu_capability()}-{vendor()}"
+
+
+def mkl_branch():
+    """The MKL code branch really in force: MKL_CBWR where MKL honours it, else its own per-CPU choice."""
+    asked = os.environ.get("MKL_CBWR")
+    if not asked or asked == "AUTO":
+        return "AUTO (per CPU)"
+    if asked.split(",")[0] == "COMPATIBLE" or vendor() == "intel":
+        return asked
+    return f"AUTO (per CPU: MKL honours MKL_CBWR={asked} on Intel CPUs only)"
+
+
+def probe():
+    """Hash of a fixed float32 / float64 computation through MKL sgemm, ATen's kernels and numpy's dgemm and exp.
+
+    Two machines of one family give the same hash; a differing hash names a machine whose kernels differ.
+    """
+    import hashlib
+
+    import numpy as np
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(200, 256, generator=g), torch.randn(256, 64, generator=g)  # (B, K) x (K, H): an RNN step
+    with torch.no_grad():
+        y = torch.tanh(a @ b)  # MKL sgemm, ATen tanh
+        parts = [y.numpy().tobytes(), y.sum(dim=0).numpy().tobytes(), torch.softmax(y, -1).numpy().tobytes()]
+    x = np.random.default_rng(0).standard_normal((100, 300))
+    parts += [(x @ x.T).tobytes(), np.exp(x).tobytes(), np.tanh(x).tobytes()]  # OpenBLAS dgemm, numpy SIMD loops
+    return hashlib.sha256(b"".join(parts)).hexdigest()[:12]
 
 
 def describe():
-    """What a result records about its numerics: the mode and what this process really runs."""
+    """What a result records about its numerics: the mode asked for and the family really in force."""
     import torch
 
-    return {"mode": mode(), "aten": torch.backends.cpu.get_cpu_capability(),
-            "mkl_cbwr": os.environ.get("MKL_CBWR"), "mkldnn": torch.backends.mkldnn.enabled}
+    return {"mode": mode(), "family": family(), "vendor": vendor(), "aten": torch.backends.cpu.get_cpu_capability(),
+            "mkl": mkl_branch(), "onednn": torch.backends.mkldnn.enabled,
+            "openblas": os.environ.get("OPENBLAS_CORETYPE", "per CPU"),
+            "numpy_off": os.environ.get("NPY_DISABLE_CPU_FEATURES", ""), "probe": probe()}
+
+
+def env():
+    """The environment a remote worker (a Ray task on another machine) needs for this process's mode."""
+    return {ENV: mode(), **MODE_ENV[mode()]}
+
+
+def clean_env(value, base=None):
+    """A copy of `base` (default os.environ) set for mode `value`: the variables of other modes removed."""
+    out = {k: v for k, v in (os.environ if base is None else base).items() if k not in ALL_VARS}
+    return {**out, ENV: value, **MODE_ENV[value]}
+
+
+def _cpuinfo_field(name):
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(name)), "")
+    except OSError:  # not Linux
+        return ""
+
+
+def _cpu_flag(flag):
+    """Whether the CPU has `flag` (True where /proc/cpuinfo cannot say: then trust the environment variable)."""
+    flags = _cpuinfo_field("flags")
+    return not flags or flag in flags.split()
 
 
 def _set_env():
-    """configure() at import: set the environment when torch is not loaded yet; apply() checks the rest."""
-    if os.environ.get(ENV, "pinned") == "pinned" and "torch" not in sys.modules:
-        os.environ.update(PINNED_ENV)
-
-
-def _has_avx2():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return " avx2" in f.read()
-    except OSError:  # not Linux: trust the environment variable
-        return True
+    """At import: set the mode's environment when neither torch nor numpy is loaded yet; apply() checks the rest."""
+    value = os.environ.get(ENV, DEFAULT)
+    if value in MODE_ENV and "torch" not in sys.modules and "numpy" not in sys.modules:
+        os.environ.update(MODE_ENV[value])
 
 
 _set_env()

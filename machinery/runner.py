@@ -106,6 +106,10 @@ class CodeChanged(RuntimeError):
 def check_code(fp, hooks):
     """Refuse to train or measure with other code than the driver's fingerprint `fp` (an edit made mid-run)."""
     mine = fingerprint(hooks)
+    if fp.get("numerics") != mine.get("numerics"):  # a node of another CPU kind, outside the portable mode
+        raise CodeChanged(f"this process computes numerics family {mine.get('numerics')}, the driver's runs "
+                          f"{fp.get('numerics')}: run both in one mode (ADDER_NUMERICS=portable gives every x86-64 "
+                          f"CPU the same numbers)")
     diff = changed(fp, mine, hooks) if code_id(fp) != code_id(mine) or any(
         hook_id(fp, h) != hook_id(mine, h) for h in hooks) else []
     if diff:
@@ -237,7 +241,7 @@ def assemble(eid, plan, config, seeds, hists, device, wall, extras=None):
         if r.get("after"):
             series[-1]["extra"] = [(extras or {}).get((i, s)) for s in seeds]
     result = {"id": eid, "title": plan["title"], "config": config, "series": series,
-              "device": device, "torch": torch.__version__, "wall_seconds": wall,
+              "device": device, "torch": torch.__version__, "numerics": numerics.describe(), "wall_seconds": wall,
               **{k: plan[k] for k in ("chart", "section") if k in plan}}
     if plan.get("heatmap"):  # runs are row-major over (rows, cols); plot.heatmap_cells reads the cells from them
         result["heatmap"] = plan["heatmap"]

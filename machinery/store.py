@@ -48,7 +48,7 @@ from machinery import codehash
 
 ROOT = Path(__file__).resolve().parents[1]  # the project root
 DEFAULT_DIR = ROOT / "store"  # the default location (gitignored); ADDER_STORE or --store moves it
-TRAINING = ("train", "train_run")  # the function whose code closure decides a run's numbers
+TRAINING = ("train", "fit")  # the function whose code closure decides a run's numbers (train_run checks, then calls it)
 ENVIRONMENT = ("torch", "numpy", "numerics")  # what else decides them: versions and the numerics mode
 
 
@@ -104,14 +104,12 @@ def environment():
     """The versions and numerics mode a run's numbers depend on.
 
     torch without its build tag: a CUDA build and a CPU build of one version run the same CPU kernels, so a
-    fresh clone on either reuses the committed results. numpy draws the data stream. "native" numerics depend
-    on the CPU's kernels, so they carry the capability ATen picked (numerics.py).
+    fresh clone on either reuses the committed results. numpy draws the data stream. The numerics family
+    (numerics.family(): portable, pinned-<vendor>, native-<capability>-<vendor>) says which kernels made them.
     """
     import numpy
 
-    mode = numerics.mode()
-    tag = mode if mode == "pinned" else f"native-{torch.backends.cpu.get_cpu_capability()}"
-    return {"torch": torch.__version__.split("+")[0], "numpy": numpy.__version__, "numerics": tag}
+    return {"torch": torch.__version__.split("+")[0], "numpy": numpy.__version__, "numerics": numerics.family()}
 
 
 @lru_cache(maxsize=None)
@@ -506,7 +504,7 @@ def result_problem(result):
 
 def weights_blob(model):
     """torch.save bytes of a trained model's weights and, in carry mode, the state it carries."""
-    h = model.carried_state() if hasattr(model, "carried_state") else None
+    h = getattr(model, "carried", None)  # carry mode: the state training ended with (models.py)
     buf = io.BytesIO()
     torch.save({"state": model.state_dict(), "h": list(h) if isinstance(h, tuple) else h}, buf)
     return buf.getvalue()
@@ -519,8 +517,8 @@ def model_from_blob(model_cfg, blob, device):
     saved = torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
     model = build_model(ModelConfig(**model_cfg)).to(device)
     model.load_state_dict(saved["state"])
-    if saved.get("h") is not None:
-        model.load_carried_state(saved["h"])
+    if saved.get("h") is not None:  # a list after torch.save for LSTM's (h, c) pair
+        model.carried = tuple(saved["h"]) if isinstance(saved["h"], list) else saved["h"]
     return model
 
 
@@ -553,7 +551,7 @@ def summary(path=None):
     lines = [f"store: {s.root}{kind}",
              f"runs: {len(runs)} ({len(weights)} with weights, {len(stale)} from older code)",
              f"measurements: {len(measures)}", f"size: {size / 2**20:.1f} MiB",
-             f"code: {s.code} (train_run and the {len(s.fp['code'])} definitions it uses; "
+             f"code: {s.code} (train.fit and the {len(s.fp['code']) - 1} definitions it uses; "
              + ", ".join(f"{k} {s.fp[k]}" for k in ENVIRONMENT) + ")"]
     if corrupt:
         lines.insert(4, f"set aside as corrupt: {len(corrupt)} files (*.corrupt, kept for inspection)")

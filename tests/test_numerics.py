@@ -1,6 +1,6 @@
 """Numerics that do not depend on the CPU, and code fingerprints that are complete and consistent.
 
-The pinned kernels are checked in this process (conftest imports numerics before torch), a committed
+The portable kernels are checked in this process (conftest imports numerics before torch), a committed
 result is retrained and compared bitwise (so a machine whose kernels differ is told), and the code
 fingerprint is checked against edits: of a hook's helper module (re-measure, no retraining), of a
 chart (nothing), and made while a run goes on (never relabels it; a worker with other code refuses).
@@ -26,63 +26,67 @@ from train import train_run
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cpu_vendor():
-    """/proc/cpuinfo's vendor_id (GenuineIntel, AuthenticAMD, ...), or "unknown"."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("vendor_id")),
-                "unknown")
-
-
 def has_avx2():
     return " avx2" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
 
 
-def test_pinned_mode_runs_avx2_kernels_mkl_cnr_and_no_onednn():
-    assert numerics.mode() == "pinned" and os.environ["MKL_CBWR"] == "AVX2"
+def test_portable_mode_runs_avx2_kernels_mkl_compatible_and_no_onednn():
+    assert numerics.mode() == "portable" and os.environ["MKL_CBWR"] == "COMPATIBLE"
+    assert os.environ["OPENBLAS_CORETYPE"] == "Haswell" and "X86_V4" in os.environ["NPY_DISABLE_CPU_FEATURES"]
     numerics.apply()
     assert not torch.backends.mkldnn.enabled  # LSTM on ATen's cell, not oneDNN's JIT kernels
     if has_avx2():
         assert torch.backends.cpu.get_cpu_capability() == "AVX2"
-    assert numerics.describe()["mode"] == "pinned"
+    described = numerics.describe()
+    assert described["family"] == "portable" and described["mkl"] == "COMPATIBLE"
+    assert described["probe"] == numerics.probe()  # a fixed computation: the same hash each time
 
 
 def python(code, **env):
-    full = {k: v for k, v in os.environ.items() if k not in (*numerics.PINNED_ENV, numerics.ENV)}
+    full = {k: v for k, v in os.environ.items() if k not in (*numerics.ALL_VARS, numerics.ENV)}
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={**full, **env})
 
 
-def test_native_mode_is_another_code_id_and_torch_loaded_first_is_refused(monkeypatch, capsys):
-    code = ("import json; from machinery import numerics, store; e = store.environment(); "
-            "print(json.dumps([e, store.code_id(store.fingerprint())]))")
-    native = json.loads(python(code, ADDER_NUMERICS="native").stdout)
-    pinned = [store.environment(), store.code_id(store.fingerprint())]  # this process runs pinned
-    assert pinned[0]["numerics"] == "pinned" and native[0]["numerics"].startswith("native-")
-    assert native[1] != pinned[1]  # runs of one mode are never served as the other's
+FAMILY = ("import json; from machinery import numerics, store; import torch; numerics.apply(); "
+          "print(json.dumps([store.environment(), store.code_id(store.fingerprint()), numerics.describe()]))")
+
+
+def test_each_mode_is_its_own_family_and_code_id(monkeypatch, capsys):
+    portable = [store.environment(), store.code_id(store.fingerprint()), numerics.describe()]  # this process
+    pinned, native = (json.loads(python(FAMILY, ADDER_NUMERICS=m).stdout) for m in ("pinned", "native"))
+    vendor = numerics.vendor()
+    assert portable[0]["numerics"] == "portable" and pinned[0]["numerics"] == f"pinned-{vendor}"
+    assert native[0]["numerics"].startswith("native-") and native[0]["numerics"].endswith(f"-{vendor}")
+    assert len({portable[1], pinned[1], native[1]}) == 3  # runs of one family are never served as another's
+    assert pinned[2]["mkl"] == ("AVX2" if vendor == "intel" else pinned[2]["mkl"]) and "AUTO" in native[2]["mkl"]
+    assert portable[2]["probe"] != pinned[2]["probe"]  # MKL's branches differ in the last bits: the probe sees it
     monkeypatch.setenv(numerics.ENV, "fast")  # an unknown mode: one line, exit 2
     assert source.main(["--list"]) == 2
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "'fast'" in err
-    monkeypatch.setenv(numerics.ENV, "pinned")
-    if native[0]["numerics"] == "native-AVX2":  # the capability ATen picks on its own
-        pytest.skip("this CPU's own kernels are the pinned ones: nothing to refuse")
-    first = python("import torch; torch.ones(3).sum(); import train; train.train_run(maxlen=2, steps=1, lr=0.1)")
-    assert first.returncode != 0 and "NumericsError" in first.stderr and "torch was loaded before" in first.stderr
+
+
+def test_torch_or_numpy_loaded_first_is_refused():
+    for first in ("import torch; torch.ones(3).sum()", "import numpy"):
+        out = python(first + "; import train; train.train_run(maxlen=2, steps=1, lr=0.1)")
+        assert out.returncode != 0 and "NumericsError" in out.stderr and "was loaded before" in out.stderr
 
 
 def test_committed_result_reproduces_bitwise_on_this_machine():
     """Retrain the first 100 steps of a committed pt_main seed and compare its curve to the JSON, bit for bit.
 
-    The committed results were made under the pinned numerics on another machine: on a CPU whose kernels
-    differ (MKL falls back on non-Intel CPUs, numerics.py), this fails and says so.
+    Wherever this machine computes in the committed family (machinery/numerics.py: portable on any x86-64 CPU
+    with AVX2): a machine of another family is told so in one line, and the test skips.
     """
     result = json.loads((ROOT / "plots" / "pt_main.json").read_text())
     if result.get("code") != store.code_id(store.fingerprint()):
         pytest.skip("plots/pt_main.json was made by other code (the report says so): regenerate it first")
-    vendor = cpu_vendor()
-    if result["fingerprint"]["numerics"] == "pinned" and vendor != "GenuineIntel":
-        pytest.skip(f"plots/pt_main.json was made under pinned numerics on an Intel CPU (MKL's AVX2 branch); this "
-                    f"CPU ({vendor}) runs MKL's own branch instead, so its numbers are another family's")
+    made, here = result["fingerprint"]["numerics"], numerics.family()
+    probe = result.get("numerics", {}).get("probe")
+    if made != here or (probe is not None and probe != numerics.probe()):
+        pytest.skip(f"plots/pt_main.json was made in numerics family {made} (probe {probe}); this machine computes "
+                    f"{here} (probe {numerics.probe()}): its numbers are another family's")
     series = result["series"][0]
     keys = set(ModelConfig.__dataclass_fields__)
     model = {k: v for k, v in series["settings"].items() if k in keys}
@@ -106,15 +110,15 @@ def test_a_worker_with_other_code_refuses_to_run():
     fp = store.fingerprint(["chain_eval"])
     machinery_runner.check_code(fp, ["chain_eval"])  # the same code: runs
     edited = copy.deepcopy(fp)
-    edited["code"]["train.train_run"] = "0" * 12
-    with pytest.raises(machinery_runner.CodeChanged, match=r"train\.train_run"):
+    edited["code"]["train.fit"] = "0" * 12
+    with pytest.raises(machinery_runner.CodeChanged, match=r"train\.fit"):
         machinery_runner.check_code(edited, [])
     edited = copy.deepcopy(fp)
     edited["hooks"]["chain_eval"]["beyond.predict_digits"] = "0" * 12
     with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.predict_digits"):
         machinery_runner.check_code(edited, ["chain_eval"])
     edited = copy.deepcopy(fp)
-    edited["numerics"] = "native-AVX512"
+    edited["numerics"] = "native-AVX512-intel"
     with pytest.raises(machinery_runner.CodeChanged, match="numerics"):
         machinery_runner.check_code(edited, [])
 
@@ -195,6 +199,11 @@ def test_code_edits_retrain_only_what_they_change(tmp_path, monkeypatch, code_co
     edit(train_py, '"""The one training', '# a comment\n"""The one training')
     edit(train_py, "EVAL_SIZE = 1000  #", "EVAL_SIZE = 1000  # a comment;")
     assert trained()[0] == 0  # comments and docstrings do not count
+    data_py = code_copy / "data.py"
+    edit(data_py, "must be an integer, got", "has to be a whole number, not")  # a validator's message, reworded
+    edit(train_py, "must be a positive finite number", "must be finite and above zero")
+    edit(code_copy / "models.py", '"""The recurrent adder', '"""An edited docstring. The recurrent adder')
+    assert trained()[0] == 0  # the words of an error are not what a run computes
     train_py.write_text(text)
     edit(train_py, "EVAL_SIZE = 1000", "EVAL_SIZE = 999")
     n, out = trained()
