@@ -33,8 +33,7 @@ def check_int(name, value, low, high=None):
         raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
     if value < low or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {allowed}, got {value}")
+        raise ValueError(f"{name} must be {f'>= {low}' if high is None else f'in [{low}, {high}]'}, got {value}")
     return value
 
 

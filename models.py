@@ -6,7 +6,8 @@ myPTRNNModel keeps the source report's class name for its readers:
 hidden_mode says what initial state each training batch starts from (EXPERIMENTS.md):
     carry  the previous training batch's final state, detached (truncated BPTT); the first one
            is drawn by h0_init. The report's "True", minus its bug of back-propagating through
-           every earlier batch.
+           every earlier batch. The training loop passes the state explicitly (train.fit); the state
+           it ends with stays with the model (model.carried), since evaluation starts from it.
     none   no state passed (PyTorch then uses zeros): the report's "False".
     zero   an explicit zero state every batch: the report's "Zero". Same computation as none.
 Either way the recurrence between the digits of one sum happens inside the layer: the passed
@@ -83,74 +84,70 @@ class myPTRNNModel(nn.Module):
         rnn_cls = getattr(nn, cfg.cell.upper())  # nn.RNN / nn.LSTM / nn.GRU
         self.rnn = rnn_cls(2 * cfg.embed_size, cfg.hidden_size, cfg.num_layers, batch_first=True, **kwargs)
         self.out = nn.Linear(cfg.hidden_size, 10)
-        self.h = None  # carried state (L, B, H), or (h, c) for LSTM; only in carry mode
+        self.carried = None  # carry mode: the state training ended with, (L, B, H) or LSTM's (h, c); kept with the
+        # weights, since evaluation starts every sum from it (initial_state)
 
-    def reset_state(self, batch_size):
-        """Draw a new carried state for `batch_size` sums (LSTM: h and c both by h0_init)."""
-        p = next(self.parameters())
-        shape = (self.cfg.num_layers, batch_size, self.cfg.hidden_size)
-        h = init_state(self.cfg.h0_init, shape, p.device)
-        self.h = (h, init_state(self.cfg.h0_init, shape, p.device)) if self.cfg.cell == "lstm" else h
+    def init_hidden(self, batch_size):
+        """The state the first training batch starts from: drawn by h0_init (carry), zeros (zero) or None (none).
 
-    def state_batch(self):
-        """How many sums the carried state holds (the training batch size), or None before training."""
-        if self.h is None:
-            return None
-        return (self.h[0] if isinstance(self.h, tuple) else self.h).shape[1]
-
-    def initial_state(self, batch_size):
-        """The state a pass over `batch_size` sums starts from: every hidden_mode rule lives here.
-
-        "none": None (nn.RNN's own zeros); "zero": explicit zeros (the same numbers); "carry": the carried
-        state (drawn by h0_init on first use); training passes it on (forward), evaluating reads its first
-        batch_size rows and leaves it as it is, so evaluation chunks hold at most state_batch() sums.
-        Shapes (L, B, H), or a pair of them for LSTM.
+        Shapes (L, B, H), or a pair of them for LSTM (h and c both drawn by h0_init). The training loop passes
+        the state from batch to batch itself (train.fit), as word_language_model passes `hidden`.
         """
         mode = self.cfg.hidden_mode
         if mode == "none":
             return None
+        p = next(self.parameters())
+        shape = (self.cfg.num_layers, batch_size, self.cfg.hidden_size)
         if mode == "zero":
-            z = next(self.parameters()).new_zeros(self.cfg.num_layers, batch_size, self.cfg.hidden_size)
+            z = p.new_zeros(shape)
             return (z, z.clone()) if self.cfg.cell == "lstm" else z
-        if self.h is None:
-            self.reset_state(batch_size)
-        n = self.state_batch()
-        if self.training:
-            if n != batch_size:
-                raise ValueError(f"carry mode trains with a fixed batch size {n}, got {batch_size}")
-            return self.h
+        h = init_state(self.cfg.h0_init, shape, p.device)
+        return (h, init_state(self.cfg.h0_init, shape, p.device)) if self.cfg.cell == "lstm" else h
+
+    def initial_state(self, batch_size):
+        """The state a sum starts from outside training: every hidden_mode rule for evaluation lives here.
+
+        "none": None (nn.RNN's own zeros); "zero": explicit zeros (the same numbers); "carry": the first batch_size
+        rows of the state training ended with (self.carried), so evaluation chunks hold at most that many sums.
+        Shapes (L, B, H), or a pair of them for LSTM.
+        """
+        if self.cfg.hidden_mode != "carry":
+            return self.init_hidden(batch_size)
+        if self.carried is None:
+            raise ValueError("a carry-mode model evaluates from the state its training ended with: train it first")
+        n = carried_rows(self.carried)
         if batch_size > n:
             raise ValueError(f"carry-mode evaluation chunks hold at most {n} sums, got {batch_size}")
-        return tuple(s[:, :batch_size] for s in self.h) if isinstance(self.h, tuple) else self.h[:, :batch_size]
+        return tuple(s[:, :batch_size] for s in self.carried) if isinstance(self.carried, tuple) \
+            else self.carried[:, :batch_size]
 
     def run(self, num1, num2, state=None):
         """One pass of the recurrence over digits (B, T) from `state`: (outputs (B, T, H), final state).
 
-        Measurements chain it over time chunks of a long sum, passing the state on; model.out(outputs) gives
-        the logits. Every forward pass of the model, in training or in a measurement, goes through here.
+        Training passes its state on from batch to batch; measurements chain it over time chunks of a long sum;
+        model.out(outputs) gives the logits. Every forward pass of the model goes through here.
         """
         return self.rnn(embed_pair(self.embed, num1, num2), state)
 
-    def carried_state(self):
-        """The carried state (carry mode, after training) as stored with the weights, else None."""
-        return self.h
-
-    def load_carried_state(self, h):
-        """Restore a carried state saved by carried_state() (a list for LSTM's pair after JSON/torch.save)."""
-        self.h = tuple(h) if isinstance(h, list) else h
-
     def forward(self, num1, num2):
-        """num1, num2: LongTensor (B, T) of digits -> logits (B, T, 10)."""
+        """num1, num2: LongTensor (B, T) of digits -> logits (B, T, 10), each sum from initial_state."""
         B = num1.shape[0]
-        if self.cfg.hidden_mode == "carry" and not self.training:  # chunks of at most the carried state's size
-            n = self.state_batch() or B
-            y = torch.cat([self.run(num1[i : i + n], num2[i : i + n], self.initial_state(len(num1[i : i + n])))[0]
-                           for i in range(0, B, n)])
-        else:
-            y, hn = self.run(num1, num2, self.initial_state(B))
-            if self.cfg.hidden_mode == "carry":  # training: pass this batch's final state on, detached
-                self.h = tuple(s.detach() for s in hn) if isinstance(hn, tuple) else hn.detach()
+        n = (self.cfg.hidden_mode == "carry" and carried_rows(self.carried)) or B  # carry: chunks of its rows
+        y = torch.cat([self.run(num1[i : i + n], num2[i : i + n], self.initial_state(len(num1[i : i + n])))[0]
+                       for i in range(0, B, n)])
         return self.out(y)  # (B, T, 10)
+
+
+def carried_rows(state):
+    """How many sums a carried state (L, B, H) or LSTM pair holds; 0 for None."""
+    if state is None:
+        return 0
+    return (state[0] if isinstance(state, tuple) else state).shape[1]
+
+
+def detach(state):
+    """The state without its graph (truncated BPTT): the next batch starts where this one ended."""
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
 class NoRNNModel(nn.Module):
@@ -162,8 +159,15 @@ class NoRNNModel(nn.Module):
         self.embed = nn.Embedding(10, cfg.embed_size)
         self.out = nn.Linear(2 * cfg.embed_size, 10)
 
+    def init_hidden(self, batch_size):
+        return None  # nothing recurrent: no state
+
+    def run(self, num1, num2, state=None):
+        """The features each step's output reads, (B, T, 2E), and no state: the interface of myPTRNNModel.run."""
+        return embed_pair(self.embed, num1, num2), None
+
     def forward(self, num1, num2):
-        return self.out(embed_pair(self.embed, num1, num2))  # (B, T, 10)
+        return self.out(self.run(num1, num2)[0])  # (B, T, 10)
 
 
 def build_model(cfg):

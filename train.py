@@ -6,6 +6,7 @@ on one fixed batch of held-out sums (drawn once, from the run's own test generat
 or with eval_split="train" held-out sums from the training range, which measures learning without the
 split's shift while training stays exactly the same.
 """
+import inspect
 import math
 import time
 
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 
 from data import LEADING_DIGITS, SPLITS, add_digits, carry_chain_data, check_int, gen_data
 from machinery import numerics
-from models import ModelConfig, build_model
+from models import ModelConfig, build_model, detach
 
 BATCH_SIZE = 200  # training sums per step (report: 200)
 EVAL_SIZE = 1000  # held-out test sums in the fixed evaluation batch
@@ -126,36 +127,22 @@ def chain_batch(n, length, rng):
     return out[0], out[1], out[2]
 
 
-def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(),
-              gamma=0.1, eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY,
-              mixed_lengths=False, clip_grad=None, eval_split="test", chain_fraction=0.0, device="cpu",
-              stop_at_exact=False, progress=None):
-    """Train one model from `seed`; return (history, model), history a JSON-ready dict.
+def fit(cfg, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(), gamma=0.1,
+        eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY, mixed_lengths=False, clip_grad=None,
+        eval_split="test", chain_fraction=0.0, device="cpu", stop_at_exact=False, progress=None):
+    """The loop itself, on settings train_run has checked: what decides a run's numbers, and all it does.
 
-    The history lives on the grid eval_steps = [eval_every, 2 * eval_every, ..., steps]
-    (loss on [loss_every, ...]); points a run never reached (it diverged, or stop_at_exact ended
-    it at its first exact evaluation) are None. `progress(n)` is called with steps done.
-    mixed_lengths: each step's sums get a length drawn uniformly from 1..maxlen (test sums stay at
-    maxlen); clip_grad: clip the gradient's total norm to this value. Their defaults (off) draw
-    and compute exactly what a run without them does. eval_split: the range of the fixed evaluation
-    batch, "test" (default) or "train" (held-out sums from the training range; training is unchanged).
+    Its code closure is the runs' code fingerprint (machinery/store.py): checks and their messages live in
+    train_run, outside it, so rewording an error message retrains nothing.
     """
-    cfg = model_cfg if isinstance(model_cfg, ModelConfig) else ModelConfig(**(model_cfg or {}))
-    settings = check_settings(dict(maxlen=maxlen, steps=steps, lr=lr, seed=seed, batch_size=batch_size,
-                                   milestones=milestones, gamma=gamma, eval_size=eval_size,
-                                   loss_every=loss_every, eval_every=eval_every, mixed_lengths=mixed_lengths,
-                                   clip_grad=clip_grad, eval_split=eval_split, chain_fraction=chain_fraction))
-    maxlen, steps, milestones = settings["maxlen"], settings["steps"], settings["milestones"]
-    n_chain = round(settings["chain_fraction"] * batch_size)
-    device = resolve_device(device)
-    numerics.apply()  # the kernels every machine runs (or an error if torch was loaded with others)
-
+    n_chain = round(chain_fraction * batch_size)
     torch.manual_seed(seed)
     train_rng, test_rng = seed_streams(seed)
     model = build_model(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel for all parameters
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma) if milestones else None
-    test = to_tensors(gen_data(eval_size, maxlen, settings["eval_split"], test_rng), device)
+    test = to_tensors(gen_data(eval_size, maxlen, eval_split, test_rng), device)
+    hidden = model.init_hidden(batch_size)  # (L, B, H), LSTM's (h, c), or None; passed from batch to batch
 
     loss_steps = list(range(loss_every, steps + 1, loss_every))
     eval_steps = list(range(eval_every, steps + 1, eval_every))
@@ -173,7 +160,10 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
             chains = chain_batch(n_chain, length, train_rng)
             batch = chains if batch is None else [np.concatenate(v) for v in zip(batch, chains, strict=True)]
         num1, num2, result = to_tensors(batch, device)
-        logits = model(num1, num2)  # (B, T, 10)
+        y, last = model.run(num1, num2, hidden)  # (B, T, H), the state after the last digit
+        logits = model.out(y)  # (B, T, 10)
+        if cfg.hidden_mode == "carry" and last is not None:  # the next batch starts where this one ended,
+            hidden = model.carried = detach(last)  # without its graph; kept on the model: evaluation starts from it
         loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -209,6 +199,36 @@ def train_run(model_cfg=None, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZ
                "first_exact_sec": first_exact_sec, "steps_run": done,
                "sec_per_step": train_sec / max(done, 1), "seed": seed}
     return history, model
+
+
+def train_run(model_cfg=None, **settings):
+    """Train one model from `seed`; return (history, model), history a JSON-ready dict. Arguments: fit's.
+
+    The history lives on the grid eval_steps = [eval_every, 2 * eval_every, ..., steps]
+    (loss on [loss_every, ...]); points a run never reached (it diverged, or stop_at_exact ended
+    it at its first exact evaluation) are None. `progress(n)` is called with steps done.
+    mixed_lengths: each step's sums get a length drawn uniformly from 1..maxlen (test sums stay at
+    maxlen); clip_grad: clip the gradient's total norm to this value. Their defaults (off) draw
+    and compute exactly what a run without them does. eval_split: the range of the fixed evaluation
+    batch, "test" (default) or "train" (held-out sums from the training range; training is unchanged).
+    Every setting is checked first (ValueError naming it), the device resolved and the numerics applied
+    (machinery/numerics.py); then fit() trains.
+    """
+    cfg = model_cfg if isinstance(model_cfg, ModelConfig) else ModelConfig(**(model_cfg or {}))
+    try:
+        bound = FIT_SIGNATURE.bind(cfg, **settings)
+    except TypeError as e:  # an unknown or missing setting
+        raise ValueError(f"{e}; valid settings: {', '.join(SETTINGS)}") from None
+    bound.apply_defaults()
+    kw = dict(bound.arguments)
+    kw.update(check_settings({k: kw[k] for k in SETTINGS}))
+    kw["device"] = resolve_device(kw["device"])
+    numerics.apply()  # the kernels every machine runs (or an error if torch was loaded with others)
+    return fit(**kw)
+
+
+FIT_SIGNATURE = inspect.signature(fit)
+train_run.__signature__ = FIT_SIGNATURE  # train_run takes fit's arguments (inspect, experiments and store read them)
 
 
 def fine_tune(model, sample, steps, lr, seed=0, device="cpu", saturation=0.0, ramp=True):

@@ -1,11 +1,11 @@
 """Code fingerprints found automatically: a function and every project definition it uses, transitively.
 
-closure("train", "train_run") walks the syntax tree of train.train_run, follows each name it reads to
+closure("train", "fit") walks the syntax tree of train.fit (the training loop), follows each name it reads to
 the project definition behind it (a function, class or constant of its own module, or one imported
 from another project module, at the top of the module or inside a function), and so on, and returns
-{"module.name": hash of that definition's syntax tree}. Docstrings, comments and formatting do not
-count; line numbers do not count; a chart function beside a measurement in the same file does not
-count unless the measurement calls it. So editing beyond.py (which the long-sum hooks call) changes
+{"module.name": hash of that definition's syntax tree}. Docstrings, comments, formatting, line numbers and the
+messages of raised errors and failed asserts do not count; a chart function beside a measurement in the same file
+does not count unless the measurement calls it. So editing beyond.py (which the long-sum hooks call) changes
 their fingerprints, and editing a report sentence changes none.
 
 digest(closure) hashes the definitions' contents only, not their module names, so moving a file to
@@ -36,11 +36,18 @@ def _module_path(name):
 
 
 def _strip_docstrings(tree):
+    """Docstrings out, and the words of errors: `raise E(message)` reads as `raise E`, `assert c, message` as
+    `assert c`. Which exception a check raises is behaviour; what its message says is not, and a reworded message
+    must retrain nothing."""
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
                 and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
             node.body = body[1:] or [ast.Pass()]
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            node.exc = node.exc.func
+        elif isinstance(node, ast.Assert):
+            node.msg = None
     return tree
 
 

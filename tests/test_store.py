@@ -269,10 +269,10 @@ def test_report_names_results_made_by_other_code():
               "fingerprint": store.fingerprint()}
     assert claims.stale_lines({"a": result}) == []
     fp = result["fingerprint"]
-    old = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.train_run": "0" * 12}}}
+    old = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.fit": "0" * 12}}}
     hooked = {"config": {"runs": [{**result["config"]["runs"][0], "after": {"fn": "chain_eval"}}]},
               "fingerprint": store.fingerprint()}  # made before chain_eval was fingerprinted: its hook counts too
     text = " ".join(claims.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
-    assert "`b` (train.train_run changed)" in text and "`c` (chain_eval's code (not fingerprinted) changed)" in text
+    assert "`b` (train.fit changed)" in text and "`c` (chain_eval's code (not fingerprinted) changed)" in text
     assert "`d` (made before code fingerprints were recorded)" in text
     assert "`a`" not in text
