@@ -90,6 +90,10 @@ def test_a_proven_model_runs_on_the_cpu_whatever_the_device(capsys, monkeypatch)
     out = capsys.readouterr().out
     assert "proven exact at every length" in out and "run on the CPU, which the proof covers, not on cuda" in out
     assert out.rstrip().endswith("on cpu")
+    monkeypatch.setattr(add.numerics, "mode", lambda: "native")  # kernels the tanh measurement did not cover
+    assert add.main(["12", "34"]) == 0
+    out = capsys.readouterr().out
+    assert "proven exact at every length" not in out and "whose tanh was not measured" in out
 
 
 def lines_of(out):

@@ -147,14 +147,21 @@ def test_malformed_certificates_are_one_line_and_exit_2(tmp_path, capsys, hand_b
 
 
 def test_a_wrong_model_with_complex_boxes_is_refused(tmp_path, capsys, hand_boxes):
-    """99 + 99 = 108 (the carry dropped), with complex box ends: refused as malformed, never proven."""
+    """A model that drops every carry, with complex box ends (complex numbers compare by their real parts):
+    refused as malformed by the file's reader and by each checker, never proven."""
     lo, hi = hand_boxes
     model = hand_adder()
     with torch.no_grad():
         model.rnn.weight_hh_l0.zero_()  # no carry
+    got, want = one_digit_sums(model)
+    assert got[99, 1] == 0 != want[99, 1]  # 9 + 9 = 8, its carry lost (99 + 99 -> 88)
     path = saved(tmp_path, model, lo, hi)
     rewrite(path, hi=hi + 1j)
     assert "float64" in one_line_exit_2(path, capsys)
+    with pytest.raises(ValueError, match="float64"):  # each checker on its own refuses such boxes
+        proof.check(proof.extract(model), lo, hi + 1j)
+    with pytest.raises(ValueError, match="float"):
+        recheck.check(model.cfg.to_dict(), weights(model), 1, lo, hi + 1j)
 
 
 def test_a_supplied_certificate_is_not_the_shipped_one_and_its_meta_is_not_quoted(tmp_path, capsys, hand_boxes):
