@@ -114,11 +114,10 @@ def check(config, weights, m, lo, hi):
                        f"rnn.bias_ih_l{i}": (h,), f"rnn.bias_hh_l{i}": (h,)})
     if {k: getattr(v, "shape", None) for k, v in weights.items()} != shapes:
         raise ValueError("recheck: the weights do not have the shapes the settings give")
-    arrays = list(weights.values()) + [lo, hi]
-    if not all(isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64) for a in arrays) or \
-            not all(np.isfinite(a).all() for a in arrays) or lo.shape != (2 * 100**m, layers, h) or \
-            hi.shape != lo.shape or not (lo <= hi).all():
-        raise ValueError("recheck needs finite float arrays and boxes lo <= hi of shape (2 * 100^m, L, H)")
+    typed = [(a, np.float32) for a in weights.values()] + [(lo, np.float64), (hi, np.float64)]
+    if not all(isinstance(a, np.ndarray) and a.dtype == t and np.isfinite(a).all() for a, t in typed) or \
+            lo.shape != (2 * 100**m, layers, h) or hi.shape != lo.shape or not (lo <= hi).all():
+        raise ValueError("recheck needs finite float32 weights and float64 boxes lo <= hi, (2 * 100^m, L, H)")
     rows, inv = np.unique(np.concatenate([lo, hi], axis=1).reshape(len(lo), -1), axis=0, return_inverse=True)
     lo, hi = (rows.reshape(-1, 2 * layers, h)[:, s] for s in (slice(0, layers), slice(layers, None)))
     p = max(150, _bits(lo), _bits(hi), max(_bits(w) for w in weights.values()))  # values at 2^-p, products 2^-2p
