@@ -11,7 +11,11 @@ digit arithmetic, data.add_digits) and which digits the model got wrong. Exit co
 
 The default model is the study's proven adder: the smallest model exact_adder proved exact at every length, held
 with its proof in plots/exact_certificate.npz (measures/exact/certificate.py). Its proof is re-checked from the file
-at every call (a fraction of a second), and the output says "proven exact at every length" only then. Naming a
+at every call by both checkers (proof.check and the independent recheck, about a second), and the output says
+"proven exact at every length" only for the certificate the repository ships (SHIPPED_SHA256, the SHA-256 of its
+whole content) when both accept. Another certificate (--certificate FILE) is checked the same way and described as
+one you supplied, with its own hash and without the attribution its meta claims. A proven model runs on the CPU
+whatever --device says: the proof covers float32 arithmetic with the CPU's tanh, which is what was measured. Naming a
 store-model option (--cell, --nonlinearity, --maxlen, --chain-fraction, --seed) picks a model of the run store
 instead, trained first if the store lacks it (seconds); without a certificate the default is that store model,
 rnn/tanh 2 x 64 with ADDER_CHAIN_FRACTION of each batch rich in carry chains. Such a model is not proven, and
@@ -35,6 +39,7 @@ from machinery.store import Store, StoreError, model_from_blob, weights_blob
 from train import resolve_device, train_run
 
 CERTIFICATE = Path(__file__).resolve().parent / "plots" / "exact_certificate.npz"  # the study's proven adder
+SHIPPED_SHA256 = "6722092d4dc77911801627db7a5c46639c0bd2faa4437c6fd1bd8b6f6860a042"  # certificate.content_hash of it
 SHOW = 60  # digits shown at each end of a long number (--full shows all)
 ADDER_CHAIN_FRACTION = 0.1  # share of each training batch drawn rich in carry chains (exact_adder's best recipe)
 DIGITS = re.compile(r"[0-9]+")
@@ -135,19 +140,26 @@ def parse_args(argv):
 
 
 def proven_adder(path):
-    """(model, words) of a certificate that proves its model, re-checked now; None if there is none at path."""
+    """(model, words) of a certificate that both checkers accept, re-checked now; None if there is none at path.
+
+    Only the certificate the repository ships (its content SHA-256 is SHIPPED_SHA256) is called "proven exact at
+    every length" and attributed from its meta (which the hash covers); any other is "a certificate you supplied".
+    """
     from measures.exact import certificate
 
     if not Path(path).exists():
         return None
     model, out = certificate.verified_model(path)  # ValueError for a damaged file: a one-line error, exit 2
     if not out["proven"]:
-        raise InputError(f"{path} does not prove its model (re-checked now): not used")
-    meta = out["meta"]
-    return model, (
-        f"exact_adder's {meta.get('series', '?')!r}, seed {meta.get('seed', '?')}: proven exact at every length "
-        f"(certificate {path}, re-checked now: {out['transitions']:,} transitions, margin bound "
-        f"{out['min_margin_bound']:.3g})")
+        raise InputError(f"{path}: {certificate.words(out)}, re-checked now: not used")
+    checked = (f"both checkers re-checked it now: {out['transitions']:,} transitions, margin bound "
+               f"{out['min_margin_bound']:.3g}")
+    if out["certificate_sha256"] == SHIPPED_SHA256:
+        meta = out["meta"]
+        return model, (f"exact_adder's {meta.get('series', '?')!r}, seed {meta.get('seed', '?')}: proven exact at "
+                       f"every length (the certificate this repository ships, {path}; {checked})")
+    return model, (f"the model of a certificate you supplied ({path}, SHA-256 {out['certificate_sha256']}; not the "
+                   f"one this repository ships, so its meta is not quoted): proven by both checkers ({checked})")
 
 
 def read_numbers(args):
@@ -187,6 +199,11 @@ def main(argv=None):
     except (InputError, ValueError, StoreError, OSError) as e:  # exit 1 would mean "a digit is wrong"
         print(f"add.py: {e}", file=sys.stderr)
         return 2
+    if proven is not None and device != "cpu":  # the proof's float32 tanh is the CPU's (measured), not CUDA's
+        device, words = "cpu", words + " (run on the CPU, which the proof covers, not on " + device + ")"
+    if proven is not None and numerics.mode() == "native":  # the tanh measured is ATen's AVX2 one (portable, pinned)
+        words = (words.replace("proven exact at every length", "proven for ATen's AVX2 CPU kernels")
+                 + f"; this process runs {numerics.mode()} kernels, whose tanh was not measured: not claimed here")
     pred, truth, sec = timed_add(a, b, model.to(device))
     wrong = report(pred, truth, args.full)
     print(f"{words}; {len(truth):,} digits added in {sec:.2f} s on {device}")

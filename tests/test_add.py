@@ -70,7 +70,8 @@ def test_a_certificate_is_used_and_rechecked_and_a_store_option_picks_a_store_mo
     assert add.main([str(a), str(b), "--certificate", str(path), "--full"]) == 0
     out = capsys.readouterr().out
     check_against_python(lines_of(out), a, b)
-    assert "proven exact at every length" in out and str(path) in out
+    assert "a certificate you supplied" in out and "proven by both checkers" in out and str(path) in out
+    assert "proven exact at every length" not in out  # said of the certificate this repository ships alone
     path.write_bytes(path.read_bytes()[:200])  # damaged: one line, exit 2
     assert add.main(["1", "2", "--certificate", str(path)]) == 2
     err = capsys.readouterr().err.strip()
@@ -78,6 +79,21 @@ def test_a_certificate_is_used_and_rechecked_and_a_store_option_picks_a_store_mo
     add.main(["12", "30", "--certificate", str(path), "--maxlen", "1"])  # a store model (1-digit, trained in
     out = capsys.readouterr().out  # seconds): no certificate is read
     assert "not proven" in out and "trained on 1-digit sums" in out
+
+
+def test_a_proven_model_runs_on_the_cpu_whatever_the_device(capsys, monkeypatch):
+    """The proof covers float32 with the CPU's tanh (measured): asked for CUDA, add.py still runs it on the CPU."""
+    if not add.CERTIFICATE.exists():
+        pytest.skip("no shipped certificate")
+    monkeypatch.setattr(add, "resolve_device", lambda device: "cuda")  # as on a machine with a GPU
+    assert add.main(["12", "34"]) == 0
+    out = capsys.readouterr().out
+    assert "proven exact at every length" in out and "run on the CPU, which the proof covers, not on cuda" in out
+    assert out.rstrip().endswith("on cpu")
+    monkeypatch.setattr(add.numerics, "mode", lambda: "native")  # kernels the tanh measurement did not cover
+    assert add.main(["12", "34"]) == 0
+    out = capsys.readouterr().out
+    assert "proven exact at every length" not in out and "whose tanh was not measured" in out
 
 
 def lines_of(out):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from test_exact import hand_adder, small_rnn
 
-from measures.exact import certificate, proof
+from measures.exact import certificate, proof, recheck
 
 SUMS = np.arange(100)  # every one-digit sum a + b, as the pair a * 10 + b
 
@@ -227,10 +227,11 @@ def test_a_depth_one_certificate_lifted_to_depth_two_verifies(tmp_path):
     path = tmp_path / "m2.npz"
     certificate.save(path, model, lo2, hi2, 2)
     out = certificate.verify(path)
-    assert out["proven"] and out["m"] == 2 and out["transitions"] == 100 * out["reached"]
+    assert out["proven"] and out["recheck"] and out["m"] == 2 and out["transitions"] == 100 * out["reached"]
     assert out["reached"] == 20000
     lo2[5000] = hi2[5000] = (lo2[5000] + hi2[5000]) / 2
     assert not proof.check(net, lo2, hi2, m=2)["proven"]
+    assert not recheck.check(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()}, 2, lo2, hi2)
 
 
 def test_prove_writes_a_certificate_only_for_a_proven_model_and_the_command_verifies_it(tmp_path, capsys):

@@ -5,20 +5,25 @@ The file is a numpy .npz (no pickles) holding
     config       the model's settings (models.ModelConfig) as JSON
     w/<name>     every tensor of the model's state_dict, float32, bit for bit
     sha256       SHA-256 of the settings and the weights (model_hash): a damaged or altered model is refused
-    m, lo, hi    the context depth and the boxes (float64, one per context, as proof.search gives them)
+    m, lo, hi    the context depth (an integer scalar) and the boxes (finite float64, lo <= hi, one per context)
     meta         JSON: whatever the writer wants to keep beside them (which run, seed, search statistics)
+and nothing else; _read checks each field's type, shape and values. content_hash() is the SHA-256 of all of it: the
+name of one certificate (add.py trusts its meta only for the one it pins).
 
-verify() rebuilds the model from the file alone and runs proof.check() on the file's boxes: nothing of the search
-that found them is trusted, so a certificate is as good as check() whoever wrote it. load_model() gives the model
-(add.py can answer with a proven model). A file that is not a whole certificate gets a one-line ValueError.
+verify() rebuilds the model from the file alone and runs two checkers on the file's boxes: proof.check() and
+recheck.check(), an independent one in exact arithmetic; the model is proven only if both accept. Nothing of the
+search that found the boxes is trusted, so a certificate is as good as the checkers whoever wrote it. load_model()
+gives the model (add.py can answer with a proven model). A file that is not a whole, well-typed certificate gets a
+one-line ValueError (exit 2 from the command).
 """
 import hashlib
 import json
+import time
 
 import numpy as np
 import torch
 
-from measures.exact import proof
+from measures.exact import proof, recheck
 from models import ModelConfig, myPTRNNModel
 
 FORMAT = "rnn-adder proof certificate v1"  # the format field's value
@@ -52,41 +57,84 @@ def save(path, model, lo, hi, m, meta=None):
 
 
 def _check_boxes(lo, hi, m, config):
-    if not isinstance(m, (int, np.integer)) or not 1 <= m <= MAX_M:
+    """Boxes as a certificate holds them: float64 (real, native order), finite, lo <= hi, one per context."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= MAX_M:
         raise ValueError(f"context depth m must be an integer in 1..{MAX_M}, got {m!r}")
     shape = (2 * proof.PAIRS**m, config["num_layers"], config["hidden_size"])
+    if lo.dtype != np.float64 or hi.dtype != np.float64:
+        raise ValueError(f"boxes must be float64, got {lo.dtype} and {hi.dtype}")
     if lo.shape != shape or hi.shape != shape:
         raise ValueError(f"boxes must have shape {shape} (contexts, layers, units), got {lo.shape} and {hi.shape}")
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()) or (lo > hi).any():
+        raise ValueError("boxes must be finite with lo <= hi")
+
+
+FIELDS = ("format", "config", "sha256", "m", "lo", "hi", "meta")  # a certificate's arrays besides w/<name>
+
+
+def content_hash(data):
+    """SHA-256 (hex) of every array of a certificate ({name: array}): names, dtypes, shapes and bytes, in name
+    order. Weights, boxes, settings and meta all count: it names one file's whole content (add.SHIPPED_SHA256)."""
+    h = hashlib.sha256()
+    for name in sorted(data):
+        a = np.ascontiguousarray(data[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}:".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _text(data, name):
+    """A 0-d unicode array's string, else a ValueError naming the field."""
+    a = data[name]
+    if a.dtype.kind != "U" or a.shape != ():
+        raise ValueError(f"field {name!r} must be a text scalar, got {a.dtype} {a.shape}")
+    return str(a)
 
 
 def _read(path):
-    """The certificate's fields, checked for completeness and integrity (not yet for the proof)."""
+    """The certificate's fields, each checked for type, shape and integrity (not yet for the proof); a one-line
+    ValueError naming the file and what is wrong otherwise."""
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as e:  # numpy/zipfile/zlib raise many kinds for a truncated or foreign file: all mean unreadable
         raise ValueError(f"{path} is not a readable certificate ({type(e).__name__})") from None
-    missing = [k for k in ("format", "config", "sha256", "m", "lo", "hi", "meta") if k not in data]
-    if missing or str(data["format"]) != FORMAT:
+    missing = [k for k in FIELDS if k not in data]
+    if missing or data["format"].dtype.kind != "U" or str(data["format"]) != FORMAT:
         raise ValueError(f"{path} is not a certificate of format {FORMAT!r} (missing: {', '.join(missing) or 'none'})")
     try:
-        config = json.loads(str(data["config"]))
-        meta = json.loads(str(data["meta"]))
-        ModelConfig(**config)
-        m = int(data["m"])
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{path}: its settings do not describe a model ({str(e).splitlines()[0]})") from None
-    weights = {k[2:]: v for k, v in data.items() if k.startswith("w/")}
-    if any(v.dtype != np.float32 for v in weights.values()) or data["lo"].dtype != np.float64:
-        raise ValueError(f"{path}: weights must be float32 and boxes float64")
-    if model_hash(config, weights) != str(data["sha256"]):
-        raise ValueError(f"{path}: the model's SHA-256 does not match the one recorded (altered or damaged)")
-    try:
-        _check_boxes(data["lo"], data["hi"], m, config)
+        return _fields(data)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-    return {"config": config, "weights": weights, "sha256": str(data["sha256"]), "m": m, "lo": data["lo"],
-            "hi": data["hi"], "meta": meta}
+        raise ValueError(f"{path}: {str(e).splitlines()[0]}") from None
+
+
+def _fields(data):
+    extra = [k for k in data if k not in FIELDS and not k.startswith("w/")]
+    if extra:
+        raise ValueError(f"unexpected fields {', '.join(map(repr, extra))}")
+    try:
+        config, meta = json.loads(_text(data, "config")), json.loads(_text(data, "meta"))
+        if not isinstance(config, dict) or set(config) != set(ModelConfig().to_dict()):
+            raise ValueError(f"settings must name exactly {', '.join(sorted(ModelConfig().to_dict()))}")
+        ModelConfig(**config)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"its settings do not describe a model ({str(e).splitlines()[0]})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta must be a JSON object, got {type(meta).__name__}")
+    sha = _text(data, "sha256")
+    m = data["m"]
+    if m.dtype.kind != "i" or m.shape != () or not 1 <= int(m) <= MAX_M:
+        raise ValueError(f"m must be an integer scalar in 1..{MAX_M}, got {m.dtype} {m!r}")
+    weights = {k[2:]: v for k, v in data.items() if k.startswith("w/")}
+    for name, v in weights.items():
+        if v.dtype != np.float32 or not np.isfinite(v).all():
+            raise ValueError(f"weight {name!r} must be finite float32, got {v.dtype}")
+    if model_hash(config, weights) != sha:
+        raise ValueError("the model's SHA-256 does not match the one recorded (altered or damaged)")
+    lo, hi = data["lo"], data["hi"]
+    _check_boxes(lo, hi, int(m), config)
+    return {"config": config, "weights": weights, "sha256": sha, "m": int(m), "lo": lo, "hi": hi, "meta": meta,
+            "certificate_sha256": content_hash(data)}
 
 
 def _model(path, cert):
@@ -126,33 +174,58 @@ def verify(path):
     return verified_model(path)[1]
 
 
+def both(net, config, weights, lo, hi, m):
+    """proof.check()'s result with the second checker's verdict: "proof_check" and "recheck" (each True if that
+    checker accepts), "proven" only if both do, and each one's seconds ("sec_check", "sec_recheck")."""
+    t0 = time.perf_counter()
+    out = proof.check(net, lo, hi, m=m)
+    t1 = time.perf_counter()
+    second = recheck.check(config, weights, m, lo, hi)
+    out.update(proof_check=out["proven"], recheck=bool(second), proven=bool(out["proven"] and second),
+               sec_check=t1 - t0, sec_recheck=time.perf_counter() - t1)
+    return out
+
+
 def verified_model(path):
-    """(the model a certificate holds, verify()'s result), from one read of the file."""
+    """(the model a certificate holds, verify()'s result), from one read of the file. The result is both()'s plus the
+    model's settings, its weights' SHA-256, the certificate's content SHA-256 (certificate_sha256) and meta."""
     cert = _read(path)
     model = _model(path, cert)
     try:
         net = proof.extract(model)
+        out = both(net, cert["config"], cert["weights"], cert["lo"], cert["hi"], cert["m"])
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-    out = proof.check(net, cert["lo"], cert["hi"], m=cert["m"])
-    out.update(model=cert["config"], sha256=cert["sha256"], meta=cert["meta"])
+        raise ValueError(f"{path}: {str(e).splitlines()[0]}") from None
+    out.update(model=cert["config"], sha256=cert["sha256"], certificate_sha256=cert["certificate_sha256"],
+               meta=cert["meta"])
     return model, out
 
 
 def prove(model, path, m=1, max_iter=300, budget_s=60, meta=None):
-    """Search boxes for model, check them, and write the certificate at path only if they prove it.
+    """Search boxes for model, check them with both checkers, and write the certificate at path only if both accept.
 
-    Returns check()'s result plus the search's iterations, closed and certified steps.
+    Returns both()'s result plus the search's iterations, closed and certified steps.
     """
-    _, lo, hi, out = proof.attempt(model, m=m, max_iter=max_iter, budget_s=budget_s)
+    net, lo, hi, out = proof.attempt(model, m=m, max_iter=max_iter, budget_s=budget_s)
+    if out["proven"]:
+        weights = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+        out.update(both(net, model.cfg.to_dict(), weights, lo, hi, m))
     if out["proven"]:
         save(path, model, lo, hi, m, {**(meta or {}), "iterations": out["iterations"]})
     return out
 
 
+def words(out):
+    """verify()'s verdict in words: which checkers accept."""
+    if out["proven"]:
+        return "PROVEN exact at every length (both checkers accept: proof.check and recheck)"
+    return (f"NOT proven (proof.check {'accepts' if out['proof_check'] else 'refuses'}, recheck "
+            f"{'accepts' if out['recheck'] else 'refuses'})")
+
+
 def main(argv=None):
-    """`python -m measures.exact.certificate FILE...`: verify each; exit 0 if all are proven, 1 if one is not, 2 for
-    a file that is not a whole certificate (a one-line error)."""
+    """`python -m measures.exact.certificate FILE...`: verify each; exit 0 if both checkers prove every file, 1 if one
+    is not proven, 2 for a file that is not a whole certificate (a one-line error)."""
     import sys
 
     paths = sys.argv[1:] if argv is None else argv
@@ -166,10 +239,10 @@ def main(argv=None):
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        print(f"{path}: {'PROVEN exact at every length' if out['proven'] else 'NOT proven'} "
-              f"(m={out['m']}, {out['transitions_certified']}/{out['transitions']} transitions, "
-              f"{out['outputs_certified']}/{out['reached']} outputs, margin bound {out['min_margin_bound']:.4g}, "
-              f"model {out['sha256'][:12]})")
+        print(f"{path}: {words(out)} (m={out['m']}, {out['transitions_certified']}/{out['transitions']} transitions, "
+              f"{out['outputs_certified']}/{out['reached']} outputs, margin bound {out['min_margin_bound']:.4g}; "
+              f"checked in {out['sec_check']:.1f} s and {out['sec_recheck']:.1f} s; certificate SHA-256 "
+              f"{out['certificate_sha256']})")
         status = max(status, 0 if out["proven"] else 1)
     return status
 

@@ -20,10 +20,14 @@ image box is widened by a bound on the float32 error of one step in any summatio
 u = 2^-24, times the sum of the absolute terms (relative error), plus an absolute term for underflow: an operation
 whose result is below 2^-126 (subnormal, or flushed to zero under flush-to-zero, torch.set_flush_denormal) loses up
 to 2^-126, and a subnormal operand read as zero up to 2^-126 times the other, so a dot product of n terms may lose
-2 * 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds 1e-6 (relu 2^-126) and the float64 arithmetic
-of the check a relative 1e-12. Output margins subtract the same kind of bound. So the boxes hold the float32
-states as the model computes them, not only the real-arithmetic ones, and a model whose logits underflow is not
-proven however right it is in real arithmetic.
+2 * 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds TANH_ERR (relu 2^-126) and the float64
+arithmetic of the check a relative 1e-12. Output margins subtract the same kind of bound. So the boxes hold the
+float32 states as the model computes them, not only the real-arithmetic ones, and a model whose logits underflow is
+not proven however right it is in real arithmetic. The bound holds only without overflow: a pre-activation or logit
+whose absolute terms could sum to OVERFLOW (a partial sum near float32's largest, 2^128) gets an unbounded image
+(or margin), so it is never proven (in float32 it could be inf, and inf - inf = NaN spreads to every unit).
+TANH_ERR is measured, not assumed: tanh_error.py compares torch's float32 tanh on the CPU with the true tanh
+(benchmarks/bench_tanh.py over every float32), and the proof is for the CPU (add.py runs a proven model there).
 
 search() finds the boxes (Kleene iteration from the zero state: join images into their target box, widen a
 little when a box grows, never past the activation's range, until nothing grows; then, if the boxes do not prove
@@ -37,8 +41,11 @@ import time
 import numpy as np
 import torch
 
+from measures.exact import recheck  # the second checker, for proof_eval's verdict (it imports nothing of this module)
+
 U32 = 2.0**-24  # float32 unit roundoff
-TANH_ERR = 1e-6  # bound on float32 tanh's absolute error (a few ulps of values <= 1)
+TANH_ERR = 1e-6  # bound on float32 tanh's absolute error (16 ulps of values < 1; measured: tanh_error.py)
+OVERFLOW = 2.0**127  # sums of absolute terms from here on might overflow float32 (largest finite ~2^128): unbounded
 TINY = 2.0**-126  # smallest normal float32: the most one flushed or underflowing operation loses, absolute
 REL64 = 1e-12  # relative slack for this module's own float64 arithmetic
 PAIRS = 100  # digit pairs (a, b) -> a * 10 + b
@@ -138,8 +145,9 @@ def _steps(net, lo, hi, y=None):
         z, r = x_mid + h_mid + const[0], x_err + h_err + const[1]
         err = (TANH_ERR if net["act"] == "tanh" else 0.0) + TINY  # the activation's own error, or its flush
         a, b = _act(z - r, net["act"]), _act(z + r, net["act"])  # monotone: the ends of the interval
-        out_lo[..., li, :] = a - REL64 * np.abs(a) - err
-        out_hi[..., li, :] = b + REL64 * np.abs(b) + err
+        over = r * ((1 + g) / g) >= OVERFLOW  # r >= g * sum of absolute terms: a partial sum could overflow
+        out_lo[..., li, :] = np.where(over, -np.inf, a - REL64 * np.abs(a) - err)
+        out_hi[..., li, :] = np.where(over, np.inf, b + REL64 * np.abs(b) + err)
         below = out_lo[..., li, :], out_hi[..., li, :]
     return out_lo, out_hi
 
@@ -164,7 +172,9 @@ def output_margins(net, lo, hi, digit):
     low = (diff @ mid[:, :, None])[..., 0] - (np.abs(diff) @ rad[:, :, None])[..., 0] + (c[digit][:, None] - c)
     low = low - err - err[np.arange(len(digit)), digit][:, None]
     low[np.arange(len(digit)), digit] = np.inf
-    return low.min(axis=1)
+    g = gamma(V.shape[1] + 1)
+    over = (err * ((1 + g) / g) >= OVERFLOW).any(axis=1)  # err >= g * sum of absolute terms: could overflow
+    return np.where(over, -np.inf, low.min(axis=1))
 
 
 class Contexts:
@@ -309,8 +319,37 @@ def _margins_ok(net, ctx, lo, hi):
     return bool((output_margins(net, lo[ks], hi[ks], ctx.digit[ks]) > 0).all())
 
 
+def validate(net, lo, hi, m):
+    """A one-line ValueError unless net (extract()'s form) and boxes lo, hi are what check() reasons about: real
+    float64 arrays of the shapes the model gives, finite weights, no NaN, lo <= hi in every box with finite ends
+    (a box with an infinite end is an unreached context: check() lets no step into it), m an integer >= 1."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"context depth m must be an integer >= 1, got {m!r}")
+    layers = net.get("layers") if isinstance(net, dict) else None
+    if not layers or net.get("act") not in ("tanh", "relu"):
+        raise ValueError("net must be extract()'s dict of an nn.RNN (tanh or relu)")
+    h = layers[0][1].shape[0] if getattr(layers[0][1], "ndim", 0) == 2 else -1
+    arrays = [net["x"], net["V"], net["c"]] + [a for layer in layers for a in layer]
+    if not all(isinstance(a, np.ndarray) and a.dtype == np.float64 and np.isfinite(a).all() for a in arrays):
+        raise ValueError("the model's arrays must be finite float64 (extract() gives them)")
+    ins = [net["x"].shape[1]] + [h] * (len(layers) - 1)
+    if [tuple(a.shape for a in layer) for layer in layers] != [((h, i), (h, h), (h,), (h,)) for i in ins] or \
+            net["x"].shape != (PAIRS, ins[0]) or net["V"].shape != (10, h) or net["c"].shape != (10,):
+        raise ValueError("the model's arrays do not fit together (extract() gives them)")
+    shape = (2 * PAIRS**m, len(layers), h)
+    for name, a in (("lo", lo), ("hi", hi)):
+        if not isinstance(a, np.ndarray) or a.dtype != np.float64 or a.shape != shape or np.isnan(a).any():
+            raise ValueError(f"boxes {name} must be a float64 array of shape {shape} without NaN, got "
+                             f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    if (lo[finite] > hi[finite]).any():
+        raise ValueError("a box has lo > hi")
+
+
 def check(net, lo, hi, m=1):
-    """Verify boxes (per context) as a certificate; returns a JSON-ready dict with "proven" and what failed."""
+    """Verify boxes (per context) as a certificate; returns a JSON-ready dict with "proven" and what failed.
+    Arrays not of the form it reasons about get a one-line ValueError (validate)."""
+    validate(net, lo, hi, m)
     ctx = Contexts(m)
     reached = np.isfinite(lo).all(axis=(1, 2)) & np.isfinite(hi).all(axis=(1, 2))  # a box with any inf or nan is
     y = np.arange(PAIRS)  # not reached: a step into it fails
@@ -349,6 +388,7 @@ def attempt(model, m=1, max_iter=300, budget_s=60):
 
 def proof_eval(model, m=1, max_iter=300, budget_s=60, quick=False):
     """Search and check a certificate for one trained model; JSON-ready outcome and per-(pair, carry) box summary.
+    "proven" needs both checkers: check() and, where it accepts, recheck.check ("recheck" in the outcome).
 
     The certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off (a ValueError
     otherwise, see tf32_problem).
@@ -357,6 +397,10 @@ def proof_eval(model, m=1, max_iter=300, budget_s=60, quick=False):
         max_iter, budget_s = min(max_iter, 20), min(budget_s, 10)
     t0 = time.perf_counter()
     net, lo, hi, out = attempt(model, m, max_iter, budget_s)
+    if out["proven"]:  # proven only if the independent checker accepts the boxes too
+        weights = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+        out["recheck"] = recheck.check(model.cfg.to_dict(), weights, m, lo, hi)
+        out["proven"] = out["recheck"]
     ctx = Contexts(m)
     reached = np.isfinite(lo[:, 0, 0])
     width = np.where(reached, np.where(reached[:, None, None], hi - lo, 0).max(axis=(1, 2)), np.nan)

@@ -203,5 +203,6 @@ def proof_lines(result):
         out.append(f"- The certificate of the smallest proven model ({s['label']}, seed {seed}; {params(s):,} "
                    f"parameters; margin bound {p['min_margin_bound']:.3g}, {p['transitions']:,} transitions) is "
                    f"written beside this page as `{CERTIFICATE}`: `python -m measures.exact.certificate "
-                   f"plots/{CERTIFICATE}` re-checks it from the file alone, and `python add.py` adds with its model.")
+                   f"plots/{CERTIFICATE}` re-checks it from the file alone with two independent checkers, and "
+                   "`python add.py` adds with its model.")
     return out

@@ -1,0 +1,224 @@
+"""Both proof checkers (proof.check, recheck) on crafted certificates of wrong models, malformed files, and the
+shipped certificate: a wrong model is never proven, a malformed file is one line and exit 2, a right one passes."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_exact import hand_adder
+from test_proof import one_digit_sums, rewrite, scaled_output
+
+import add
+from measures.exact import certificate, proof, recheck
+
+ROOT = add.CERTIFICATE.parents[1]
+
+
+@pytest.fixture(scope="module")
+def hand_boxes():
+    lo, hi, _, closed, _ = proof.search(proof.extract(hand_adder()), m=1, budget_s=20)
+    assert closed
+    return lo, hi
+
+
+def weights(model):
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def verdicts(model, lo, hi, m=1):
+    """(proof.check proves it, recheck proves it) for a model and boxes."""
+    return (proof.check(proof.extract(model), lo, hi, m=m)["proven"],
+            recheck.check(model.cfg.to_dict(), weights(model), m, lo, hi))
+
+
+def test_both_checkers_prove_the_hand_adder_and_refuse_a_swapped_or_shrunk_one(hand_boxes):
+    lo, hi = hand_boxes
+    assert verdicts(hand_adder(), lo, hi) == (True, True)
+    swapped = hand_adder()
+    with torch.no_grad():  # digits 3 and 4 swap their output rows: 1 + 2 -> 4
+        swapped.out.weight[[3, 4]] = swapped.out.weight[[4, 3]].clone()
+        swapped.out.bias[[3, 4]] = swapped.out.bias[[4, 3]].clone()
+    assert one_digit_sums(swapped)[0][12, 0] == 4
+    assert verdicts(swapped, lo, hi) == (False, False)
+    lo2, hi2 = lo.copy(), hi.copy()
+    lo2[123] = hi2[123] = (lo[123] + hi[123]) / 2  # one box shrunk to its centre: no longer an invariant
+    assert verdicts(hand_adder(), lo2, hi2) == (False, False)
+
+
+def overflow_adder(scale):
+    """The hand adder and two units: unit 20 = tanh(10) = 1, unit 21 = tanh((s + s) + (-s - s h_20)), with s the
+    embedding's coordinate 1 of every digit. In real arithmetic unit 21 is 0 from the second step on; in float32,
+    once 2 s overflows (s = 3e38), its input side is inf and its state side -inf, inf - inf = NaN, and NaN reaches
+    every logit (0 * NaN = NaN). Neither unit feeds the others or the outputs."""
+    model = hand_adder()
+    big = certificate.myPTRNNModel(certificate.ModelConfig(**{**model.cfg.to_dict(), "hidden_size": 21})).eval()
+    with torch.no_grad():
+        for p in big.parameters():
+            p.zero_()
+        for name, p in model.state_dict().items():
+            big.state_dict()[name][tuple(slice(0, n) for n in p.shape)] = p
+        big.embed.weight[:, 1] = scale
+        big.rnn.bias_ih_l0[19] = 10.0
+        big.rnn.weight_ih_l0[20, 1] = 1.0
+        big.rnn.bias_ih_l0[20] = scale
+        big.rnn.weight_hh_l0[20, 19] = -scale
+        big.rnn.bias_hh_l0[20] = -scale
+    return big
+
+
+def widened(lo, hi, units=21, slack=1e-6):
+    """The hand adder's boxes, each side `slack` wider (room for the rounding of s's larger sums), with the added
+    units' sides the whole tanh range (anything they do is inside)."""
+    pad = np.full(lo.shape[:2] + (units - lo.shape[2],), 1 + 1e-5)
+    return np.concatenate([lo - slack, -pad], axis=2), np.concatenate([hi + slack, pad], axis=2)
+
+
+def test_a_float32_overflow_is_never_proven(hand_boxes):
+    lo, hi = widened(*hand_boxes)
+    fine, nan = overflow_adder(3e30), overflow_adder(3e38)
+    assert (one_digit_sums(fine)[0] == one_digit_sums(fine)[1]).all()  # 2 s = 6e30: no overflow, cancels
+    got, want = one_digit_sums(nan)
+    assert (got != want).any(axis=1).sum() >= 40  # NaN logits from the second step: every carry is lost
+    assert verdicts(fine, lo, hi) == (True, True)  # only the overflow is refused, not the large weights
+    assert verdicts(nan, lo, hi) == (False, False)
+
+
+def test_logits_that_underflow_are_refused_by_both(hand_boxes):
+    """Output weights ~1e-39 are subnormal: a CPU that flushes them answers 0 (test_proof checks it)."""
+    lo, hi = hand_boxes
+    assert verdicts(scaled_output(2e-39), lo, hi) == (False, False)
+    assert verdicts(scaled_output(2.0**-90), lo, hi) == (True, True)  # small but normal: only relative rounding
+
+
+def test_the_checkers_contexts_agree():
+    for m in (1, 2):
+        ctx = proof.Contexts(m)
+        base, digit = recheck.contexts(m)
+        assert (base == ctx.shift_base).all() and (digit == ctx.digit).all()
+
+
+def saved(tmp_path, model, lo, hi, meta=None, name="c.npz"):
+    path = tmp_path / name
+    certificate.save(path, model, lo, hi, 1, meta or {})
+    return path
+
+
+def one_line_exit_2(path, capsys, rechecked=True):
+    """The certificate command and add.py each refuse the file in one line, exit 2; recheck's own reader too
+    (rechecked; it ignores meta and fields it does not read)."""
+    assert certificate.main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and str(path) in err
+    assert add.main(["99", "99", "--certificate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("add.py: ") and err.count("\n") == 1
+    if rechecked:
+        with pytest.raises(ValueError) as e:
+            recheck.check_file(path)
+        assert "\n" not in str(e.value)
+    return err
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("hi", "complex", "must be float64"),  # complex interval ends compare by their real parts
+    ("hi", "strings", "must be float64"),
+    ("lo", "nan", "finite"),
+    ("lo", "above", "lo <= hi"),
+    ("m", np.array("1"), "m must be an integer"),
+    ("m", np.array(1.7), "m must be an integer"),
+    ("m", np.array(True), "m must be an integer"),
+    ("meta", np.array("[1]"), "meta must be a JSON object"),
+    ("config", np.array('{"cell": "rnn"}'), "settings"),
+    ("extra", np.zeros(3), "unexpected fields"),
+    ("w/rnn.bias_ih_l0", "float64", "must be finite float32"),
+])
+def test_malformed_certificates_are_one_line_and_exit_2(tmp_path, capsys, hand_boxes, field, value, message):
+    lo, hi = hand_boxes
+    path = saved(tmp_path, hand_adder(), lo, hi)
+    with np.load(path) as z:
+        old = z[field] if field in z.files else None
+    if isinstance(value, str):  # a change of the saved array
+        value = {"complex": lambda: old + 0j, "strings": lambda: old.astype(str), "above": lambda: old + 3,
+                 "nan": lambda: np.where(old > 0, np.nan, old), "float64": lambda: old.astype(np.float64)}[value]()
+    rewrite(path, **{field: value})
+    with pytest.raises(ValueError, match=message):
+        certificate.verify(path)
+    one_line_exit_2(path, capsys, rechecked=field not in ("meta", "extra"))
+
+
+def test_a_wrong_model_with_complex_boxes_is_refused(tmp_path, capsys, hand_boxes):
+    """A model that drops every carry, with complex box ends (complex numbers compare by their real parts):
+    refused as malformed by the file's reader and by each checker, never proven."""
+    lo, hi = hand_boxes
+    model = hand_adder()
+    with torch.no_grad():
+        model.rnn.weight_hh_l0.zero_()  # no carry
+    got, want = one_digit_sums(model)
+    assert got[99, 1] == 0 != want[99, 1]  # 9 + 9 = 8, its carry lost (99 + 99 -> 88)
+    path = saved(tmp_path, model, lo, hi)
+    rewrite(path, hi=hi + 1j)
+    assert "float64" in one_line_exit_2(path, capsys)
+    with pytest.raises(ValueError, match="float64"):  # each checker on its own refuses such boxes
+        proof.check(proof.extract(model), lo, hi + 1j)
+    with pytest.raises(ValueError, match="float"):
+        recheck.check(model.cfg.to_dict(), weights(model), 1, lo, hi + 1j)
+
+
+def test_a_supplied_certificate_is_not_the_shipped_one_and_its_meta_is_not_quoted(tmp_path, capsys, hand_boxes):
+    lo, hi = hand_boxes
+    spoof = {"series": "1 x 32 hardened + saturated", "seed": 5}  # the shipped certificate's attribution
+    path = saved(tmp_path, hand_adder(), lo, hi, spoof)
+    out = certificate.verify(path)
+    assert out["proven"] and out["meta"] == spoof and out["certificate_sha256"] != add.SHIPPED_SHA256
+    assert add.main(["12", "34", "--certificate", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "a certificate you supplied" in text and out["certificate_sha256"] in text
+    assert "proven by both checkers" in text and "proven exact at every length" not in text
+    assert "seed 5" not in text and "hardened" not in text
+    other = saved(tmp_path, hand_adder(), lo, hi, {**spoof, "seed": 6}, "d.npz")  # meta alone changes the hash
+    assert certificate.verify(other)["certificate_sha256"] != out["certificate_sha256"]
+
+
+def test_the_shipped_certificate_is_pinned_and_both_checkers_prove_it(capsys):
+    if not add.CERTIFICATE.exists():
+        pytest.skip("no shipped certificate")
+    out = certificate.verify(add.CERTIFICATE)
+    assert out["proof_check"] and out["recheck"] and out["proven"]
+    assert out["certificate_sha256"] == add.SHIPPED_SHA256  # a regenerated certificate must be pinned anew
+    with np.load(add.CERTIFICATE) as z:
+        data = {k: z[k] for k in z.files}
+    assert certificate.content_hash(data) == add.SHIPPED_SHA256
+    assert recheck.check_file(add.CERTIFICATE)
+    assert add.main(["12", "34"]) == 0 and "proven exact at every length" in capsys.readouterr().out
+
+
+def test_the_tanh_allowance_covers_the_measured_error_of_torchs_cpu_tanh():
+    """The checkers allow float32 tanh TANH_ERR of absolute error: measured here on a sample of all float32 values
+    (every 4,099th bit pattern, and every value of |x| in [4.75, 5), near the largest error of the full sweep),
+    through both of torch's CPU kernels and nn.RNN's own tanh (bit for bit the same); benchmarks/bench_tanh.py
+    measures every float32."""
+    from measures.exact import tanh_error
+
+    bits = tanh_error.sample(stride=4099, dense=((4.75, 5.0),))
+    got = tanh_error.measure(bits)
+    for kernel in ("vector", "scalar"):
+        assert got[kernel]["abs"] <= min(proof.TANH_ERR, recheck.TANH_ERR)
+        assert got[kernel]["ulps"] < 1  # faithfully rounded on this sample
+    x = torch.from_numpy(bits[(bits & 0x7F800000) != 0x7F800000][::97].view(np.float32).copy())
+    rnn = torch.nn.RNN(1, 1, batch_first=True)  # h_t = tanh(1 * x_t + 0 * h + 0 + 0): tanh of x exactly
+    with torch.no_grad():
+        rnn.weight_ih_l0.fill_(1)
+        rnn.weight_hh_l0.zero_()
+        rnn.bias_ih_l0.zero_()
+        rnn.bias_hh_l0.zero_()
+        out = rnn(x.reshape(-1, 1, 1))[0].flatten()
+    assert torch.equal(out, torch.tanh(x))
+    assert np.array_equal(tanh_error.ulp32(np.array([0.75, 1e-40, 3.0])), [2.0**-24, 2.0**-149, 2.0**-22])
+
+
+def test_json_settings_of_the_wrong_type_are_refused(tmp_path, capsys, hand_boxes):
+    path = saved(tmp_path, hand_adder(), *hand_boxes)
+    with np.load(path) as z:
+        config = json.loads(str(z["config"]))
+    rewrite(path, config=np.array(json.dumps({**config, "hidden_size": 19.0})))
+    one_line_exit_2(path, capsys)
