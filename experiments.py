@@ -14,21 +14,27 @@ The plan format (what an experiment function returns; source.py runs it, machine
 
     {"title": str,
      "runs": [{"label": str, "model": ModelConfig fields, "train": train.train_run settings,   # run(label, ...)
-               "after": {"fn": hook, "args": {...}}}, ...],   # optional, per run
+               "after": hook}, ...],   # optional, per run: partial(fn, **args) or fn
      "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
-     "stop_at_exact": True,    # optional: each run ends at its first exact evaluation
+     "stop_at_exact": True,    # optional: each run ends at its first exact evaluation (a heatmap's runs do)
      "heatmap": {...},         # optional: a grid of runs (heatmap())
-     "chart": name, "section": name}   # optional: its own chart and report section
+     "chart": fn, "section": fn}   # optional: its own chart and report section (chart(), section(): else the defaults)
 
-hook, chart and section are short names of measures/registry.py (the one table of them). A hook is called as
-fn(model, run, seed, **args) on each trained model; its JSON-ready return is stored per seed as the series'
-"extra". A chart draws plots/<id>.png and a section writes the experiment's part of plots/README.md in place of
-the default line chart and table. --quick shrinks every plan to the QUICK caps (quick_plan).
+A hook, chart and section are the functions themselves (thresholds bound with functools.partial); results and the
+run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, run, seed) on
+each trained model; its JSON-ready return is stored per seed as the series' "extra". A chart draws plots/<id>.png
+and a section writes the experiment's part of plots/README.md in place of the default line chart and table.
+--quick shrinks every plan to the QUICK caps (quick_plan).
 """
 import inspect
+from functools import partial
 
+import plot
 from data import check_int
+from measures import chains, cost, length, probe, sizes, split
+from measures.exact import adversary, evaluate, exact, exact_report, harden, proof
 from models import ModelConfig
+from report import tables
 from train import SETTINGS, check_settings, train_run
 
 SEEDS = 5  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides)
@@ -208,7 +214,7 @@ def quick_plan(plan):
                  eval_size=min(t.get("eval_size", QUICK_EVAL_SIZE), QUICK_EVAL_SIZE),
                  milestones=sorted({max(1, round(m * scale)) for m in t["milestones"]}))
         if r.get("after"):  # the measurement shrinks itself (its test lengths, sums) when told it is quick
-            r = {**r, "after": {**r["after"], "args": {**r["after"].get("args", {}), "quick": True}}}
+            r = {**r, "after": partial(r["after"], quick=True)}
         runs.append({**r, "train": t})
     plan = {**plan, "runs": runs}
     if "heatmap" in plan:
@@ -355,12 +361,12 @@ def hidden_mode_1layer():
 
 
 def maxlen():
-    after = {"fn": "position_errors", "args": {"sums": SPLIT_SUMS}}
+    after = partial(split.position_errors, sums=SPLIT_SUMS)
     maxlens = values("MAXLEN_VALUES", MAXLEN_VALUES, "operand lengths")
     return {"title": "number length, lr 0.001 (report fig. 5)",
             "runs": [{**run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS), "after": after}
                      for m in maxlens],
-            "chart": "maxlen_chart", "section": "maxlen_section"}
+            "chart": split.maxlen_chart, "section": split.maxlen_section}
 
 
 def maxlen_control():
@@ -448,8 +454,7 @@ def length_generalization():
     def one(label, cell, nl, is_goal=False, **extra):
         sums = LENGTH_SUMS if is_goal else LENGTH_SUMS_OTHERS
         settings = {"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra}
-        after = {"fn": "length_eval", "args": {"lengths": LENGTH_TEST, "sums": sums,
-                                                      "fallback_sums": LENGTH_FALLBACK_SUMS}}
+        after = partial(length.length_eval, lengths=LENGTH_TEST, sums=sums, fallback_sums=LENGTH_FALLBACK_SUMS)
         return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
 
     # the goal: the cell comparison's run of LENGTH_GOAL's cell (not its other train lengths or variants)
@@ -464,28 +469,27 @@ def length_generalization():
         runs.append(one(f"{_cell_label(c, nl)}, {name}", c, nl, **table(f"LENGTH_VARIANTS[{name!r}]", extra)))
     return {"title": f"length generalization: trained on {LENGTH_MAXLEN} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
-            "chart": "length_chart", "section": "length_section"}
+            "chart": length.length_chart, "section": length.length_section}
 
 
 def carry_chains():
     ints("CHAIN_KS", CHAIN_KS, 0)
-    after = {"fn": "chain_eval", "args": {"length": CHAIN_LENGTH, "chains": CHAIN_KS, "sums": CHAIN_SUMS}}
+    after = partial(chains.chain_eval, length=CHAIN_LENGTH, chains=CHAIN_KS, sums=CHAIN_SUMS)
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
                      f"(trained on {LENGTH_MAXLEN})", "runs": runs, "seeds": CHAIN_SEEDS,
-            "chart": "chain_chart", "section": "chain_section"}
+            "chart": chains.chain_chart, "section": chains.chain_section}
 
 
 def hidden_probe():
-    after = {"fn": "probe_eval", "args": {"sums": PROBE_SUMS, "length": PROBE_LENGTH,
-                                                "norm_length": PROBE_NORM_LENGTH, "norm_sums": PROBE_NORM_SUMS,
-                                                "norm_points": PROBE_NORM_POINTS}}
+    after = partial(probe.probe_eval, sums=PROBE_SUMS, length=PROBE_LENGTH, norm_length=PROBE_NORM_LENGTH,
+                    norm_sums=PROBE_NORM_SUMS, norm_points=PROBE_NORM_POINTS)
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
     return {"title": f"where the carry lives: linear probe, PCA and hidden-state norm (trained on {LENGTH_MAXLEN})",
             "runs": runs, "seeds": PROBE_SEEDS,
-            "chart": "probe_chart", "section": "probe_section"}
+            "chart": probe.probe_chart, "section": probe.probe_section}
 
 
 def hidden_size_min():
@@ -494,7 +498,7 @@ def hidden_size_min():
             for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS) for h in ints("SIZE_VALUES", SIZE_VALUES, 1)]
     return {"title": f"smallest hidden size that learns maxlen {LENGTH_MAXLEN} within {SIZE_CAP} steps",
             "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
-            "chart": "size_chart", "section": "size_section"}
+            "chart": sizes.size_chart, "section": partial(sizes.size_section, success=SIZE_SUCCESS)}
 
 
 def cost_to_exact():
@@ -502,12 +506,11 @@ def cost_to_exact():
     runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common)
             for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
     c, nl = cell_pair("COST_CARRY_CELL", COST_CARRY_CELL)
-    bptt = {"fn": "bptt_cost", "args": {"depths": ints("COST_BPTT_DEPTHS", COST_BPTT_DEPTHS, 1),
-                                        "maxlen": COST_BPTT_MAXLEN}}
+    bptt = partial(cost.bptt_cost, depths=ints("COST_BPTT_DEPTHS", COST_BPTT_DEPTHS, 1), maxlen=COST_BPTT_MAXLEN)
     runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
                        **common), "after": bptt})
     return {"title": f"cost to the first exact evaluation at maxlen {LENGTH_MAXLEN}", "runs": runs,
-            "stop_at_exact": True, "chart": "cost_chart", "section": "cost_section"}
+            "stop_at_exact": True, "chart": cost.cost_chart, "section": cost.cost_section}
 
 
 def exact_adder():
@@ -549,7 +552,7 @@ def exact_adder():
             args.update(attack={**EXACT_ATTACK, "candidates": candidates}, attack_seeds=[0])
         if proof is not None and selects(proof, r):
             args.update(proof=EXACT_PROOF, proof_seeds=[0])
-        return {**r, "after": {"fn": "exact_eval", "args": args}}
+        return {**r, "after": partial(evaluate.exact_eval, **args)}
 
     runs = [one(label, 2, 64, {**EXACT_TODAY, **extra}) for label, extra in EXACT_RECIPES.items()]
     runs += [one(f"{layers} x {hidden}", layers, hidden, EXACT_SMALL) for layers, hidden in EXACT_SIZES]
@@ -566,10 +569,21 @@ def exact_adder():
         seeds = list(range(EXACT_SEEDS))
         args = {"suite": EXACT_SUITE, "harden": harden, "attack": EXACT_HARDENED_ATTACK, "attack_seeds": seeds,
                 "proof": EXACT_PROOF, "proof_seeds": seeds if harden.get("saturation") else [0]}
-        runs.append({**r, "after": {"fn": "exact_eval", "args": args}})
+        runs.append({**r, "after": partial(evaluate.exact_eval, **args)})
     return {"title": f"worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
                      f"(rnn/tanh trained on {EXACT_MAXLEN} digits)", "runs": runs, "seeds": EXACT_SEEDS,
-            "chart": "exact_chart", "section": "exact_section"}
+            "chart": partial(exact_report.exact_chart, goal=EXACT_GOAL),
+            "section": partial(exact_report.exact_section, goal=EXACT_GOAL)}
+
+
+def chart(plan):
+    """The function that draws a plan's plots/<id>.png: its own "chart", else the line chart (plot.draw)."""
+    return plan.get("chart", plot.draw)
+
+
+def section(plan):
+    """The function that writes a plan's part of plots/README.md: its own "section", else the table (tables.section)."""
+    return plan.get("section", tables.section)
 
 
 # id -> plan function, in the order `python source.py` runs them
@@ -584,13 +598,17 @@ def _number_in(name, v, low, high):
         raise ConstantError(f"{name} must be a number in ({low:g}, {high:g}], got {v!r}")
 
 
-def check(ids=None, hooks=None, arguments=None):
+HANDED_ON = {  # hook -> {its argument: (the function it hands that dict to, positional arguments before it)}
+    evaluate.exact_eval: {"suite": (exact.suite_eval, 3), "attack": (adversary.attack_eval, 3),
+                          "proof": (proof.proof_eval, 1), "harden": (harden.harden, 3)},
+}
+
+
+def check(ids=None):
     """Plan every experiment of `ids` (default: all) and check what its runs and measurements will be handed.
 
-    hooks: short name -> function (measures.registry.HOOKS, handed in by source.py: the measures import this module,
-    so it imports none of them); each run's "after" hook must accept its arguments, and each argument that a hook
-    hands on whole must suit the function it goes to (arguments: hook -> {argument: (function, positional
-    arguments before it)}, measures.registry.ARGUMENTS). None: only the constants are checked.
+    Each run's "after" hook must accept its arguments, and each argument that a hook hands on whole must suit the
+    function it goes to (HANDED_ON).
 
     Run before anything trains, so a constant that no run can use stops the study with one line (ConstantError)
     instead of a traceback after the training.
@@ -614,18 +632,16 @@ def check(ids=None, hooks=None, arguments=None):
         except ValueError as e:
             raise ConstantError(str(e)) from None
         for r in plan["runs"]:
-            if r.get("after") and hooks is not None:  # the hook must accept its arguments, or it would fail later
-                fn, args = r["after"]["fn"], r["after"].get("args", {})
-                if fn not in hooks:
-                    raise ConstantError(f"{eid}: unknown measurement hook {fn!r}; hooks: {', '.join(sorted(hooks))}")
+            if r.get("after"):  # the hook must accept its arguments, or it would fail later
+                fn, args = getattr(r["after"], "func", r["after"]), getattr(r["after"], "keywords", {})
                 try:
-                    inspect.signature(hooks[fn]).bind(None, r, 0, **args)
+                    inspect.signature(fn).bind(None, r, 0, **args)
                 except TypeError as e:
-                    raise ConstantError(f"{eid}: {fn} cannot take {args!r} ({e})") from None
-                for arg, (to, head) in (arguments or {}).get(fn, {}).items():
+                    raise ConstantError(f"{eid}: {fn.__name__} cannot take {args!r} ({e})") from None
+                for arg, (to, head) in HANDED_ON.get(fn, {}).items():
                     if arg in args:
                         try:
                             inspect.signature(to).bind(*[None] * head, **args[arg])
                         except TypeError as e:
-                            raise ConstantError(f"{eid}: {fn}'s {arg} {args[arg]!r}: {to.__module__}.{to.__name__} "
-                                                f"cannot take it ({e})") from None
+                            raise ConstantError(f"{eid}: {fn.__name__}'s {arg} {args[arg]!r}: {to.__module__}."
+                                                f"{to.__name__} cannot take it ({e})") from None

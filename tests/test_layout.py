@@ -155,16 +155,19 @@ def test_moving_a_module_into_a_package_keeps_fingerprints(tmp_path, monkeypatch
     assert fingerprint_of(edited, monkeypatch, "hook", "f") != before
 
 
-CORE = {"data", "models", "train", "experiments", "plot"}  # the design card's modules below the three folders
+CORE = {"data", "models", "train", "plot"}  # the design card's modules below the three folders
 ENVIRONMENT = {"machinery.numerics"}  # imported first by everything that loads torch; it imports nothing
 
 
 def test_imports_flow_one_way():
-    """data <- models <- train <- experiments <- {machinery, measures, report} <- source: the core never imports the
-    folders (only the numerics every torch user sets first), and no module imports an entry point."""
+    """data <- models <- train <- measures <- experiments <- machinery <- source: the core never imports the folders
+    (only the numerics every torch user sets first), the plans import the measures they plan but nothing of the
+    machinery that runs them, and no module imports an entry point."""
     g = {m: e for m, (e, _) in graph().items()}
     up = {m: sorted(e - CORE - ENVIRONMENT) for m, e in g.items() if m in CORE and e - CORE - ENVIRONMENT}
     assert up == {}
+    assert sorted(m for m in g["experiments"] - ENVIRONMENT if m.startswith("machinery")) == []
+    assert sorted(m for m, e in g.items() if m.startswith("measures") and "experiments" in e) == []
     assert g["machinery.numerics"] == set()
     entry = {m: sorted(e & {"source", "add"}) for m, e in g.items() if e & {"source", "add"}}
     assert entry == {}
@@ -173,7 +176,7 @@ def test_imports_flow_one_way():
 def test_a_result_made_before_a_move_stays_current():
     """A fingerprint whose definitions only moved (module names differ, contents equal) is the same code; an edited
     definition, another environment or another set of hooks is not."""
-    from machinery.store import same_code
+    from machinery.fingerprint import same_code
 
     new = {"code": {"train.train_run": "a1", "data.gen_data": "b2"}, "torch": "2", "numpy": "1", "numerics": "pinned",
            "hooks": {"length_eval": {"measures.length.length_eval": "c3", "measures.beyond.SUM_CHUNK": "d4"}}}

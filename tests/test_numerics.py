@@ -18,8 +18,9 @@ from conftest import TINY, copy_code
 
 import experiments
 import source
-from machinery import codehash, numerics, store
+from machinery import codehash, fingerprint, numerics
 from machinery import runner as machinery_runner
+from measures import chains, length
 from models import ModelConfig
 from train import train_run
 
@@ -53,10 +54,11 @@ def python(code, **env):
 
 
 def test_native_mode_is_another_code_id_and_torch_loaded_first_is_refused(monkeypatch, capsys):
-    code = ("import json; from machinery import numerics, store; e = store.environment(); "
-            "print(json.dumps([e, store.code_id(store.fingerprint())]))")
+    code = ("import json; from machinery import numerics; from machinery import fingerprint; "
+            "e = fingerprint.environment(); "
+            "print(json.dumps([e, fingerprint.code_id(fingerprint.fingerprint())]))")
     native = json.loads(python(code, ADDER_NUMERICS="native").stdout)
-    pinned = [store.environment(), store.code_id(store.fingerprint())]  # this process runs pinned
+    pinned = [fingerprint.environment(), fingerprint.code_id(fingerprint.fingerprint())]  # this process runs pinned
     assert pinned[0]["numerics"] == "pinned" and native[0]["numerics"].startswith("native-")
     assert native[1] != pinned[1]  # runs of one mode are never served as the other's
     monkeypatch.setenv(numerics.ENV, "fast")  # an unknown mode: one line, exit 2
@@ -77,7 +79,7 @@ def test_committed_result_reproduces_bitwise_on_this_machine():
     differ (MKL falls back on non-Intel CPUs, numerics.py), this fails and says so.
     """
     result = json.loads((ROOT / "plots" / "pt_main.json").read_text())
-    if result.get("code") != store.code_id(store.fingerprint()):
+    if result.get("code") != fingerprint.code_id(fingerprint.fingerprint()):
         pytest.skip("plots/pt_main.json was made by other code (the report says so): regenerate it first")
     vendor = cpu_vendor()
     if result["fingerprint"]["numerics"] == "pinned" and vendor != "GenuineIntel":
@@ -97,14 +99,14 @@ def test_committed_result_reproduces_bitwise_on_this_machine():
 
 
 def test_fingerprint_keys_on_the_torch_version_without_its_build_tag(monkeypatch):
-    fp = store.fingerprint()
+    fp = fingerprint.fingerprint()
     monkeypatch.setattr(torch, "__version__", "2.13.0+cu128")
-    assert store.environment()["torch"] == fp["torch"] == torch.__version__.split("+")[0]
+    assert fingerprint.environment()["torch"] == fp["torch"] == torch.__version__.split("+")[0]
 
 
 def test_a_worker_with_other_code_refuses_to_run():
-    fp = store.fingerprint(["chain_eval"])
-    machinery_runner.check_code(fp, ["chain_eval"])  # the same code: runs
+    fp = fingerprint.fingerprint([chains.chain_eval])
+    machinery_runner.check_code(fp, [chains.chain_eval])  # the same code: runs
     edited = copy.deepcopy(fp)
     edited["code"]["train.train_run"] = "0" * 12
     with pytest.raises(machinery_runner.CodeChanged, match=r"train\.train_run"):
@@ -112,7 +114,7 @@ def test_a_worker_with_other_code_refuses_to_run():
     edited = copy.deepcopy(fp)
     edited["hooks"]["chain_eval"]["beyond.predict_digits"] = "0" * 12
     with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.predict_digits"):
-        machinery_runner.check_code(edited, ["chain_eval"])
+        machinery_runner.check_code(edited, [chains.chain_eval])
     edited = copy.deepcopy(fp)
     edited["numerics"] = "native-AVX512"
     with pytest.raises(machinery_runner.CodeChanged, match="numerics"):
@@ -125,10 +127,10 @@ def code_copy(tmp_path, monkeypatch):
     dst = tmp_path / "code"
     copy_code(dst)
     monkeypatch.setattr(codehash, "ROOT", dst)
-    store.reset_fingerprints()
+    fingerprint.reset_fingerprints()
     yield dst
     monkeypatch.undo()
-    store.reset_fingerprints()
+    fingerprint.reset_fingerprints()
 
 
 def edit(path, old, new):
@@ -138,13 +140,13 @@ def edit(path, old, new):
 
 
 def test_an_edit_during_a_run_never_relabels_it(code_copy):
-    before = store.fingerprint(["length_eval"])
+    before = fingerprint.fingerprint([length.length_eval])
     edit(code_copy / "train.py", "EVAL_SIZE = 1000", "EVAL_SIZE = 999")
     edit(code_copy / "measures" / "beyond.py", "SUM_CHUNK = 250", "SUM_CHUNK = 125")
-    assert store.fingerprint(["length_eval"]) == before  # this process keeps the code it started with
-    store.reset_fingerprints()  # a worker started after the edit sees the new code, and refuses
+    assert fingerprint.fingerprint([length.length_eval]) == before  # this process keeps the code it started with
+    fingerprint.reset_fingerprints()  # a worker started after the edit sees the new code, and refuses
     with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.SUM_CHUNK.*train\.EVAL_SIZE|train\.EVAL_SIZE"):
-        machinery_runner.check_code(before, ["length_eval"])
+        machinery_runner.check_code(before, [length.length_eval])
 
 
 def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, monkeypatch, code_copy, capsys):
@@ -158,7 +160,7 @@ def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, mo
             str(tmp_path / "s"), "carry_chains"]
 
     def again():
-        store.reset_fingerprints()
+        fingerprint.reset_fingerprints()
         calls.clear()
         capsys.readouterr()
         assert source.main(args) == 0
@@ -182,7 +184,7 @@ def test_code_edits_retrain_only_what_they_change(tmp_path, monkeypatch, code_co
             str(tmp_path / "s"), "pt_main", "no_rnn"]
 
     def trained():
-        store.reset_fingerprints()
+        fingerprint.reset_fingerprints()
         capsys.readouterr()
         assert source.main(args) == 0
         out = capsys.readouterr().out

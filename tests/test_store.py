@@ -14,10 +14,10 @@ from conftest import TINY, copy_code
 
 import experiments
 import source
+from machinery import fingerprint, store, store_cli
 from machinery import runner as machinery_runner
-from machinery import store
-from machinery.store import Store, canonical, lineage, truncate
-from train import train_run
+from machinery.store import Store, lineage, truncate
+from train import canonical, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 KW = dict(maxlen=4, steps=60, lr=0.01, loss_every=10, eval_every=20, seed=3)
@@ -242,10 +242,10 @@ def test_store_cli_reports_and_clears(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments, "QUICK", TINY)
     assert source.main(["--quick", "--workers", "1", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"),
                         "pt_main"]) == 0
-    lines, stale = store.summary(tmp_path / "s")
+    lines, stale = store_cli.summary(tmp_path / "s")
     assert lines[1] == "runs: 2 (2 with weights, 0 from older code)" and stale == []
     assert (tmp_path / "s" / store.MARKER).is_file()  # made by source.py: recognisably a store
-    assert store.main(["--store", str(tmp_path / "s"), "--clear", "--yes"]) == 0
+    assert store_cli.main(["--store", str(tmp_path / "s"), "--clear", "--yes"]) == 0
     assert not (tmp_path / "s").exists()
 
 
@@ -266,12 +266,12 @@ def test_report_names_results_made_by_other_code():
     from report import claims
 
     result = {"config": {"runs": [experiments.run("a", maxlen=3, steps=10, lr=0.1)]},
-              "fingerprint": store.fingerprint()}
+              "fingerprint": fingerprint.fingerprint()}
     assert claims.stale_lines({"a": result}) == []
     fp = result["fingerprint"]
     old = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.train_run": "0" * 12}}}
     hooked = {"config": {"runs": [{**result["config"]["runs"][0], "after": {"fn": "chain_eval"}}]},
-              "fingerprint": store.fingerprint()}  # made before chain_eval was fingerprinted: its hook counts too
+              "fingerprint": fingerprint.fingerprint()}  # made before chain_eval was fingerprinted: its hook counts too
     text = " ".join(claims.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
     assert "`b` (train.train_run changed)" in text and "`c` (chain_eval's code (not fingerprinted) changed)" in text
     assert "`d` (made before code fingerprints were recorded)" in text
