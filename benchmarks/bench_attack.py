@@ -66,9 +66,10 @@ class Stepwise:
 def stored_models(store):
     """Seed 0 of exact_adder's 1 x 32 run and of its chain-rich 2 x 64 recipe, from the run store."""
     import experiments
+    from machinery.entries import model_from_blob
     from machinery.fingerprint import fingerprint
     from machinery.runner import request
-    from machinery.store import Store, model_from_blob
+    from machinery.store import Store
     from measures.exact import evaluate
 
     st, out = Store(store, fingerprint([evaluate.exact_eval])), {}

@@ -19,16 +19,9 @@ from tqdm import tqdm
 
 import experiments
 from machinery import numerics, plans
+from machinery.entries import HISTORY_FIELDS, model_from_blob, result_problem, weights_blob
 from machinery.fingerprint import changed, code_id, fingerprint, hook_id, same_code
-from machinery.store import (
-    HISTORY_FIELDS,
-    Store,
-    atomic_write,
-    load_json,
-    model_from_blob,
-    result_problem,
-    weights_blob,
-)
+from machinery.store import Store, atomic_write, load_json
 from models import ModelConfig
 from train import train_run
 

@@ -14,8 +14,8 @@ from conftest import TINY
 import add
 import experiments
 import source
+from machinery import entries, store, store_cli
 from machinery import runner as machinery_runner
-from machinery import store, store_cli
 from machinery.fingerprint import fingerprint
 from machinery.store import MARKER, Store, StoreError
 from measures import chains
@@ -28,10 +28,10 @@ REQ = machinery_runner.request(RUN, 0, "cpu", False)
 
 def fake_run(st, req=REQ):
     """Write an entry without training: an untrained model's weights and a made-up history."""
-    hist = {k: None for k in store.HISTORY_FIELDS} | {"loss_steps": [5, 10], "eval_steps": [5, 10], "loss": [1, 1],
+    hist = {k: None for k in entries.HISTORY_FIELDS} | {"loss_steps": [5, 10], "eval_steps": [5, 10], "loss": [1, 1],
                                                      "accuracy": [0, 0], "digit_accuracy": [0, 0], "steps_run": 10,
                                                      "diverged": False}
-    st.save_run(req, hist, store.weights_blob(build_model(ModelConfig(**req["model"]))))
+    st.save_run(req, hist, entries.weights_blob(build_model(ModelConfig(**req["model"]))))
     return hist
 
 
