@@ -195,7 +195,16 @@ BAD = [  # (constant, value, what its one-line error must say)
     ("SIZE_SUCCESS", 50, "SIZE_SUCCESS must be a number in (0, 1], got 50"),
     ("SEEDS", "5", "SEEDS must be an integer, got '5'"),
     ("EXACT_CELL", {"cell": "rnn", "num_layers": 3}, "exact_adder: a constant of its plan has the wrong type or shape"),
+    ("EXACT_HARDENED", {"x": (1, 32)}, "EXACT_HARDENED['x'] must be (layers, hidden, settings)"),
+    ("LENGTH_OTHER_MAXLENS", [0], "each value of LENGTH_OTHER_MAXLENS"),
+    ("LENGTH_VARIANTS", {"clip": 1.0}, "LENGTH_VARIANTS['clip'] must be a dict, got 1.0"),
 ]
+
+
+def test_every_checked_name_is_a_constant():
+    """CHECKS names constants that exist (a renamed constant is checked under its new name), and today's pass."""
+    assert [n for n in experiments.CHECKS if not hasattr(experiments, n) or not n.isupper()] == []
+    experiments.check_constants()
 
 
 @pytest.mark.parametrize("const, value, message", BAD, ids=[f"{c}={v!r}" for c, v, _ in BAD])
