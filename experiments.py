@@ -13,7 +13,7 @@ settings, never by label text, so editing a label or a list never silently moves
 
 The plan format (what an experiment function returns; source.py runs it, machinery/runner.py caches it):
 
-    {"title": str,
+    {"title": str,            # its {setting} fields ({maxlen}, {num_layers}, ...) are the first run's (planned())
      "runs": [{"label": str, "model": ModelConfig fields, "train": train.train_run settings,   # run(label, ...)
                "after": hook}, ...],   # optional, per run: partial(fn, **args) or fn
      "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
@@ -264,13 +264,13 @@ def heatmap(title, rows, cols, row_name, col_name, cap, make):
 
 
 def pt_main():
-    return {"title": f"pt_main: {PT_MAIN_LAYERS}-layer ReLU RNN, maxlen {PT_MAIN_MAXLEN} (report §2.2)",
+    return {"title": "pt_main: {num_layers}-layer ReLU RNN, maxlen {maxlen} (report §2.2)",
             "runs": [run(f"maxlen={PT_MAIN_MAXLEN}, lr={PT_MAIN_LR}", maxlen=PT_MAIN_MAXLEN, lr=PT_MAIN_LR,
                          num_layers=PT_MAIN_LAYERS, steps=PT_MAIN_STEPS)]}
 
 
 def pt_adv_main():
-    return {"title": "pt_adv_main: MultiStepLR schedule, maxlen 10 (report §3.2)",
+    return {"title": "pt_adv_main: MultiStepLR schedule, maxlen {maxlen} (report §3.2)",
             "runs": [run(f"lr={PT_ADV_LR}, x{PT_ADV_GAMMA} at {PT_ADV_MILESTONES}", maxlen=PT_MAIN_MAXLEN,
                          lr=PT_ADV_LR, milestones=PT_ADV_MILESTONES, gamma=PT_ADV_GAMMA, steps=PT_ADV_STEPS)]}
 
@@ -282,26 +282,26 @@ def _modes(title, maxlen, num_layers):
 
 
 def hidden_mode_len5():
-    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_SHORT}, 2 layers (report fig. 1)", HIDDEN_MODE_SHORT, 2)
+    return _modes("hidden_mode at maxlen {maxlen}, {num_layers} layers (report fig. 1)", HIDDEN_MODE_SHORT, 2)
 
 
 def hidden_mode_len50():
-    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_LONG}, 2 layers (report fig. 2)", HIDDEN_MODE_LONG, 2)
+    return _modes("hidden_mode at maxlen {maxlen}, {num_layers} layers (report fig. 2)", HIDDEN_MODE_LONG, 2)
 
 
 def no_rnn():
     common = dict(maxlen=HIDDEN_MODE_SHORT, lr=HIDDEN_MODE_LR, steps=HIDDEN_MODE_STEPS)
-    return {"title": f"no RNN (embedding + linear) vs the RNN, maxlen {HIDDEN_MODE_SHORT} (report fig. 3)",
+    return {"title": "no RNN (embedding + linear) vs the RNN, maxlen {maxlen} (report fig. 3)",
             "runs": [run("no RNN", cell="linear", **common), run("2-layer RNN", **common)]}
 
 
 def hidden_mode_1layer():
-    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_SHORT}, 1 layer (report fig. 4)", HIDDEN_MODE_SHORT, 1)
+    return _modes("hidden_mode at maxlen {maxlen}, {num_layers} layer (report fig. 4)", HIDDEN_MODE_SHORT, 1)
 
 
 def maxlen():
     after = partial(split.position_errors, sums=SPLIT_SUMS)
-    return {"title": "number length, lr 0.001 (report fig. 5)",
+    return {"title": "number length, lr {lr} (report fig. 5)",
             "runs": [{**run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS), "after": after}
                      for m in MAXLEN_VALUES],
             "chart": split.maxlen_chart, "section": split.maxlen_section}
@@ -318,11 +318,11 @@ def lr():
     runs = [run(f"lr={v}", lr=v, maxlen=LR_MAXLEN, steps=LR_STEPS) for v in LR_VALUES]
     s = LR_SCHEDULE
     runs.append(run(f"lr={s['lr']}, x{s['gamma']} at {s['milestones']}", maxlen=LR_MAXLEN, steps=LR_STEPS, **s))
-    return {"title": f"learning rate, maxlen {LR_MAXLEN} (report fig. 6)", "runs": runs}
+    return {"title": "learning rate, maxlen {maxlen} (report fig. 6)", "runs": runs}
 
 
 def heat_lr_maxlen():
-    return heatmap(f"first step at accuracy 1.0, {HEAT_LR_LAYERS} layers (report §3.2.3)",
+    return heatmap("first step at accuracy 1.0, {num_layers} layers (report §3.2.3)",
                    HEAT_LR_VALUES, HEAT_LR_MAXLENS, "lr", "maxlen", HEAT_LR_CAP,
                    lambda r, c: dict(lr=r, maxlen=c, num_layers=HEAT_LR_LAYERS))
 
@@ -334,27 +334,27 @@ def _layers(title, mode):
 
 
 def layers():
-    return _layers(f"number of layers, carry, maxlen {LAYERS_MAXLEN} (report fig. 7)", "carry")
+    return _layers("number of layers, carry, maxlen {maxlen} (report fig. 7)", "carry")
 
 
 def layers_zero():
-    return _layers(f"number of layers, zero state, maxlen {LAYERS_MAXLEN} (report §3.3.2)", "zero")
+    return _layers("number of layers, zero state, maxlen {maxlen} (report §3.3.2)", "zero")
 
 
 def heat_layers_mode():
-    return heatmap(f"first step at accuracy 1.0, maxlen {HEAT_MODE_MAXLEN} (report §3.3.3)",
+    return heatmap("first step at accuracy 1.0, maxlen {maxlen} (report §3.3.3)",
                    HEAT_MODE_MODES, HEAT_MODE_LAYERS, "hidden_mode", "num_layers", HEAT_MODE_CAP,
                    lambda r, c: dict(hidden_mode=r, num_layers=c, maxlen=HEAT_MODE_MAXLEN, lr=HEAT_MODE_LR))
 
 
 def h0_init():
-    return {"title": f"initial hidden state, carry, maxlen {H0_MAXLEN} (report fig. 8)",
+    return {"title": "initial hidden state, carry, maxlen {maxlen} (report fig. 8)",
             "runs": [run(f"h0_init={h}", h0_init=h, maxlen=H0_MAXLEN, lr=H0_LR, steps=H0_STEPS)
                      for h in H0_INITS]}
 
 
 def cells():
-    return {"title": f"cell type, maxlen {CELLS_MAXLEN} (report fig. 9)",
+    return {"title": "cell type, maxlen {maxlen} (report fig. 9)",
             "runs": [run(f"{c}/{nl}" if nl else c, cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
                          lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS]}
 
@@ -383,7 +383,7 @@ def length_generalization():
     runs += [one(f"{_cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
     for name, extra in LENGTH_VARIANTS.items():
         runs.append(one(f"{_cell_label(c, nl)}, {name}", c, nl, **extra))
-    return {"title": f"length generalization: trained on {LENGTH_MAXLEN} digits, tested up to "
+    return {"title": "length generalization: trained on {maxlen} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
             "chart": length.length_chart, "section": length.length_section}
 
@@ -393,7 +393,7 @@ def carry_chains():
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
-                     f"(trained on {LENGTH_MAXLEN})", "runs": runs, "seeds": CHAIN_SEEDS,
+                     "(trained on {maxlen})", "runs": runs, "seeds": CHAIN_SEEDS,
             "chart": chains.chain_chart, "section": chains.chain_section}
 
 
@@ -402,7 +402,7 @@ def hidden_probe():
                     norm_sums=PROBE_NORM_SUMS, norm_points=PROBE_NORM_POINTS)
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
-    return {"title": f"where the carry lives: linear probe, PCA and hidden-state norm (trained on {LENGTH_MAXLEN})",
+    return {"title": "where the carry lives: linear probe, PCA and hidden-state norm (trained on {maxlen})",
             "runs": runs, "seeds": PROBE_SEEDS,
             "chart": probe.probe_chart, "section": probe.probe_section}
 
@@ -411,7 +411,7 @@ def hidden_size_min():
     runs = [run(f"{_cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
                 lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl))
             for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
-    return {"title": f"smallest hidden size that learns maxlen {LENGTH_MAXLEN} within {SIZE_CAP} steps",
+    return {"title": "smallest hidden size that learns maxlen {maxlen} within {steps} steps",
             "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
             "chart": sizes.size_chart, "section": partial(sizes.size_section, success=SIZE_SUCCESS)}
 
@@ -424,7 +424,7 @@ def cost_to_exact():
     bptt = partial(cost.bptt_cost, depths=list(COST_BPTT_DEPTHS), maxlen=COST_BPTT_MAXLEN)
     runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
                        **common), "after": bptt})
-    return {"title": f"cost to the first exact evaluation at maxlen {LENGTH_MAXLEN}", "runs": runs,
+    return {"title": "cost to the first exact evaluation at maxlen {maxlen}", "runs": runs,
             "stop_at_exact": True, "chart": cost.cost_chart, "section": cost.cost_section}
 
 
@@ -458,10 +458,19 @@ def exact_adder():
         args = {"suite": EXACT_SUITE, "harden": harden, "attack": EXACT_HARDENED_ATTACK, "attack_seeds": seeds,
                 "proof": EXACT_PROOF, "proof_seeds": seeds if harden.get("saturation") else [0]}
         runs.append({**r, "after": partial(evaluate.exact_eval, **args)})
-    return {"title": f"worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
-                     f"(rnn/tanh trained on {EXACT_MAXLEN} digits)", "runs": runs, "seeds": EXACT_SEEDS,
+    return {"title": "worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
+                     "(rnn/tanh trained on {maxlen} digits)", "runs": runs, "seeds": EXACT_SEEDS,
             "chart": partial(exact_report.exact_chart, goal=EXACT_GOAL),
             "section": partial(exact_report.exact_section, goal=EXACT_GOAL)}
+
+
+def planned(eid, quick=False):
+    """Experiment `eid`'s plan, shrunk to the QUICK caps when quick, its title's {setting} fields filled in from the
+    settings of its first run: a title names what is trained (--quick's maxlen, not the full study's)."""
+    plan = EXPERIMENTS[eid]()
+    if quick:
+        plan = quick_plan(plan)
+    return {**plan, "title": plan["title"].format(**settings_of(plan["runs"][0]))}
 
 
 def chart(plan):

@@ -245,11 +245,9 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     seeds None: the plan's own "seeds" count, else experiments.SEEDS.
     A stored result whose config and code fingerprint equal the current ones is only redrawn.
     """
-    plan = experiments.EXPERIMENTS[eid]()
+    plan = experiments.planned(eid, quick)
     if seeds is None:
         seeds = range(plan.get("seeds", experiments.SEEDS))
-    if quick:
-        plan = experiments.quick_plan(plan)
     config = make_config(plan, seeds)
     fp = fingerprint(plans.hooks(plan["runs"]).values())
     path = out_dir / f"{eid}.json"

@@ -201,6 +201,24 @@ BAD = [  # (constant, value, what its one-line error must say)
 ]
 
 
+@pytest.mark.parametrize("quick", [False, True])
+def test_titles_name_what_is_trained(quick):
+    """Each number a title gives of the training (maxlen, layers, lr, step cap) is the first run's, also in --quick,
+    where every maxlen is shrunk: a title is filled in from the plan's settings, never from a constant."""
+    import re
+
+    for eid in experiments.EXPERIMENTS:
+        plan = experiments.planned(eid, quick)
+        first, title = experiments.settings_of(plan["runs"][0]), plan["title"]
+        said = {"maxlen": re.findall(r"(?:maxlen|trained on) (\d+)\b(?! x)", title),
+                "num_layers": re.findall(r"(\d+)[- ]layers?\b", title),
+                "steps": re.findall(r"within (\d+) steps", title), "lr": re.findall(r"\blr (\d[\d.e-]*)", title)}
+        assert {k: [float(x) for x in v] for k, v in said.items()} == {
+            k: [float(first[k])] * len(v) for k, v in said.items()}, (eid, title)
+    assert re.findall(r"maxlen (\d+)", experiments.planned("lr", quick)["title"]) == [
+        str(experiments.planned("lr", quick)["runs"][0]["train"]["maxlen"])]  # one that says it
+
+
 def test_every_checked_name_is_a_constant():
     """CHECKS names constants that exist (a renamed constant is checked under its new name), and today's pass."""
     assert [n for n in experiments.CHECKS if not hasattr(experiments, n) or not n.isupper()] == []
