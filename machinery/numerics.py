@@ -10,7 +10,7 @@ for LSTM oneDNN's fused RNN. So the default mode, "pinned", fixes all three:
     MKL_CBWR=AVX2              MKL's conditional numerical reproducibility: its AVX2 code branch, the
                                same bits on every Intel CPU with AVX2 at a fixed thread count (each run
                                uses one thread). On non-Intel CPUs MKL documents that it may fall back to
-                               its AUTO branch: tests/test_reproduce.py retrains a committed run and
+                               its AUTO branch: tests/test_numerics.py retrains a committed run and
                                compares it bitwise, so such a machine is told, not trusted.
     oneDNN off                 torch.backends.mkldnn.enabled = False: LSTM runs ATen's own cell (MKL
                                sgemm + ATen pointwise, both pinned above) instead of oneDNN's JIT kernels,

@@ -188,3 +188,33 @@ def test_a_result_made_before_a_move_stays_current():
     assert not same_code({**moved, "numerics": "native-AVX512"}, new)
     assert not same_code({**moved, "hooks": {}}, new)
     assert not same_code(None, new)
+
+
+EXTERNAL = {"pt.py"}  # files of the source code the study reproduces (../shared/seed/), named in report/fidelity.py
+
+
+def test_files_and_constants_the_code_cites_exist():
+    """A path a module or the README names (tests/test_numerics.py, machinery/runner.py, store.py) is a file of the
+    project, and a module.CONSTANT it cites (runner.RUN_THREADS) is defined in that module: no stale citation."""
+    modules = project_modules()
+    files = {p.name for p in ROOT.rglob("*.py") if not any(q.startswith(".") for q in p.relative_to(ROOT).parts)}
+    defined = {}
+    for m, path in modules.items():
+        names = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                names |= {n.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                          for n in ast.walk(t) if isinstance(n, ast.Name)}
+        defined.setdefault(m.rpartition(".")[2], set()).update(names)
+    stale = []
+    for path in [*modules.values(), ROOT / "README.md"]:
+        text = path.read_text()
+        for cited in re.findall(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.py)\b", text):
+            if not ((ROOT / cited).exists() if "/" in cited else cited in files | EXTERNAL):
+                stale.append(f"{path.name}: {cited}")
+        for module, name in re.findall(r"\b([a-z_]+)\.([A-Z][A-Z0-9_]+)\b", text):
+            if module in defined and name not in defined[module]:
+                stale.append(f"{path.name}: {module}.{name}")
+    assert stale == []
