@@ -4,6 +4,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTSIDE = {"tests", "plots", "store", "benchmarks"}  # folders that hold no project module (benchmarks: by hand)
 
@@ -218,3 +220,14 @@ def test_files_and_constants_the_code_cites_exist():
             if module in defined and name not in defined[module]:
                 stale.append(f"{path.name}: {module}.{name}")
     assert stale == []
+
+
+def test_readme_gives_about_the_number_of_tests(request):
+    """The README's "about N tests" is within 10% of the tests collected, when the whole suite is (not -k, not one
+    file): a count left behind by many new tests fails, a merge adding a few does not."""
+    items, config = request.session.items, request.config
+    every = {p.name for p in (ROOT / "tests").glob("test_*.py")}
+    if {Path(str(i.path)).name for i in items} != every or config.option.keyword or config.option.markexpr:
+        pytest.skip("only part of the suite was collected")
+    said = int(re.search(r"about ([\d,]+) tests", (ROOT / "README.md").read_text()).group(1).replace(",", ""))
+    assert abs(said - len(items)) <= 0.1 * len(items), f"the README says about {said} tests; there are {len(items)}"
