@@ -132,7 +132,7 @@ def exact_chart(result, path, goal):
     and beside the chart the certificate of the smallest proven model (verdicts.write_certificate).
 
     goal: the fraction of seeds a size must pass (experiments.EXACT_GOAL)."""
-    from plot import plt, save
+    from plot import count_axis, plt, save, value_axis
 
     series = result["series"]
     best = smallest_series(result, goal)
@@ -174,7 +174,8 @@ def exact_chart(result, path, goal):
         ax.plot([st["hidden_size"]], [passed(best)], marker="*", markersize=14, linestyle="none", color="C3",
                 label=f"{st['num_layers']} layer(s): {wrap(best['label'], 40)}")
     ax.axhline(goal * len(result["config"]["seeds"]), color="gray", linestyle=":")
-    ax.set(xscale="log", xlabel="hidden units per layer", ylabel="seeds passing the whole suite",
+    value_axis(ax, [s["settings"]["hidden_size"] for s in sized] + ([st["hidden_size"]] if recipes else []))
+    ax.set(xlabel="hidden units per layer", ylabel="seeds passing the whole suite",
            title="seeds passing the worst-case suite vs network size",
            ylim=(-0.3, len(result["config"]["seeds"]) + 0.3))
     ax.legend(fontsize=7, loc="lower right")
@@ -193,7 +194,8 @@ def exact_chart(result, path, goal):
         small = smallest_failing_length(s)
         if small is not None:
             ax.text(bottom[i] + 0.1, i, f"shortest failing sum: {small:,} digits", va="center", fontsize=7)
-    ax.set_xlim(0, len(result["config"]["seeds"]) * 1.6)
+    ax.set_xlim(0, len(result["config"]["seeds"]) * 1.6)  # room right of the bars for their notes
+    count_axis(ax, len(result["config"]["seeds"]))
     ax.set(yticks=range(len(series)), xlabel="seeds", title="where each seed first fails the worst-case suite")
     ax.set_yticklabels([wrap(s["label"]) for s in series], fontsize=8)
     ax.invert_yaxis()
