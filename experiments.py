@@ -1,5 +1,8 @@
 """Every experiment of the study: its constants at the top, then one plain function each.
 
+Long by design (over 600 lines): every constant of the study, every plan and the table of what each constant must
+hold sit here, so an edit, or a new experiment, is made in this one file.
+
 An experiment function trains nothing: it returns a plan (the runs to train, one label and
 one setting each) that source.py runs for every seed, caches as plots/<id>.json and draws as
 plots/<id>.png. Edit a constant and rerun `python source.py`: only the experiments whose
