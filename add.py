@@ -35,7 +35,8 @@ import experiments
 from measures.beyond import predict_digits
 from data import MAX_DIGITS, add_digits
 from models import CELLS, NONLINEARITIES
-from machinery.store import Store, StoreError, model_from_blob, weights_blob
+from machinery.entries import model_from_blob, weights_blob
+from machinery.store import Store, StoreError
 from train import resolve_device, train_run
 
 CERTIFICATE = Path(__file__).resolve().parent / "plots" / "exact_certificate.npz"  # the study's proven adder

@@ -1,34 +1,44 @@
 """Every experiment of the study: its constants at the top, then one plain function each.
 
+Long by design (over 600 lines): every constant of the study, every plan and the table of what each constant must
+hold sit here, so an edit, or a new experiment, is made in this one file.
+
 An experiment function trains nothing: it returns a plan (the runs to train, one label and
 one setting each) that source.py runs for every seed, caches as plots/<id>.json and draws as
 plots/<id>.png. Edit a constant and rerun `python source.py`: only the experiments whose
 plan changed are retrained.
 
 A constant no run can use (a wrong type, an unknown cell, an empty list) raises ConstantError, one line
-naming the constant, its value and what is allowed, before anything trains (check, called by source.py).
+naming the constant, its value and what is allowed, before anything trains (check, called by source.py, runs
+CHECKS, the table of what each constant must hold, once; the plans read the constants plainly).
 Runs that a constant singles out (LENGTH_GOAL, EXACT_ATTACK_RUNS, EXACT_PROOF_RUN) are named by their
 settings, never by label text, so editing a label or a list never silently moves them.
 
 The plan format (what an experiment function returns; source.py runs it, machinery/runner.py caches it):
 
-    {"title": str,
+    {"title": str,            # its {setting} fields ({maxlen}, {num_layers}, ...) are the first run's (planned())
      "runs": [{"label": str, "model": ModelConfig fields, "train": train.train_run settings,   # run(label, ...)
-               "after": {"fn": hook, "args": {...}}}, ...],   # optional, per run
+               "after": hook}, ...],   # optional, per run: partial(fn, **args) or fn
      "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
-     "stop_at_exact": True,    # optional: each run ends at its first exact evaluation
+     "stop_at_exact": True,    # optional: each run ends at its first exact evaluation (a heatmap's runs do)
      "heatmap": {...},         # optional: a grid of runs (heatmap())
-     "chart": name, "section": name}   # optional: its own chart and report section
+     "chart": fn, "section": fn}   # optional: its own chart and report section (chart(), section(): else the defaults)
 
-hook, chart and section are short names of measures/registry.py (the one table of them). A hook is called as
-fn(model, run, seed, **args) on each trained model; its JSON-ready return is stored per seed as the series'
-"extra". A chart draws plots/<id>.png and a section writes the experiment's part of plots/README.md in place of
-the default line chart and table. --quick shrinks every plan to the QUICK caps (quick_plan).
+A hook, chart and section are the functions themselves (thresholds bound with functools.partial); results and the
+run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, run, seed) on
+each trained model; its JSON-ready return is stored per seed as the series' "extra". A chart draws plots/<id>.png
+and a section writes the experiment's part of plots/README.md in place of the default line chart and table.
+--quick shrinks every plan to the QUICK caps (quick_plan).
 """
 import inspect
+from functools import partial
 
+import plot
 from data import check_int
+from measures import chains, cost, length, probe, sizes, split
+from measures.exact import adversary, evaluate, exact, exact_report, harden, proof
 from models import ModelConfig
+from report import tables
 from train import SETTINGS, check_settings, train_run
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
@@ -208,7 +218,7 @@ def quick_plan(plan):
                  eval_size=min(t.get("eval_size", QUICK_EVAL_SIZE), QUICK_EVAL_SIZE),
                  milestones=sorted({max(1, round(m * scale)) for m in t["milestones"]}))
         if r.get("after"):  # the measurement shrinks itself (its test lengths, sums) when told it is quick
-            r = {**r, "after": {**r["after"], "args": {**r["after"].get("args", {}), "quick": True}}}
+            r = {**r, "after": partial(r["after"], quick=True)}
         runs.append({**r, "train": t})
     plan = {**plan, "runs": runs}
     if "heatmap" in plan:
@@ -221,65 +231,6 @@ MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
 
 class ConstantError(ValueError):
     """A constant above holds a value no run can use; the message names it, its value and what is allowed."""
-
-
-def values(name, v, what):
-    """Constant `name` as a list: a non-empty list of `what`, no value twice (each is one curve)."""
-    if not isinstance(v, (list, tuple)) or not v:
-        raise ConstantError(f"{name} must be a non-empty list of {what}, got {v!r}")
-    twice = [x for i, x in enumerate(v) if x in v[:i]]
-    if twice:
-        raise ConstantError(f"{name} holds {twice[0]!r} twice: {v!r} (each value is one curve)")
-    return list(v)
-
-
-def ints(name, v, low):
-    """Constant `name` as a non-empty list of distinct integers >= low."""
-    out = values(name, v, f"integers >= {low}")
-    for x in out:
-        try:
-            check_int(f"each value of {name}", x, low)
-        except ValueError as e:
-            raise ConstantError(str(e)) from None
-    return out
-
-
-def table(name, v, required=()):
-    """Constant `name` as a dict (of settings, or label -> settings), with the keys `required`."""
-    if not isinstance(v, dict):
-        raise ConstantError(f"{name} must be a dict, got {v!r}")
-    missing = [k for k in required if k not in v]
-    if missing:
-        raise ConstantError(f"{name} lacks {', '.join(missing)}: {v!r} (needs {', '.join(required)})")
-    return v
-
-
-def cell_pair(name, p):
-    """A (cell, nonlinearity) pair: a models.CELLS cell and, for rnn, relu or tanh (None: relu)."""
-    if not isinstance(p, (list, tuple)) or len(p) != 2:
-        raise ConstantError(f"{name}: {p!r} is not a (cell, nonlinearity) pair such as ('rnn', 'tanh') or "
-                            f"('gru', None)")
-    try:
-        ModelConfig(**_cell_settings(*p))
-    except ValueError as e:
-        raise ConstantError(f"{name}: {e}") from None
-    return tuple(p)
-
-
-def cell_pairs(name, v):
-    return [cell_pair(name, p) for p in values(name, v, "(cell, nonlinearity) pairs such as ('rnn', 'tanh')")]
-
-
-def selector(name, sel):
-    """A dict of run settings (ModelConfig fields, train.SETTINGS names) that picks the runs having all of them."""
-    known = MODEL_KEYS | set(SETTINGS)
-    if not isinstance(sel, dict) or not sel:
-        raise ConstantError(f"{name} must be a non-empty dict of run settings such as "
-                            f"{{'num_layers': 1, 'hidden_size': 32}}, got {sel!r}")
-    unknown = sorted(set(sel) - known)
-    if unknown:
-        raise ConstantError(f"{name}: unknown setting(s) {unknown} in {sel!r}; settings: {', '.join(sorted(known))}")
-    return sel
 
 
 def settings_of(run):
@@ -308,24 +259,21 @@ def run(label, **settings):
 
 
 def heatmap(title, rows, cols, row_name, col_name, cap, make):
-    """A grid of runs, make(row, col) -> settings; each cell: median first step at accuracy 1.0.
-
-    rows, cols: (constant name, its values)."""
-    (rows_name, rows), (cols_name, cols) = rows, cols
-    rows, cols = values(rows_name, rows, f"{row_name} values"), values(cols_name, cols, f"{col_name} values")
+    """A grid of runs, make(row, col) -> settings; each cell: median first step at accuracy 1.0."""
+    rows, cols = list(rows), list(cols)
     runs = [run(f"{row_name}={r}, {col_name}={c}", steps=cap, **make(r, c)) for r in rows for c in cols]
     return {"title": title, "runs": runs,
             "heatmap": {"rows": rows, "cols": cols, "row_name": row_name, "col_name": col_name, "cap": cap}}
 
 
 def pt_main():
-    return {"title": f"pt_main: {PT_MAIN_LAYERS}-layer ReLU RNN, maxlen {PT_MAIN_MAXLEN} (report §2.2)",
+    return {"title": "pt_main: {num_layers}-layer ReLU RNN, maxlen {maxlen} (report §2.2)",
             "runs": [run(f"maxlen={PT_MAIN_MAXLEN}, lr={PT_MAIN_LR}", maxlen=PT_MAIN_MAXLEN, lr=PT_MAIN_LR,
                          num_layers=PT_MAIN_LAYERS, steps=PT_MAIN_STEPS)]}
 
 
 def pt_adv_main():
-    return {"title": "pt_adv_main: MultiStepLR schedule, maxlen 10 (report §3.2)",
+    return {"title": "pt_adv_main: MultiStepLR schedule, maxlen {maxlen} (report §3.2)",
             "runs": [run(f"lr={PT_ADV_LR}, x{PT_ADV_GAMMA} at {PT_ADV_MILESTONES}", maxlen=PT_MAIN_MAXLEN,
                          lr=PT_ADV_LR, milestones=PT_ADV_MILESTONES, gamma=PT_ADV_GAMMA, steps=PT_ADV_STEPS)]}
 
@@ -333,89 +281,85 @@ def pt_adv_main():
 def _modes(title, maxlen, num_layers):
     return {"title": title, "runs": [run(f"hidden_mode={m}", hidden_mode=m, maxlen=maxlen, num_layers=num_layers,
                                          lr=HIDDEN_MODE_LR, steps=HIDDEN_MODE_STEPS)
-                                     for m in values("HIDDEN_MODES", HIDDEN_MODES, "hidden modes")]}
+                                     for m in HIDDEN_MODES]}
 
 
 def hidden_mode_len5():
-    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_SHORT}, 2 layers (report fig. 1)", HIDDEN_MODE_SHORT, 2)
+    return _modes("hidden_mode at maxlen {maxlen}, {num_layers} layers (report fig. 1)", HIDDEN_MODE_SHORT, 2)
 
 
 def hidden_mode_len50():
-    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_LONG}, 2 layers (report fig. 2)", HIDDEN_MODE_LONG, 2)
+    return _modes("hidden_mode at maxlen {maxlen}, {num_layers} layers (report fig. 2)", HIDDEN_MODE_LONG, 2)
 
 
 def no_rnn():
     common = dict(maxlen=HIDDEN_MODE_SHORT, lr=HIDDEN_MODE_LR, steps=HIDDEN_MODE_STEPS)
-    return {"title": f"no RNN (embedding + linear) vs the RNN, maxlen {HIDDEN_MODE_SHORT} (report fig. 3)",
+    return {"title": "no RNN (embedding + linear) vs the RNN, maxlen {maxlen} (report fig. 3)",
             "runs": [run("no RNN", cell="linear", **common), run("2-layer RNN", **common)]}
 
 
 def hidden_mode_1layer():
-    return _modes(f"hidden_mode at maxlen {HIDDEN_MODE_SHORT}, 1 layer (report fig. 4)", HIDDEN_MODE_SHORT, 1)
+    return _modes("hidden_mode at maxlen {maxlen}, {num_layers} layer (report fig. 4)", HIDDEN_MODE_SHORT, 1)
 
 
 def maxlen():
-    after = {"fn": "position_errors", "args": {"sums": SPLIT_SUMS}}
-    maxlens = values("MAXLEN_VALUES", MAXLEN_VALUES, "operand lengths")
-    return {"title": "number length, lr 0.001 (report fig. 5)",
+    after = partial(split.position_errors, sums=SPLIT_SUMS)
+    return {"title": "number length, lr {lr} (report fig. 5)",
             "runs": [{**run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS), "after": after}
-                     for m in maxlens],
-            "chart": "maxlen_chart", "section": "maxlen_section"}
+                     for m in MAXLEN_VALUES],
+            "chart": split.maxlen_chart, "section": split.maxlen_section}
 
 
 def maxlen_control():
     return {"title": f"number length, evaluated on held-out sums from the {CONTROL_EVAL_SPLIT} range (control "
                      f"for the split's shift, claim C5)",
             "runs": [run(f"maxlen={m}", maxlen=m, lr=MAXLEN_LR, steps=MAXLEN_STEPS, eval_split=CONTROL_EVAL_SPLIT)
-                     for m in values("MAXLEN_VALUES", MAXLEN_VALUES, "operand lengths")]}
+                     for m in MAXLEN_VALUES]}
 
 
 def lr():
-    runs = [run(f"lr={v}", lr=v, maxlen=LR_MAXLEN, steps=LR_STEPS) for v in values("LR_VALUES", LR_VALUES,
-                                                                                      "learning rates")]
-    s = table("LR_SCHEDULE", LR_SCHEDULE, ("lr", "milestones", "gamma"))
+    runs = [run(f"lr={v}", lr=v, maxlen=LR_MAXLEN, steps=LR_STEPS) for v in LR_VALUES]
+    s = LR_SCHEDULE
     runs.append(run(f"lr={s['lr']}, x{s['gamma']} at {s['milestones']}", maxlen=LR_MAXLEN, steps=LR_STEPS, **s))
-    return {"title": f"learning rate, maxlen {LR_MAXLEN} (report fig. 6)", "runs": runs}
+    return {"title": "learning rate, maxlen {maxlen} (report fig. 6)", "runs": runs}
 
 
 def heat_lr_maxlen():
-    return heatmap(f"first step at accuracy 1.0, {HEAT_LR_LAYERS} layers (report §3.2.3)",
-                   ("HEAT_LR_VALUES", HEAT_LR_VALUES), ("HEAT_LR_MAXLENS", HEAT_LR_MAXLENS), "lr", "maxlen",
-                   HEAT_LR_CAP,
+    return heatmap("first step at accuracy 1.0, {num_layers} layers (report §3.2.3)",
+                   HEAT_LR_VALUES, HEAT_LR_MAXLENS, "lr", "maxlen", HEAT_LR_CAP,
                    lambda r, c: dict(lr=r, maxlen=c, num_layers=HEAT_LR_LAYERS))
 
 
 def _layers(title, mode):
     return {"title": title, "runs": [run(f"num_layers={n}", num_layers=n, hidden_mode=mode, maxlen=LAYERS_MAXLEN,
                                          lr=LAYERS_LR, steps=LAYERS_STEPS)
-                                     for n in values("LAYERS_VALUES", LAYERS_VALUES, "layer counts")]}
+                                     for n in LAYERS_VALUES]}
 
 
 def layers():
-    return _layers(f"number of layers, carry, maxlen {LAYERS_MAXLEN} (report fig. 7)", "carry")
+    return _layers("number of layers, carry, maxlen {maxlen} (report fig. 7)", "carry")
 
 
 def layers_zero():
-    return _layers(f"number of layers, zero state, maxlen {LAYERS_MAXLEN} (report §3.3.2)", "zero")
+    return _layers("number of layers, zero state, maxlen {maxlen} (report §3.3.2)", "zero")
 
 
 def heat_layers_mode():
-    return heatmap(f"first step at accuracy 1.0, maxlen {HEAT_MODE_MAXLEN} (report §3.3.3)",
-                   ("HEAT_MODE_MODES", HEAT_MODE_MODES), ("HEAT_MODE_LAYERS", HEAT_MODE_LAYERS), "hidden_mode",
-                   "num_layers", HEAT_MODE_CAP,
+    return heatmap("first step at accuracy 1.0, maxlen {maxlen} (report §3.3.3)",
+                   HEAT_MODE_MODES, HEAT_MODE_LAYERS, "hidden_mode", "num_layers", HEAT_MODE_CAP,
                    lambda r, c: dict(hidden_mode=r, num_layers=c, maxlen=HEAT_MODE_MAXLEN, lr=HEAT_MODE_LR))
 
 
 def h0_init():
-    return {"title": f"initial hidden state, carry, maxlen {H0_MAXLEN} (report fig. 8)",
+    return {"title": "initial hidden state, carry, maxlen {maxlen} (report fig. 8)",
             "runs": [run(f"h0_init={h}", h0_init=h, maxlen=H0_MAXLEN, lr=H0_LR, steps=H0_STEPS)
-                     for h in values("H0_INITS", H0_INITS, "initial states")]}
+                     for h in H0_INITS]}
 
 
 def cells():
-    return {"title": f"cell type, maxlen {CELLS_MAXLEN} (report fig. 9)",
+    return {"title": "cell type, maxlen {maxlen} (report fig. 9)",
             "runs": [run(f"{c}/{nl}" if nl else c, cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
-                         lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in cell_pairs("CELLS", CELLS)]}
+                         lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS]}
 
 
 def _cell_label(cell, nl):
@@ -426,88 +370,65 @@ def _cell_settings(cell, nl):
     return {"cell": cell, "nonlinearity": nl or "relu"}
 
 
-def _length_args():
-    """LENGTH_TEST and the sums per length, checked: one number of sums per test length."""
-    lengths = ints("LENGTH_TEST", LENGTH_TEST, 1)
-    for name, sums in (("LENGTH_SUMS", LENGTH_SUMS), ("LENGTH_SUMS_OTHERS", LENGTH_SUMS_OTHERS)):
-        if not isinstance(sums, (list, tuple)) or len(sums) != len(lengths):
-            raise ConstantError(f"{name} must hold one number of sums per LENGTH_TEST length ({len(lengths)}), "
-                                f"got {sums!r}")
-        for n in sums:
-            try:
-                check_int(f"each value of {name}", n, 1)
-            except ValueError as e:
-                raise ConstantError(str(e)) from None
-    return lengths
-
-
 def length_generalization():
-    _length_args()
-    goal = _cell_settings(*cell_pair("LENGTH_GOAL", LENGTH_GOAL))
+    goal = _cell_settings(*LENGTH_GOAL)
 
     def one(label, cell, nl, is_goal=False, **extra):
         sums = LENGTH_SUMS if is_goal else LENGTH_SUMS_OTHERS
         settings = {"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra}
-        after = {"fn": "length_eval", "args": {"lengths": LENGTH_TEST, "sums": sums,
-                                                      "fallback_sums": LENGTH_FALLBACK_SUMS}}
+        after = partial(length.length_eval, lengths=LENGTH_TEST, sums=sums, fallback_sums=LENGTH_FALLBACK_SUMS)
         return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
 
     # the goal: the cell comparison's run of LENGTH_GOAL's cell (not its other train lengths or variants)
     runs = [one(_cell_label(c, nl), c, nl, is_goal=_cell_settings(c, nl) == goal)
-            for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
-    c, nl = cell_pair("LENGTH_SHORT_LONG_CELL", LENGTH_SHORT_LONG_CELL)
-    if LENGTH_OTHER_MAXLENS:  # may be empty: no other train lengths
-        runs += [one(f"{_cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m)
-                 for m in ints("LENGTH_OTHER_MAXLENS", LENGTH_OTHER_MAXLENS, 1)]
-    variants = table("LENGTH_VARIANTS", LENGTH_VARIANTS)  # may be empty: no variants
-    for name, extra in variants.items():
-        runs.append(one(f"{_cell_label(c, nl)}, {name}", c, nl, **table(f"LENGTH_VARIANTS[{name!r}]", extra)))
-    return {"title": f"length generalization: trained on {LENGTH_MAXLEN} digits, tested up to "
+            for c, nl in LENGTH_CELLS]
+    c, nl = LENGTH_SHORT_LONG_CELL
+    runs += [one(f"{_cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
+    for name, extra in LENGTH_VARIANTS.items():
+        runs.append(one(f"{_cell_label(c, nl)}, {name}", c, nl, **extra))
+    return {"title": "length generalization: trained on {maxlen} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
-            "chart": "length_chart", "section": "length_section"}
+            "chart": length.length_chart, "section": length.length_section}
 
 
 def carry_chains():
-    ints("CHAIN_KS", CHAIN_KS, 0)
-    after = {"fn": "chain_eval", "args": {"length": CHAIN_LENGTH, "chains": CHAIN_KS, "sums": CHAIN_SUMS}}
+    after = partial(chains.chain_eval, length=CHAIN_LENGTH, chains=CHAIN_KS, sums=CHAIN_SUMS)
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
-                   **_cell_settings(c, nl)), "after": after} for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
+                   **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
-                     f"(trained on {LENGTH_MAXLEN})", "runs": runs, "seeds": CHAIN_SEEDS,
-            "chart": "chain_chart", "section": "chain_section"}
+                     "(trained on {maxlen})", "runs": runs, "seeds": CHAIN_SEEDS,
+            "chart": chains.chain_chart, "section": chains.chain_section}
 
 
 def hidden_probe():
-    after = {"fn": "probe_eval", "args": {"sums": PROBE_SUMS, "length": PROBE_LENGTH,
-                                                "norm_length": PROBE_NORM_LENGTH, "norm_sums": PROBE_NORM_SUMS,
-                                                "norm_points": PROBE_NORM_POINTS}}
+    after = partial(probe.probe_eval, sums=PROBE_SUMS, length=PROBE_LENGTH, norm_length=PROBE_NORM_LENGTH,
+                    norm_sums=PROBE_NORM_SUMS, norm_points=PROBE_NORM_POINTS)
     runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
-                   **_cell_settings(c, nl)), "after": after} for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
-    return {"title": f"where the carry lives: linear probe, PCA and hidden-state norm (trained on {LENGTH_MAXLEN})",
+                   **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
+    return {"title": "where the carry lives: linear probe, PCA and hidden-state norm (trained on {maxlen})",
             "runs": runs, "seeds": PROBE_SEEDS,
-            "chart": "probe_chart", "section": "probe_section"}
+            "chart": probe.probe_chart, "section": probe.probe_section}
 
 
 def hidden_size_min():
     runs = [run(f"{_cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
                 lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl))
-            for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS) for h in ints("SIZE_VALUES", SIZE_VALUES, 1)]
-    return {"title": f"smallest hidden size that learns maxlen {LENGTH_MAXLEN} within {SIZE_CAP} steps",
+            for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
+    return {"title": "smallest hidden size that learns maxlen {maxlen} within {steps} steps",
             "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
-            "chart": "size_chart", "section": "size_section"}
+            "chart": sizes.size_chart, "section": partial(sizes.size_section, success=SIZE_SUCCESS)}
 
 
 def cost_to_exact():
     common = dict(maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=COST_CAP, eval_every=COST_EVERY, loss_every=COST_EVERY)
     runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common)
-            for c, nl in cell_pairs("LENGTH_CELLS", LENGTH_CELLS)]
-    c, nl = cell_pair("COST_CARRY_CELL", COST_CARRY_CELL)
-    bptt = {"fn": "bptt_cost", "args": {"depths": ints("COST_BPTT_DEPTHS", COST_BPTT_DEPTHS, 1),
-                                        "maxlen": COST_BPTT_MAXLEN}}
+            for c, nl in LENGTH_CELLS]
+    c, nl = COST_CARRY_CELL
+    bptt = partial(cost.bptt_cost, depths=list(COST_BPTT_DEPTHS), maxlen=COST_BPTT_MAXLEN)
     runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
                        **common), "after": bptt})
-    return {"title": f"cost to the first exact evaluation at maxlen {LENGTH_MAXLEN}", "runs": runs,
-            "stop_at_exact": True, "chart": "cost_chart", "section": "cost_section"}
+    return {"title": "cost to the first exact evaluation at maxlen {maxlen}", "runs": runs,
+            "stop_at_exact": True, "chart": cost.cost_chart, "section": cost.cost_section}
 
 
 def exact_adder():
@@ -518,47 +439,20 @@ def exact_adder():
     reuse the size sweep's trained runs and harden a copy of each (measures/exact/harden.py) before measuring it:
     every seed that then passes the suite is attacked (EXACT_HARDENED_ATTACK) and, when saturated, proof-tried.
     """
-    recipes = table("EXACT_RECIPES", EXACT_RECIPES)
-    for label, extra in recipes.items():
-        table(f"EXACT_RECIPES[{label!r}]", extra)
-    table("EXACT_TODAY", EXACT_TODAY)
-    table("EXACT_SMALL", EXACT_SMALL)
-    sizes = EXACT_SIZES
-    if not isinstance(sizes, (list, tuple)) or not all(
-            isinstance(p, (list, tuple)) and len(p) == 2 for p in sizes):
-        raise ConstantError(f"EXACT_SIZES must be a list of (layers, hidden) pairs such as (1, 32), got {sizes!r}")
-    if not recipes and not sizes:
-        raise ConstantError("EXACT_RECIPES and EXACT_SIZES are both empty: exact_adder would plan no run")
-    attacks = EXACT_ATTACK_RUNS
-    if not isinstance(attacks, (list, tuple)) or not all(isinstance(a, (list, tuple)) and len(a) == 2 for a in attacks):
-        raise ConstantError(f"EXACT_ATTACK_RUNS must be a list of (settings, candidate sums) pairs such as "
-                            f"({{'num_layers': 1, 'hidden_size': 32}}, 100000), got {attacks!r}")
-    attacks = [(selector("EXACT_ATTACK_RUNS", sel), check_int("EXACT_ATTACK_RUNS' candidate sums", n, 1))
-               for sel, n in attacks]
-    proof = None if EXACT_PROOF_RUN is None else selector("EXACT_PROOF_RUN", EXACT_PROOF_RUN)
-    for name in ("EXACT_SUITE", "EXACT_ATTACK", "EXACT_PROOF", "EXACT_HARDEN", "EXACT_HARDENED_ATTACK"):  # check()
-        # tests each with the hook's arguments
-        table(name, globals()[name])
-
     def one(label, layers, hidden, settings):
-        r = run(label, **table("EXACT_CELL", EXACT_CELL), num_layers=layers, hidden_size=hidden,
+        r = run(label, **EXACT_CELL, num_layers=layers, hidden_size=hidden,
                 maxlen=EXACT_MAXLEN, **settings)
         args = {"suite": EXACT_SUITE}
-        candidates = next((n for sel, n in attacks if selects(sel, r)), None)
+        candidates = next((n for sel, n in EXACT_ATTACK_RUNS if selects(sel, r)), None)
         if candidates is not None:
             args.update(attack={**EXACT_ATTACK, "candidates": candidates}, attack_seeds=[0])
-        if proof is not None and selects(proof, r):
+        if EXACT_PROOF_RUN is not None and selects(EXACT_PROOF_RUN, r):
             args.update(proof=EXACT_PROOF, proof_seeds=[0])
-        return {**r, "after": {"fn": "exact_eval", "args": args}}
+        return {**r, "after": partial(evaluate.exact_eval, **args)}
 
     runs = [one(label, 2, 64, {**EXACT_TODAY, **extra}) for label, extra in EXACT_RECIPES.items()]
     runs += [one(f"{layers} x {hidden}", layers, hidden, EXACT_SMALL) for layers, hidden in EXACT_SIZES]
-    hardened = table("EXACT_HARDENED", EXACT_HARDENED)
-    for label, spec in hardened.items():
-        if not (isinstance(spec, (list, tuple)) and len(spec) == 3 and isinstance(spec[2], dict)):
-            raise ConstantError(f"EXACT_HARDENED[{label!r}] must be (layers, hidden, settings) such as "
-                                f"(1, 32, {{'saturation': 1.0}}), got {spec!r}")
-        layers, hidden, extra = spec
+    for label, (layers, hidden, extra) in EXACT_HARDENED.items():
         r = one(label, layers, hidden, EXACT_SMALL)
         harden = {**EXACT_HARDEN, **extra}
         if harden.get("saturation"):
@@ -566,10 +460,30 @@ def exact_adder():
         seeds = list(range(EXACT_SEEDS))
         args = {"suite": EXACT_SUITE, "harden": harden, "attack": EXACT_HARDENED_ATTACK, "attack_seeds": seeds,
                 "proof": EXACT_PROOF, "proof_seeds": seeds if harden.get("saturation") else [0]}
-        runs.append({**r, "after": {"fn": "exact_eval", "args": args}})
-    return {"title": f"worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
-                     f"(rnn/tanh trained on {EXACT_MAXLEN} digits)", "runs": runs, "seeds": EXACT_SEEDS,
-            "chart": "exact_chart", "section": "exact_section"}
+        runs.append({**r, "after": partial(evaluate.exact_eval, **args)})
+    return {"title": "worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
+                     "(rnn/tanh trained on {maxlen} digits)", "runs": runs, "seeds": EXACT_SEEDS,
+            "chart": partial(exact_report.exact_chart, goal=EXACT_GOAL),
+            "section": partial(exact_report.exact_section, goal=EXACT_GOAL)}
+
+
+def planned(eid, quick=False):
+    """Experiment `eid`'s plan, shrunk to the QUICK caps when quick, its title's {setting} fields filled in from the
+    settings of its first run: a title names what is trained (--quick's maxlen, not the full study's)."""
+    plan = EXPERIMENTS[eid]()
+    if quick:
+        plan = quick_plan(plan)
+    return {**plan, "title": plan["title"].format(**settings_of(plan["runs"][0]))}
+
+
+def chart(plan):
+    """The function that draws a plan's plots/<id>.png: its own "chart", else the line chart (plot.draw)."""
+    return plan.get("chart", plot.draw)
+
+
+def section(plan):
+    """The function that writes a plan's part of plots/README.md: its own "section", else the table (tables.section)."""
+    return plan.get("section", tables.section)
 
 
 # id -> plan function, in the order `python source.py` runs them
@@ -579,28 +493,163 @@ EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, h
                                        carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder)}
 
 
-def _number_in(name, v, low, high):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not low < v <= high:
-        raise ConstantError(f"{name} must be a number in ({low:g}, {high:g}], got {v!r}")
+# --- what each constant must hold: checked once, by check(), before any plan is made (the plans read them plainly) ---
 
 
-def check(ids=None, hooks=None, arguments=None):
+def integer(name, v, low):
+    """An integer >= low."""
+    try:
+        check_int(name, v, low)
+    except ValueError as e:
+        raise ConstantError(str(e)) from None
+
+
+def fraction(name, v):
+    """A number in (0, 1]."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+        raise ConstantError(f"{name} must be a number in (0, 1], got {v!r}")
+
+
+def values(name, v, what, empty=False):
+    """A list of `what` (non-empty unless `empty`), no value twice (each value is one curve)."""
+    if not isinstance(v, (list, tuple)) or not (v or empty):
+        raise ConstantError(f"{name} must be a {'' if empty else 'non-empty '}list of {what}, got {v!r}")
+    twice = [x for i, x in enumerate(v) if x in v[:i]]
+    if twice:
+        raise ConstantError(f"{name} holds {twice[0]!r} twice: {v!r} (each value is one curve)")
+
+
+def ints(name, v, low, empty=False):
+    """A list of distinct integers >= low (non-empty unless `empty`)."""
+    values(name, v, f"integers >= {low}", empty)
+    for x in v:
+        integer(f"each value of {name}", x, low)
+
+
+def table(name, v, required=()):
+    """A dict (of settings, or of a hook's arguments) with the keys `required`."""
+    if not isinstance(v, dict):
+        raise ConstantError(f"{name} must be a dict, got {v!r}")
+    missing = [k for k in required if k not in v]
+    if missing:
+        raise ConstantError(f"{name} lacks {', '.join(missing)}: {v!r} (needs {', '.join(required)})")
+
+
+def labelled(name, v):
+    """A dict of label -> dict of settings (may be empty)."""
+    table(name, v)
+    for label, extra in v.items():
+        table(f"{name}[{label!r}]", extra)
+
+
+def cell_pair(name, p):
+    """A (cell, nonlinearity) pair: a models.CELLS cell and, for rnn, relu or tanh (None: relu)."""
+    if not isinstance(p, (list, tuple)) or len(p) != 2:
+        raise ConstantError(f"{name}: {p!r} is not a (cell, nonlinearity) pair such as ('rnn', 'tanh') or "
+                            f"('gru', None)")
+    try:
+        ModelConfig(**_cell_settings(*p))
+    except ValueError as e:
+        raise ConstantError(f"{name}: {e}") from None
+
+
+def cell_pairs(name, v):
+    values(name, v, "(cell, nonlinearity) pairs such as ('rnn', 'tanh')")
+    for p in v:
+        cell_pair(name, p)
+
+
+def selector(name, sel, optional=False):
+    """A dict of run settings (ModelConfig fields, train.SETTINGS names) that picks the runs having all of them."""
+    if optional and sel is None:
+        return
+    known = MODEL_KEYS | set(SETTINGS)
+    if not isinstance(sel, dict) or not sel:
+        raise ConstantError(f"{name} must be a non-empty dict of run settings such as "
+                            f"{{'num_layers': 1, 'hidden_size': 32}}, got {sel!r}")
+    unknown = sorted(set(sel) - known)
+    if unknown:
+        raise ConstantError(f"{name}: unknown setting(s) {unknown} in {sel!r}; settings: {', '.join(sorted(known))}")
+
+
+def sums_per_length(name, v):
+    """One number of sums (>= 1) per LENGTH_TEST length."""
+    if not isinstance(v, (list, tuple)) or len(v) != len(LENGTH_TEST):
+        raise ConstantError(f"{name} must hold one number of sums per LENGTH_TEST length ({len(LENGTH_TEST)}), "
+                            f"got {v!r}")
+    for n in v:
+        integer(f"each value of {name}", n, 1)
+
+
+def sizes_list(name, v):
+    """(layers, hidden) pairs; with EXACT_RECIPES, not both empty."""
+    if not isinstance(v, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in v):
+        raise ConstantError(f"{name} must be a list of (layers, hidden) pairs such as (1, 32), got {v!r}")
+    if not v and not EXACT_RECIPES:
+        raise ConstantError(f"EXACT_RECIPES and {name} are both empty: exact_adder would plan no run")
+
+
+def attack_runs(name, v):
+    """(settings selector, candidate sums) pairs."""
+    if not isinstance(v, (list, tuple)) or not all(isinstance(a, (list, tuple)) and len(a) == 2 for a in v):
+        raise ConstantError(f"{name} must be a list of (settings, candidate sums) pairs such as "
+                            f"({{'num_layers': 1, 'hidden_size': 32}}, 100000), got {v!r}")
+    for sel, n in v:
+        selector(name, sel)
+        integer(f"{name}' candidate sums", n, 1)
+
+
+def hardened_sizes(name, v):
+    """label -> (layers, hidden, settings on top of EXACT_HARDEN)."""
+    table(name, v)
+    for label, spec in v.items():
+        if not (isinstance(spec, (list, tuple)) and len(spec) == 3 and isinstance(spec[2], dict)):
+            raise ConstantError(f"{name}[{label!r}] must be (layers, hidden, settings) such as "
+                                f"(1, 32, {{'saturation': 1.0}}), got {spec!r}")
+
+
+CHECKS = {  # constant -> (its check, what else the check takes); check(name, value, *rest) raises ConstantError.
+    # A setting a run is given (a maxlen, an lr, a cell) is checked by run() as the plan is made.
+    "SEEDS": (integer, 1), "SIZE_SUCCESS": (fraction,), "EXACT_GOAL": (fraction,),
+    "HIDDEN_MODES": (values, "hidden modes"), "MAXLEN_VALUES": (values, "operand lengths"),
+    "LR_VALUES": (values, "learning rates"), "LR_SCHEDULE": (table, ("lr", "milestones", "gamma")),
+    "HEAT_LR_VALUES": (values, "lr values"), "HEAT_LR_MAXLENS": (values, "maxlen values"),
+    "LAYERS_VALUES": (values, "layer counts"), "HEAT_MODE_MODES": (values, "hidden_mode values"),
+    "HEAT_MODE_LAYERS": (values, "num_layers values"), "H0_INITS": (values, "initial states"),
+    "CELLS": (cell_pairs,), "LENGTH_CELLS": (cell_pairs,), "LENGTH_GOAL": (cell_pair,),
+    "LENGTH_SHORT_LONG_CELL": (cell_pair,), "COST_CARRY_CELL": (cell_pair,),
+    "LENGTH_TEST": (ints, 1), "LENGTH_SUMS": (sums_per_length,), "LENGTH_SUMS_OTHERS": (sums_per_length,),
+    "LENGTH_OTHER_MAXLENS": (ints, 1, True), "LENGTH_VARIANTS": (labelled,),
+    "CHAIN_KS": (ints, 0), "SIZE_VALUES": (ints, 1), "COST_BPTT_DEPTHS": (ints, 1),
+    "EXACT_RECIPES": (labelled,), "EXACT_TODAY": (table,), "EXACT_SMALL": (table,), "EXACT_CELL": (table,),
+    "EXACT_SIZES": (sizes_list,), "EXACT_ATTACK_RUNS": (attack_runs,), "EXACT_PROOF_RUN": (selector, True),
+    "EXACT_HARDENED": (hardened_sizes,), "EXACT_SUITE": (table,), "EXACT_ATTACK": (table,),
+    "EXACT_PROOF": (table,), "EXACT_HARDEN": (table,), "EXACT_HARDENED_ATTACK": (table,),
+}
+
+
+def check_constants():
+    """Every constant of CHECKS holds what its check allows, or ConstantError names it (one line)."""
+    for name, (fn, *rest) in CHECKS.items():
+        fn(name, globals()[name], *rest)
+
+
+HANDED_ON = {  # hook -> {its argument: (the function it hands that dict to, positional arguments before it)}
+    evaluate.exact_eval: {"suite": (exact.suite_eval, 3), "attack": (adversary.attack_eval, 3),
+                          "proof": (proof.proof_eval, 1), "harden": (harden.harden, 3)},
+}
+
+
+def check(ids=None):
     """Plan every experiment of `ids` (default: all) and check what its runs and measurements will be handed.
 
-    hooks: short name -> function (measures.registry.HOOKS, handed in by source.py: the measures import this module,
-    so it imports none of them); each run's "after" hook must accept its arguments, and each argument that a hook
-    hands on whole must suit the function it goes to (arguments: hook -> {argument: (function, positional
-    arguments before it)}, measures.registry.ARGUMENTS). None: only the constants are checked.
+    Each run's "after" hook must accept its arguments, and each argument that a hook hands on whole must suit the
+    function it goes to (HANDED_ON).
 
     Run before anything trains, so a constant that no run can use stops the study with one line (ConstantError)
     instead of a traceback after the training.
     """
-    try:
-        check_int("SEEDS", SEEDS, 1)
-    except ValueError as e:
-        raise ConstantError(str(e)) from None
-    _number_in("SIZE_SUCCESS", SIZE_SUCCESS, 0, 1)
-    _number_in("EXACT_GOAL", EXACT_GOAL, 0, 1)
+    check_constants()
     for eid in ids or EXPERIMENTS:
         try:
             plan = EXPERIMENTS[eid]()
@@ -609,23 +658,18 @@ def check(ids=None, hooks=None, arguments=None):
                                 f"({type(e).__name__}: {e})") from None
         if not plan["runs"]:
             raise ConstantError(f"{eid}: its constants plan no run")
-        try:
-            check_int(f"{eid}'s number of seeds", plan.get("seeds", SEEDS), 1)
-        except ValueError as e:
-            raise ConstantError(str(e)) from None
+        integer(f"{eid}'s number of seeds", plan.get("seeds", SEEDS), 1)
         for r in plan["runs"]:
-            if r.get("after") and hooks is not None:  # the hook must accept its arguments, or it would fail later
-                fn, args = r["after"]["fn"], r["after"].get("args", {})
-                if fn not in hooks:
-                    raise ConstantError(f"{eid}: unknown measurement hook {fn!r}; hooks: {', '.join(sorted(hooks))}")
+            if r.get("after"):  # the hook must accept its arguments, or it would fail later
+                fn, args = getattr(r["after"], "func", r["after"]), getattr(r["after"], "keywords", {})
                 try:
-                    inspect.signature(hooks[fn]).bind(None, r, 0, **args)
+                    inspect.signature(fn).bind(None, r, 0, **args)
                 except TypeError as e:
-                    raise ConstantError(f"{eid}: {fn} cannot take {args!r} ({e})") from None
-                for arg, (to, head) in (arguments or {}).get(fn, {}).items():
+                    raise ConstantError(f"{eid}: {fn.__name__} cannot take {args!r} ({e})") from None
+                for arg, (to, head) in HANDED_ON.get(fn, {}).items():
                     if arg in args:
                         try:
                             inspect.signature(to).bind(*[None] * head, **args[arg])
                         except TypeError as e:
-                            raise ConstantError(f"{eid}: {fn}'s {arg} {args[arg]!r}: {to.__module__}.{to.__name__} "
-                                                f"cannot take it ({e})") from None
+                            raise ConstantError(f"{eid}: {fn.__name__}'s {arg} {args[arg]!r}: {to.__module__}."
+                                                f"{to.__name__} cannot take it ({e})") from None

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -175,6 +176,18 @@ def header(result):
 def footer(result):
     return ["", f"Seeds {result['config']['seeds']}; trained and measured on {result['device']} in "
                 f"{result['wall_seconds']:.0f} s (torch {result['torch']}).", ""]
+
+
+def value_axis(ax, values):
+    """A log x axis labelled with the values drawn on it (hidden sizes 16, 32), not as powers of ten (2 x 10^1)."""
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(set(values)), [str(h) for h in sorted(set(values))])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def count_axis(ax, n):
+    """An x axis of seed counts, ticked in whole numbers up to n (the room the axis has beyond n is for notes)."""
+    ax.set_xticks(range(0, n + 1, max(1, n // 5)))
 
 
 def save(fig, path, title):

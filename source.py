@@ -27,7 +27,6 @@ import experiments
 from machinery import cluster
 from machinery.runner import CodeChanged, Runner, run_experiment, set_aside_damaged, snapshot
 from machinery.store import Store, StoreError, prepare
-from measures import registry
 from report import claims, tables
 from train import resolve_device
 
@@ -105,7 +104,7 @@ def main(argv=None):
         print(bad_ray or f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
         return 2
     try:  # a constant of experiments.py that no run can use: one line, before anything trains
-        experiments.check(args.ids or valid, registry.HOOKS, registry.ARGUMENTS)
+        experiments.check(args.ids or valid)
     except experiments.ConstantError as e:
         print(f"experiments.py: {e}", file=sys.stderr)
         return 2

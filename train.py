@@ -109,6 +109,34 @@ def check_settings(settings):
     return {k: SETTINGS[k](v) for k, v in settings.items()}
 
 
+def canonical(model, train):
+    """Settings that give bitwise the same run map to one form (each identity is tested by training both): the run
+    store keys a run by them (machinery/store.py). Not called by train_run, so not part of any code fingerprint.
+
+    zero == none (an explicit zero state is what nn.RNN uses when none is passed); h0_init only matters
+    when the state is carried; the nonlinearity only for cell rnn; gamma only with milestones; the
+    no-RNN baseline has no recurrent settings at all. Training defaults are filled in from train_run.
+    """
+    m = {**ModelConfig().to_dict(), **model}
+    defaults = {k: p.default for k, p in inspect.signature(train_run).parameters.items()
+                if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+    t = check_settings({k: v for k, v in {**defaults, **train}.items()
+                        if k not in ("device", "stop_at_exact", "progress", "seed")})
+    t["milestones"] = list(t["milestones"])
+    if m["hidden_mode"] == "zero":
+        m["hidden_mode"] = "none"
+    if m["hidden_mode"] != "carry":
+        m["h0_init"] = "randn"
+    if m["cell"] != "rnn":
+        m["nonlinearity"] = "relu"
+    if m["cell"] == "linear":
+        base = ModelConfig(cell="linear").to_dict()
+        m = {**base, "embed_size": m["embed_size"]}
+    if not t["milestones"]:
+        t["gamma"] = defaults["gamma"]
+    return m, t
+
+
 def chain_batch(n, length, rng):
     """n training-split sums of `length` digits rich in carry chains, as gen_data's arrays (n, length + 1).
 

@@ -66,10 +66,13 @@ class Stepwise:
 def stored_models(store):
     """Seed 0 of exact_adder's 1 x 32 run and of its chain-rich 2 x 64 recipe, from the run store."""
     import experiments
+    from machinery.entries import model_from_blob
+    from machinery.fingerprint import fingerprint
     from machinery.runner import request
-    from machinery.store import Store, fingerprint, model_from_blob
+    from machinery.store import Store
+    from measures.exact import evaluate
 
-    st, out = Store(store, fingerprint(["exact_eval"])), {}
+    st, out = Store(store, fingerprint([evaluate.exact_eval])), {}
     for r in experiments.exact_adder()["runs"]:
         size = (r["model"]["num_layers"], r["model"]["hidden_size"])
         if size in SIZES and size not in out and (size != (2, 64) or r["train"].get("chain_fraction")):

@@ -8,7 +8,7 @@ The project's code reaches the workers through Ray's runtime environment (this f
 less the run store, the results and git's data), and each task returns its run's history and weights:
 the driver writes them into the run store as each one arrives, so workers need no shared filesystem and
 a finished run is never lost. Ray schedules the tasks, one CPU each (every run trains with one torch
-thread, source.RUN_THREADS, so results equal serial ones bitwise). A task whose worker process died is
+thread, runner.RUN_THREADS, so results equal serial ones bitwise). A task whose worker process died is
 run again up to MAX_RETRIES times; one that still fails is reported by name once every other task has
 finished and been stored. ray.util.multiprocessing.Pool is not used: it hands work to its actors
 round-robin (a short run waits behind a long one while another actor idles) and never replaces an

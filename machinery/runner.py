@@ -2,7 +2,7 @@
 
 run_experiment(eid, ...) plans one experiment (experiments.py), looks every (run, seed) up in the store
 (machinery/store.py), trains the missing ones serially, in a pool of worker processes or on a Ray cluster
-(machinery/cluster.py), calls each run's "after" hook (measures/registry.py) on its trained model, writes
+(machinery/cluster.py), calls each run's "after" hook (a function the plan holds) on its trained model, writes
 plots/<id>.json (atomically) and draws plots/<id>.png. Nothing here decides a number: the runs are train.train_run's,
 the measurements the hooks'.
 """
@@ -18,24 +18,10 @@ import torch
 from tqdm import tqdm
 
 import experiments
-import plot
-from machinery import numerics
-from machinery.store import (
-    HISTORY_FIELDS,
-    Store,
-    atomic_write,
-    changed,
-    code_id,
-    fingerprint,
-    hook_id,
-    hook_modules,
-    load_json,
-    model_from_blob,
-    result_problem,
-    same_code,
-    weights_blob,
-)
-from measures import registry
+from machinery import numerics, plans
+from machinery.entries import HISTORY_FIELDS, model_from_blob, result_problem, weights_blob
+from machinery.fingerprint import changed, code_id, fingerprint, hook_id, same_code
+from machinery.store import Store, atomic_write, load_json
 from models import ModelConfig
 from train import train_run
 
@@ -44,10 +30,12 @@ SCHEMA_VERSION = 2  # bump when the result JSON changes shape: every cached resu
 
 
 def make_config(plan, seeds):
-    """What the cached result must match to be reused: schema, seeds, every run's settings.
+    """What the cached result must match to be reused: schema, seeds, every run's settings (and its hook, chart
+    and section by short name: plans.recorded).
 
     The plan format is documented at the top of experiments.py.
     """
+    plan = plans.recorded(plan)
     return {"schema": SCHEMA_VERSION, "seeds": list(seeds), "runs": plan["runs"], "heatmap": plan.get("heatmap"),
             **{k: plan[k] for k in ("chart", "section", "stop_at_exact") if k in plan}}
 
@@ -61,9 +49,10 @@ RUN_THREADS = 1  # torch threads per run: fixed, because the thread count change
 
 
 def request(run, seed, device, stop):
-    """One (run, seed) as the store keys it: model and training settings, seed, device, stop at exact, hook."""
+    """One (run, seed) as the store keys it: model and training settings, seed, device, stop at exact, hook (by
+    short name, with its arguments: plans.after)."""
     return {"model": run["model"], "train": run["train"], "seed": seed, "device": device, "stop": stop,
-            "after": run.get("after")}
+            "after": plans.after(run.get("after"))}
 
 
 def run_job(job):
@@ -75,7 +64,7 @@ def run_job(job):
     """
     torch.set_num_threads(RUN_THREADS)  # same numbers serial or parallel, whatever --workers is
     run, req, todo = job["run"], job["req"], job["todo"]
-    check_code(job["fp"], [req["after"]["fn"]] if req["after"] else [])
+    check_code(job["fp"], list(plans.hooks([run]).values()))
     st = Store(job["store"], job["fp"]) if job.get("store") else None
     hist = extra = blob = None
     if "train" in todo:
@@ -93,7 +82,7 @@ def run_job(job):
     else:
         model = model_from_blob(req["model"], job["weights"], req["device"])
     if "measure" in todo:  # an experiment's own measurement of the trained model, stored per seed as "extra"
-        extra = registry.resolve(run["after"]["fn"])(model, run, req["seed"], **run["after"].get("args", {}))
+        extra = run["after"](model, run, req["seed"])
         if st is not None:
             st.save_measure(req, extra)
     return hist, extra, (None if st is not None else blob)
@@ -104,30 +93,34 @@ class CodeChanged(RuntimeError):
 
 
 def check_code(fp, hooks):
-    """Refuse to train or measure with other code than the driver's fingerprint `fp` (an edit made mid-run)."""
+    """Refuse to train or measure with other code than the driver's fingerprint `fp` (an edit made mid-run).
+
+    hooks: the hook functions the job calls."""
     mine = fingerprint(hooks)
     if fp.get("numerics") != mine.get("numerics"):  # a node of another CPU kind, outside the portable mode
         raise CodeChanged(f"this process computes numerics family {mine.get('numerics')}, the driver's runs "
                           f"{fp.get('numerics')}: run both in one mode (ADDER_NUMERICS=portable gives every x86-64 "
                           f"CPU the same numbers)")
+    hooks = [plans.short(h) for h in hooks]
     diff = changed(fp, mine, hooks) if code_id(fp) != code_id(mine) or any(
         hook_id(fp, h) != hook_id(mine, h) for h in hooks) else []
     if diff:
         raise CodeChanged(f"the code changed after this run started ({', '.join(diff)}): rerun to use the new code")
 
 
-def snapshot(plans):
-    """Import every hook the plans name, then fingerprint the code as loaded: once per process, at its start."""
-    hooks = sorted({h for plan in plans for h in hook_modules(plan["runs"])})
-    for h in hooks:
-        registry.resolve(h)
-    return fingerprint(hooks)
+def snapshot(planned):
+    """Fingerprint the code as loaded, with every hook the plans hold: once per process, at its start."""
+    return fingerprint(plans.hooks([r for plan in planned for r in plan["runs"]]).values())
+
+
+def every_hook():
+    """{short name: function} of the "after" hooks of every plan of experiments.py."""
+    return plans.hooks([r for plan in experiments.EXPERIMENTS.values() for r in plan()["runs"]])
 
 
 def _worker_start(hooks):
-    """Pool initializer: load and fingerprint the code now, so a later edit is caught by check_code."""
-    for h in hooks:
-        registry.resolve(h)
+    """Pool initializer: load and fingerprint the code now (the hook functions: unpickling them imports their
+    modules), so a later edit is caught by check_code."""
     fingerprint(hooks)
     numerics.apply()
 
@@ -206,7 +199,8 @@ class Runner:
                 results = ((j, run_job({**j, "progress": progress(k, j)})) for k, j in enumerate(jobs))
             else:
                 if self.pool is None:  # spawn, not fork: forking a process that already ran torch can hang
-                    hooks = sorted(self.store.fp.get("hooks") or {})
+                    fps = self.store.fp.get("hooks") or {}  # every hook of the plans the driver fingerprinted
+                    hooks = [fn for h, fn in every_hook().items() if h in fps]
                     self.pool = mp.get_context("spawn").Pool(self.workers, _worker_start, (hooks,))
                 done = self.pool.imap_unordered(indexed_job, list(enumerate(jobs)))
                 results = ((jobs[n], out) for n, out in done)
@@ -242,7 +236,7 @@ def assemble(eid, plan, config, seeds, hists, device, wall, extras=None):
             series[-1]["extra"] = [(extras or {}).get((i, s)) for s in seeds]
     result = {"id": eid, "title": plan["title"], "config": config, "series": series,
               "device": device, "torch": torch.__version__, "numerics": numerics.describe(), "wall_seconds": wall,
-              **{k: plan[k] for k in ("chart", "section") if k in plan}}
+              **{k: plans.short(plan[k]) for k in ("chart", "section") if k in plan}}
     if plan.get("heatmap"):  # runs are row-major over (rows, cols); plot.heatmap_cells reads the cells from them
         result["heatmap"] = plan["heatmap"]
     return result
@@ -255,13 +249,11 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     seeds None: the plan's own "seeds" count, else experiments.SEEDS.
     A stored result whose config and code fingerprint equal the current ones is only redrawn.
     """
-    plan = experiments.EXPERIMENTS[eid]()
+    plan = experiments.planned(eid, quick)
     if seeds is None:
         seeds = range(plan.get("seeds", experiments.SEEDS))
-    if quick:
-        plan = experiments.quick_plan(plan)
     config = make_config(plan, seeds)
-    fp = fingerprint(hook_modules(plan["runs"]))
+    fp = fingerprint(plans.hooks(plan["runs"]).values())
     path = out_dir / f"{eid}.json"
     problem, kept = damaged_result(path), sorted(out_dir.glob(f"{eid}.json.damaged*"))
     if problem is not None:
@@ -278,7 +270,7 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
         result, trained = cached, None
     else:
         t0 = time.perf_counter()
-        stop = "heatmap" in plan or plan.get("stop_at_exact", False)
+        stop = plans.stops_at_exact(plan)
         with own_runs_only(runner.store) if rebuild else nullcontext():
             hists, extras = runner.run(eid, plan, seeds, stop_at_exact=stop, force=force)
         result = assemble(eid, plan, config, seeds, hists, runner.device, time.perf_counter() - t0, extras)
@@ -286,8 +278,7 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
         result.update(workers=runner.workers, code=code_id(fp), fingerprint=fp, runs_planned=len(plan["runs"]) * len(
             seeds), runs_trained=trained, measured=runner.measured)
         write_json(path, result)
-    draw = registry.resolve(result["chart"]) if "chart" in result else plot.draw
-    draw(result, out_dir / f"{eid}.png")
+    experiments.chart(plan)(result, out_dir / f"{eid}.png")
     return result, trained
 
 

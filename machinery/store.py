@@ -1,12 +1,6 @@
 """The run store: every (settings, seed) run is trained once, kept with its weights, reused everywhere.
 
-    python -m machinery.store                 where the store is, how many runs and measurements, its size
-    python -m machinery.store --clear         delete it (results in plots/ stay; a rerun retrains what they lack)
-    python -m machinery.store --prune         delete the entries made by older code and measurements nothing uses
-    python -m machinery.store --clear --yes   without asking (required when not on a terminal)
-
---clear and --prune act only on a folder holding the marker file .adder-store, written when a store is
-created, and delete only the store's own files in it.
+`python -m machinery.store` says where it is and what it holds, and prunes or clears it (store_cli.py).
 
 Layout (ADDER_STORE or --store, default ./store/, out of git):
 
@@ -16,7 +10,7 @@ Layout (ADDER_STORE or --store, default ./store/, out of git):
     measures/<lineage>/<code>_s<steps>_<full|stop>__<measure>.json   an "after" hook's result
 
 lineage = hash of the run's canonical settings without its step count, its seed and its device;
-code = hash of what decides a run's numbers: train_run and every project definition it uses (codehash.py:
+code = hash of what decides a run's numbers: train.fit and every project definition it uses (codehash.py:
 syntax trees, so comments, docstrings and formatting do not count), the torch and numpy versions and the
 numerics mode (numerics.py); a measurement's key adds its hook's own code closure. A run of N steps holds every shorter
 run of the same lineage as a prefix (same data stream, same schedule, same evaluation grid), so the
@@ -28,28 +22,22 @@ is served only with the very weights it was written with (entries made before th
 are checked by loading their weights). A corrupt or mismatched entry is named in one line, set aside
 as <file>.corrupt (never deleted) and retrained.
 """
-from machinery import numerics  # noqa: I001 - first: it sets the numerics before torch loads
-import argparse
-import copy
+from machinery import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
 import hashlib
-import inspect
-import io
 import json
 import os
-import shutil
 import sys
-from functools import lru_cache
 from pathlib import Path
 
-import torch
 from filelock import FileLock
 
-from machinery import codehash
+from machinery import codehash, plans
+from machinery.entries import HISTORY_FIELDS, blob_problem, covers, entry_problem, result_problem, truncate
+from machinery.fingerprint import changed, code_id, fingerprint, hook_id
+from train import canonical
 
 ROOT = Path(__file__).resolve().parents[1]  # the project root
 DEFAULT_DIR = ROOT / "store"  # the default location (gitignored); ADDER_STORE or --store moves it
-TRAINING = ("train", "fit")  # the function whose code closure decides a run's numbers (train_run checks, then calls it)
-ENVIRONMENT = ("torch", "numpy", "numerics")  # what else decides them: versions and the numerics mode
 
 
 def store_dir(path=None):
@@ -100,159 +88,10 @@ def _digest(obj, n=16):
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
 
 
-def environment():
-    """The versions and numerics mode a run's numbers depend on.
-
-    torch without its build tag: a CUDA build and a CPU build of one version run the same CPU kernels, so a
-    fresh clone on either reuses the committed results. numpy draws the data stream. The numerics family
-    (numerics.family(): portable, pinned-<vendor>, native-<capability>-<vendor>) says which kernels made them.
-    """
-    import numpy
-
-    return {"torch": torch.__version__.split("+")[0], "numpy": numpy.__version__, "numerics": numerics.family()}
-
-
-@lru_cache(maxsize=None)
-def _closure(fn):
-    """The code closure of train_run ("train.train_run") or of a hook (its short name in measures/registry.py)."""
-    from measures import registry  # here: the store is imported by what the hooks' modules are imported by
-
-    module, _, name = (fn if fn == ".".join(TRAINING) else registry.qualname(fn)).rpartition(".")
-    return codehash.closure(module, name)
-
-
-@lru_cache(maxsize=None)
-def _fingerprint(hooks):
-    return {"code": _closure(".".join(TRAINING)), **environment(), "hooks": {h: _closure(h) for h in hooks}}
-
-
-def fingerprint(hooks=()):
-    """The code and environment that decide runs and the named "after" hooks' measurements, as this process
-    first saw them: computed once per process (reset_fingerprints() forgets), so an edit made while a long run
-    goes on never relabels it; workers compare theirs with the driver's and refuse to run other code.
-
-    {"code": {"module.name": hash} of train_run's closure, "torch", "numpy", "numerics",
-     "hooks": {hook: its closure}}.
-    """
-    return copy.deepcopy(_fingerprint(tuple(sorted(set(hooks)))))
-
-
-def reset_fingerprints():
-    """Forget the fingerprints computed so far (after an edit, in a process that wants to see it)."""
-    _fingerprint.cache_clear()
-    _closure.cache_clear()
-    codehash.reset()
-
-
-def hook_modules(runs):
-    """The "after" hooks ("module.function") that measure the trained models of these runs."""
-    return sorted({r["after"]["fn"] for r in runs if r.get("after")})
-
-
-def code_id(fp):
-    """The part of a fingerprint that decides training: train_run's closure (contents only) and the environment."""
-    return _digest({"code": codehash.digest(fp.get("code") or {}), **{k: fp.get(k) for k in ENVIRONMENT}}, 10)
-
-
-def hook_id(fp, hook):
-    """The part of a fingerprint that decides a hook's measurement (besides the run it measures)."""
-    return codehash.digest(((fp or {}).get("hooks") or {}).get(hook) or {})
-
-
-def same_code(old, new):
-    """Whether two fingerprints decide the same numbers: equal contents of train_run's and every hook's closure and
-    the same environment, wherever the definitions live (a moved file leaves a result current)."""
-    if not isinstance(old, dict) or "code" not in old or set(old.get("hooks") or {}) != set(new.get("hooks") or {}):
-        return False
-    return code_id(old) == code_id(new) and all(hook_id(old, h) == hook_id(new, h) for h in new.get("hooks") or {})
-
-
-def changed(old, new, hooks=()):
-    """What differs between two fingerprints: edited definitions ("train.EVAL_SIZE"), versions, the mode."""
-    old = old or {}
-    if "code" not in old:  # a fingerprint of older code (files hashed whole), or none
-        return ["code fingerprint of an older format"]
-    out = codehash.changed(old.get("code"), new.get("code"))
-    out += [f"{k} {old.get(k)} -> {new.get(k)}" for k in ENVIRONMENT if old.get(k) != new.get(k)]
-    for h in hooks:
-        was = (old.get("hooks") or {}).get(h)
-        out += [f"{h}'s code (not fingerprinted)"] if was is None else [
-            d for d in codehash.changed(was, (new.get("hooks") or {}).get(h)) if d not in out]
-    return out
-
-
-def stale_files(result):
-    """What changed since a result JSON was made (["unknown"]: no fingerprint recorded); empty when current."""
-    if "fingerprint" not in result:
-        return ["unknown"]
-    hooks = hook_modules(result["config"]["runs"])
-    return changed(result["fingerprint"], fingerprint(hooks), hooks)
-
-
-def canonical(model, train):
-    """Settings that give bitwise the same run map to one form (each identity is tested by training both).
-
-    zero == none (an explicit zero state is what nn.RNN uses when none is passed); h0_init only matters
-    when the state is carried; the nonlinearity only for cell rnn; gamma only with milestones; the
-    no-RNN baseline has no recurrent settings at all. Training defaults are filled in from train_run.
-    """
-    from models import ModelConfig
-    from train import check_settings, train_run
-
-    m = {**ModelConfig().to_dict(), **model}
-    defaults = {k: p.default for k, p in inspect.signature(train_run).parameters.items()
-                if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
-    t = check_settings({k: v for k, v in {**defaults, **train}.items()
-                        if k not in ("device", "stop_at_exact", "progress", "seed")})
-    t["milestones"] = list(t["milestones"])
-    if m["hidden_mode"] == "zero":
-        m["hidden_mode"] = "none"
-    if m["hidden_mode"] != "carry":
-        m["h0_init"] = "randn"
-    if m["cell"] != "rnn":
-        m["nonlinearity"] = "relu"
-    if m["cell"] == "linear":
-        base = ModelConfig(cell="linear").to_dict()
-        m = {**base, "embed_size": m["embed_size"]}
-    if not t["milestones"]:
-        t["gamma"] = defaults["gamma"]
-    return m, t
-
-
 def lineage(model, train, seed, device):
     m, t = canonical(model, train)
     t.pop("steps")
     return _digest({"model": m, "train": t, "seed": seed, "device": device})
-
-
-def covers(hist, steps, stop):
-    """Whether a stored history holds the whole trajectory of a run of `steps` steps (stop: ends at exact)."""
-    first = hist["first_exact"]
-    if stop and first is not None and first <= steps:
-        return True
-    if hist["diverged"] and hist["diverged_at"] <= steps:
-        return True
-    return steps <= hist["steps_run"]
-
-
-def truncate(hist, steps, stop, loss_every, eval_every):
-    """The history a run of `steps` steps (stop: ending at its first exact evaluation) would have had."""
-    first = hist["first_exact"] if hist["first_exact"] is not None and hist["first_exact"] <= steps else None
-    end = first if stop and first is not None else steps
-    div = hist["diverged_at"] if hist["diverged"] and hist["diverged_at"] <= end else None
-    end = div or end
-
-    def regrid(old_steps, values, every):
-        old = dict(zip(old_steps, values, strict=True))
-        grid = list(range(every, steps + 1, every))
-        return grid, [old.get(s) if s <= end else None for s in grid]
-
-    loss_steps, loss = regrid(hist["loss_steps"], hist["loss"], loss_every)
-    eval_steps, acc = regrid(hist["eval_steps"], hist["accuracy"], eval_every)
-    _, digit = regrid(hist["eval_steps"], hist["digit_accuracy"], eval_every)
-    return {**hist, "loss_steps": loss_steps, "eval_steps": eval_steps, "loss": loss, "accuracy": acc,
-            "digit_accuracy": digit, "diverged": div is not None, "diverged_at": div, "first_exact": first,
-            "first_exact_sec": hist["first_exact_sec"] if first is not None else None, "steps_run": end}
 
 
 class Store:
@@ -279,7 +118,7 @@ class Store:
             if result_problem(result) is not None:
                 continue
             current = result.get("code") == self.code
-            stop = bool(result["config"].get("stop_at_exact") or result["config"].get("heatmap"))
+            stop = plans.stops_at_exact(result["config"])
             for run, series in zip(result["config"]["runs"], result["series"], strict=True):
                 for k, seed in enumerate(series["seeds"]):
                     req = {"model": {k2: v for k2, v in series["settings"].items() if k2 in keys},
@@ -422,9 +261,10 @@ class Store:
         return (self.stored_run(req) or (None, None))[1]
 
     def hook_code(self, hook):
-        """The hash of a hook's code closure, from this store's fingerprint (else computed now, once)."""
+        """The hash of a hook's code closure, from this store's fingerprint (None: a hook it does not fingerprint,
+        whose measurements it cannot serve)."""
         hooks = self.fp.get("hooks") or {}
-        return codehash.digest(hooks[hook]) if hook in hooks else hook_id(fingerprint([hook]), hook)
+        return codehash.digest(hooks[hook]) if hook in hooks else None
 
     def measure_path(self, req):
         """Where the measurement of a request's "after" hook on its run is kept (its key: hook, args, hook code)."""
@@ -448,11 +288,6 @@ class Store:
         atomic_write(path, json.dumps({"after": req["after"], "value": value}).encode())
 
 
-HISTORY_FIELDS = ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at", "first_exact", "first_exact_sec",
-                  "steps_run", "sec_per_step")  # per-seed fields a result's series keeps of each run
-SERIES_FIELDS = ("label", "settings", "seeds", "steps", "loss_steps", *HISTORY_FIELDS)  # a result's series holds
-
-
 def say(line):
     """One line to the user about the store (stderr, so results on stdout stay clean)."""
     print(line, file=sys.stderr, flush=True)
@@ -461,65 +296,6 @@ def say(line):
 def is_store(root):
     """Whether a folder is recognisably a run store: it holds the MARKER file."""
     return (Path(root) / MARKER).is_file()
-
-
-def entry_problem(entry):
-    """Why a run entry's JSON content is not a run entry (None: it is one)."""
-    if not isinstance(entry, dict):
-        return f"a JSON {type(entry).__name__}, not an entry"
-    hist = entry.get("history")
-    if not isinstance(hist, dict):
-        return 'no "history"'
-    missing = [k for k in (*HISTORY_FIELDS, "loss_steps", "eval_steps") if k not in hist]
-    return f"its history lacks {', '.join(missing)}" if missing else None
-
-
-def blob_problem(blob):
-    """Why bytes are not weights that weights_blob wrote (None: they load)."""
-    try:
-        saved = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    except Exception:  # torch raises many kinds here (unpickling, zip, EOF): all mean unreadable
-        return "its weights do not load (truncated or not a weights file)"
-    return None if isinstance(saved, dict) and "state" in saved else "its weights file holds no model state"
-
-
-def result_problem(result):
-    """Why a result JSON's content is not a whole result of source.py (None: it is one)."""
-    if not isinstance(result, dict):
-        return "not a JSON object" if result is not None else "not valid JSON"
-    config, series = result.get("config"), result.get("series")
-    if not isinstance(config, dict) or not isinstance(config.get("runs"), list):
-        return 'no "config" with its runs'
-    if not isinstance(series, list) or len(series) != len(config["runs"]):
-        return f'its "series" do not match its {len(config["runs"])} runs'
-    for s in series:
-        missing = [k for k in SERIES_FIELDS if k not in s] if isinstance(s, dict) else ["all"]
-        if missing:
-            return f"a series lacks {', '.join(missing)}"
-        if not isinstance(s["seeds"], list) or any(not isinstance(s[k], list) or len(s[k]) != len(s["seeds"])
-                                                   for k in HISTORY_FIELDS):
-            return "a series' per-seed fields do not match its seeds"
-    return None if "device" in result else 'no "device"'
-
-
-def weights_blob(model):
-    """torch.save bytes of a trained model's weights and, in carry mode, the state it carries."""
-    h = getattr(model, "carried", None)  # carry mode: the state training ended with (models.py)
-    buf = io.BytesIO()
-    torch.save({"state": model.state_dict(), "h": list(h) if isinstance(h, tuple) else h}, buf)
-    return buf.getvalue()
-
-
-def model_from_blob(model_cfg, blob, device):
-    """The trained model that weights_blob saved, on `device`."""
-    from models import ModelConfig, build_model
-
-    saved = torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
-    model = build_model(ModelConfig(**model_cfg)).to(device)
-    model.load_state_dict(saved["state"])
-    if saved.get("h") is not None:  # a list after torch.save for LSTM's (h, c) pair
-        model.carried = tuple(saved["h"]) if isinstance(saved["h"], list) else saved["h"]
-    return model
 
 
 def atomic_write(path, data):
@@ -537,129 +313,7 @@ def load_json(path):
         return None
 
 
-def summary(path=None):
-    """(lines describing the store, stale entry paths)."""
-    s = Store(path)
-    here = s.root.is_dir()
-    runs = list((s.root / "runs").glob("*/*.json")) if here else []
-    weights = list((s.root / "runs").glob("*/*.pt")) if here else []
-    measures = list((s.root / "measures").glob("*/*.json")) if here else []
-    corrupt = [p for p in s.root.rglob("*.corrupt*") if p.is_file()] if here else []
-    stale = [p for p in runs if not p.name.startswith(s.code + "_")]
-    size = sum(p.stat().st_size for p in s.root.rglob("*") if p.is_file()) if here else 0
-    kind = "" if not here else "" if is_store(s.root) else f" (not a run store: no {MARKER})"
-    lines = [f"store: {s.root}{kind}",
-             f"runs: {len(runs)} ({len(weights)} with weights, {len(stale)} from older code)",
-             f"measurements: {len(measures)}", f"size: {size / 2**20:.1f} MiB",
-             f"code: {s.code} (train.fit and the {len(s.fp['code']) - 1} definitions it uses; "
-             + ", ".join(f"{k} {s.fp[k]}" for k in ENVIRONMENT) + ")"]
-    if corrupt:
-        lines.insert(4, f"set aside as corrupt: {len(corrupt)} files (*.corrupt, kept for inspection)")
-    return lines, stale
+if __name__ == "__main__":  # `python -m machinery.store` runs the command-line tool (store_cli.py, which imports this)
+    import runpy
 
-
-def stale_measures(s):
-    """Measurement files of store `s` that nothing can serve: their run is gone or their hook code changed.
-
-    A measurement is current when the path the store would look it up at now, from its run's entry and
-    its hook, is where it lies.
-    """
-    out = []
-    for path in (s.root / "measures").glob("*/*.json"):
-        run = load_json(s.root / "runs" / path.parent.name / f"{path.stem.rpartition('__')[0]}.json")
-        entry = load_json(path)
-        try:
-            req = {"model": run["model"], "train": run["train"], "seed": run["seed"], "device": run["device"],
-                   "stop": run["stop_at_exact"], "after": entry["after"]}
-            current = s.measure_path(req) == path
-        except (OSError, KeyError, TypeError, ValueError):  # no run, not a measurement, or its hook module gone
-            current = False
-        if not current:
-            out.append(path)
-    return out
-
-
-def prune(path=None):
-    """Delete the runs made by older code (with their weights) and then every measurement nothing can serve.
-
-    Returns (runs deleted, measurements deleted). Files set aside as corrupt are kept.
-    """
-    s = Store(path)
-    _, runs = summary(path)
-    for p in runs:
-        for suffix in (".json", ".pt", ".lock"):
-            p.with_suffix(suffix).unlink(missing_ok=True)
-    measures = stale_measures(s)
-    for p in measures:
-        p.unlink()
-    for folder in [*(s.root / "runs").glob("*"), *(s.root / "measures").glob("*")]:
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-    return len(runs), len(measures)
-
-
-def clear(path=None):
-    """Delete the store's own files (runs/, measures/, the marker) and the folder if nothing else is left.
-
-    Returns the names of other files found in it (kept).
-    """
-    root = store_dir(path)
-    for part in ("runs", "measures"):
-        if (root / part).exists():
-            shutil.rmtree(root / part)
-    (root / MARKER).unlink()
-    left = sorted(p.name for p in root.iterdir())
-    if not left:
-        root.rmdir()
-    return left
-
-
-def confirm(question, what, yes):
-    """Whether to go on: --yes, else a "y" typed on a terminal; not on a terminal, refuse (StoreError)."""
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise StoreError(f"{what}: not on a terminal, so pass --yes to confirm")
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--store", type=Path, default=None, help="store folder (default: ADDER_STORE or ./store)")
-    p.add_argument("--clear", action="store_true", help="delete the whole store")
-    p.add_argument("--prune", action="store_true", help="delete runs made by older code and unused measurements")
-    p.add_argument("--yes", action="store_true", help="do not ask before deleting (needed when not on a terminal)")
-    args = p.parse_args(argv)
-    root = store_dir(args.store)
-    try:
-        if root.exists() and not root.is_dir():
-            raise StoreError(f"{root} is a file, not a run store")
-        if args.clear or args.prune:
-            flag = "--clear" if args.clear else "--prune"
-            if not root.exists():
-                print(f"no run store at {root}: nothing to delete")
-                return 0
-            if not is_store(root):
-                raise StoreError(f"{root} is not a run store (no {MARKER} file in it): {flag} deleted nothing")
-            lines, stale = summary(args.store)
-            question = (f"delete the run store {root} ({lines[1]})?" if args.clear else
-                        f"delete {len(stale)} runs made by older code and the unused measurements in {root}?")
-            if not confirm(question, f"{flag} deletes files in {root}", args.yes):
-                print("nothing deleted")
-                return 1
-            if args.clear:
-                left = clear(args.store)
-                print(f"cleared {root}" + (f" (kept {len(left)} files that are not the store's: "
-                                           f"{', '.join(left[:3])})" if left else ""))
-                return 0
-            runs, measures = prune(args.store)
-            print(f"pruned {runs} runs made by older code and {measures} measurements nothing uses")
-    except (StoreError, OSError) as e:
-        print(f"machinery/store.py: {e}", file=sys.stderr)
-        return 2
-    print("\n".join(summary(args.store)[0]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    runpy.run_module("machinery.store_cli", run_name="__main__")

@@ -1,1 +1,2 @@
-"""Measurements of trained models, one module per family: its "after" hook, chart and section (registry.py)."""
+"""Measurements of trained models, one module per family: its "after" hook, chart and section (planned in
+experiments.py)."""

@@ -6,7 +6,6 @@ import statistics
 
 import numpy as np
 
-import experiments
 from plot import footer, header, plt
 
 
@@ -34,9 +33,8 @@ def all_sizes(table):
     """Every hidden size of any row, ascending (a row lacking one shows '-')."""
     return sorted({h for row in table.values() for h in row})
 
-def minimal_size(row, success=None):
-    """Smallest hidden size whose fraction of successful seeds is >= success (default SIZE_SUCCESS)."""
-    success = experiments.SIZE_SUCCESS if success is None else success
+def minimal_size(row, success):
+    """Smallest hidden size whose fraction of successful seeds is >= success (experiments.SIZE_SUCCESS)."""
     return next((h for h in sorted(row) if row[h][0] / row[h][1] >= success), None)
 
 
@@ -60,17 +58,18 @@ def size_chart(result, path):
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
-def size_section(result):
+def size_section(result, success):
+    """hidden_size_min's part of plots/README.md; success: the fraction of seeds a size needs (SIZE_SUCCESS)."""
     table = size_table(result)
     sizes = all_sizes(table)
     cap = result["series"][0]["settings"]["steps"]
     lines = header(result) + [
         f"Seeds reaching exact accuracy within {cap} steps (median first exact step) per hidden size; "
-        f"minimal size = smallest with at least {experiments.SIZE_SUCCESS:.0%} of seeds succeeding.", "",
+        f"minimal size = smallest with at least {success:.0%} of seeds succeeding.", "",
         "| cell | minimal size | smallest with any seed | " + " | ".join(f"h={h}" for h in sizes) + " |",
         "|---|---|---" + "|---" * len(sizes) + "|"]
     for cell, row in table.items():
-        m, any_seed = minimal_size(row), minimal_size(row, 1e-9)
+        m, any_seed = minimal_size(row, success), minimal_size(row, 1e-9)
         cells = [f"{row[h][0]}/{row[h][1]}" + (f" ({row[h][2]:g})" if row[h][2] else "") if h in row else "-"
                  for h in sizes]
         lines.append(f"| {cell} | {m if m else 'none'} | {any_seed if any_seed else 'none'} | "

@@ -20,15 +20,13 @@ from pathlib import Path
 
 import experiments
 import plot
-from machinery import store
-from measures import registry
+from machinery import fingerprint, plans
 from measures.cost import bptt_profile
 from report import fidelity, stats
 from report.stats import pair
 from report.tables import (
     fmt_cell,
     fmt_first,
-    section,
     seed_finals,
     seed_first_steps,
     seed_speeds,
@@ -572,7 +570,8 @@ def worst_headline(s):
 
 def stale_lines(results):
     """A warning naming every shown result made by other code than the current one (empty when none is)."""
-    stale = {eid: files for eid, r in results.items() if (files := store.stale_files(r))}
+    hooks = plans.hooks([r for plan in experiments.EXPERIMENTS.values() for r in plan()["runs"]])
+    stale = {eid: files for eid, r in results.items() if (files := fingerprint.stale_files(r, hooks))}
 
     def why(files):
         return "made before code fingerprints were recorded" if files == ["unknown"] else f"{', '.join(files)} changed"
@@ -586,8 +585,7 @@ def stale_lines(results):
 def safe_section(result):
     """The experiment's report section; one line instead when its result lacks what the section reads."""
     try:
-        write_section = registry.resolve(result["section"]) if "section" in result else section
-        return write_section(result)
+        return experiments.section(experiments.EXPERIMENTS[result["id"]]())(result)
     except PREMISE_ERRORS + (AttributeError, ImportError) as e:
         return [f"## `{result.get('id', '?')}`: {result.get('title', '')}", "",
                 f"Section not written: the result lacks what it reads ({type(e).__name__}: {e}).", ""]
@@ -596,7 +594,7 @@ def safe_section(result):
 def write_report(out_dir, quick=False):
     out_dir = Path(out_dir)
     results = {}
-    for eid in experiments.EXPERIMENTS:  # registry order, so the report reads like the study
+    for eid in experiments.EXPERIMENTS:  # the study's order, so the report reads like the study
         path = out_dir / f"{eid}.json"
         if path.exists():
             results[eid] = json.loads(path.read_text())

@@ -17,11 +17,10 @@ import pytest
 import torch
 
 import experiments
-import plot
 import source
+from machinery import plans as machinery_plans
 from machinery import runner as machinery_runner
-from machinery import store
-from measures import probe, registry
+from measures import probe
 from models import ModelConfig, build_model
 from report import claims
 
@@ -66,6 +65,7 @@ _probe = functools.lru_cache(maxsize=None)(functools.partial(
     probe.probe_eval))  # the real hook, before study() replaces it
 
 
+@functools.wraps(probe.probe_eval)  # its name, module and code: what the plans, results and store know it by
 def probe_once(model, run, seed, **args):
     """probe.probe_eval's measurement of one untrained model per layer count (its shape depends only on that)."""
     return _probe(run["model"]["num_layers"], json.dumps(args, sort_keys=True))
@@ -82,31 +82,20 @@ def study(monkeypatch, out, ids=(), charts=True):
     """source.main in quick mode with fake training: its exit code (write_report is run by the caller)."""
     monkeypatch.setattr(experiments, "QUICK", QUICK)
     monkeypatch.setattr(machinery_runner, "train_run", fake_train)
-    monkeypatch.setitem(registry.HOOKS, "probe_eval", probe_once)
+    monkeypatch.setattr(probe, "probe_eval", probe_once)  # experiments.hidden_probe plans probe.probe_eval
     monkeypatch.setattr(claims, "write_report", lambda *a, **k: None)  # each test writes it itself
     if not charts:
-        monkeypatch.setattr(plot, "draw", lambda result, path: None)
-        for name in registry.CHARTS:
-            monkeypatch.setitem(registry.CHARTS, name, lambda result, path: None)
+        monkeypatch.setattr(experiments, "chart", lambda plan: lambda result, path: None)  # every chart, one place
     return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out),
                         "--store", str(out / "store"), *ids])
 
 
 def plans():
-    return {eid: json.dumps(f()) for eid, f in experiments.EXPERIMENTS.items()}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def hash_once():
-    """The code files do not change during these tests: hash each once (every result's staleness check hashes)."""
-    with pytest.MonkeyPatch.context() as mp:
-        if hasattr(store, "source_hash"):
-            mp.setattr(store, "source_hash", functools.lru_cache(maxsize=None)(store.source_hash))
-        yield
+    return {eid: json.dumps(machinery_plans.recorded(f())) for eid, f in experiments.EXPERIMENTS.items()}
 
 
 @pytest.fixture(scope="module")
-def base(hash_once, tmp_path_factory):
+def base(tmp_path_factory):
     """The unedited quick study (fake training): its folder and its plans."""
     out = tmp_path_factory.mktemp("base")
     with pytest.MonkeyPatch.context() as mp:
@@ -169,7 +158,7 @@ def _plan_runs(name, eid):
         mp.setattr(experiments, "QUICK", QUICK)
         for const, value in EDITS[name].items():
             mp.setattr(experiments, const, value)
-        return experiments.quick_plan(experiments.EXPERIMENTS[eid]())["runs"]
+        return machinery_plans.recorded(experiments.quick_plan(experiments.EXPERIMENTS[eid]()))["runs"]
 
 
 @pytest.mark.parametrize("name", list(EDITS))
@@ -214,7 +203,34 @@ BAD = [  # (constant, value, what its one-line error must say)
     ("SIZE_SUCCESS", 50, "SIZE_SUCCESS must be a number in (0, 1], got 50"),
     ("SEEDS", "5", "SEEDS must be an integer, got '5'"),
     ("EXACT_CELL", {"cell": "rnn", "num_layers": 3}, "exact_adder: a constant of its plan has the wrong type or shape"),
+    ("EXACT_HARDENED", {"x": (1, 32)}, "EXACT_HARDENED['x'] must be (layers, hidden, settings)"),
+    ("LENGTH_OTHER_MAXLENS", [0], "each value of LENGTH_OTHER_MAXLENS"),
+    ("LENGTH_VARIANTS", {"clip": 1.0}, "LENGTH_VARIANTS['clip'] must be a dict, got 1.0"),
 ]
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_titles_name_what_is_trained(quick):
+    """Each number a title gives of the training (maxlen, layers, lr, step cap) is the first run's, also in --quick,
+    where every maxlen is shrunk: a title is filled in from the plan's settings, never from a constant."""
+    import re
+
+    for eid in experiments.EXPERIMENTS:
+        plan = experiments.planned(eid, quick)
+        first, title = experiments.settings_of(plan["runs"][0]), plan["title"]
+        said = {"maxlen": re.findall(r"(?:maxlen|trained on) (\d+)\b(?! x)", title),
+                "num_layers": re.findall(r"(\d+)[- ]layers?\b", title),
+                "steps": re.findall(r"within (\d+) steps", title), "lr": re.findall(r"\blr (\d[\d.e-]*)", title)}
+        assert {k: [float(x) for x in v] for k, v in said.items()} == {
+            k: [float(first[k])] * len(v) for k, v in said.items()}, (eid, title)
+    assert re.findall(r"maxlen (\d+)", experiments.planned("lr", quick)["title"]) == [
+        str(experiments.planned("lr", quick)["runs"][0]["train"]["maxlen"])]  # one that says it
+
+
+def test_every_checked_name_is_a_constant():
+    """CHECKS names constants that exist (a renamed constant is checked under its new name), and today's pass."""
+    assert [n for n in experiments.CHECKS if not hasattr(experiments, n) or not n.isupper()] == []
+    experiments.check_constants()
 
 
 @pytest.mark.parametrize("const, value, message", BAD, ids=[f"{c}={v!r}" for c, v, _ in BAD])
@@ -234,12 +250,12 @@ def test_a_bad_constant_stops_the_study_with_one_line(const, value, message, tmp
 def test_length_goal_picks_its_cell_comparison_run_by_settings(monkeypatch):
     monkeypatch.setattr(experiments, "LENGTH_GOAL", ("lstm", None))
     runs = experiments.length_generalization()["runs"]
-    goal = [r for r in runs if r["after"]["args"]["sums"] == experiments.LENGTH_SUMS]
+    goal = [r for r in runs if r["after"].keywords["sums"] == experiments.LENGTH_SUMS]
     assert [(r["model"]["cell"], r["train"]["maxlen"]) for r in goal] == [("lstm", experiments.LENGTH_MAXLEN)]
     monkeypatch.setattr(experiments, "LENGTH_GOAL", experiments.LENGTH_SHORT_LONG_CELL)
     monkeypatch.setattr(experiments, "LENGTH_CELLS", [("gru", None)])  # the goal's cell compared no more
     runs = experiments.length_generalization()["runs"]  # its other train lengths and variants are no goal
-    assert all(r["after"]["args"]["sums"] == experiments.LENGTH_SUMS_OTHERS for r in runs) and len(runs) > 1
+    assert all(r["after"].keywords["sums"] == experiments.LENGTH_SUMS_OTHERS for r in runs) and len(runs) > 1
 
 
 def test_attack_and_proof_go_to_the_runs_with_their_settings(monkeypatch):
@@ -250,8 +266,8 @@ def test_attack_and_proof_go_to_the_runs_with_their_settings(monkeypatch):
                                                            ({"hidden_size": 8}, 11), ({"chain_fraction": 0.0}, 5)])
     monkeypatch.setattr(experiments, "EXACT_PROOF_RUN", {"hidden_size": 16})
     args = {(r["model"]["num_layers"], r["model"]["hidden_size"], r["train"].get("chain_fraction")):
-            r["after"]["args"] for r in experiments.EXPERIMENTS["exact_adder"]()["runs"]
-            if "harden" not in r["after"]["args"]}  # the hardened series are attacked and proof-tried by their own rule
+            r["after"].keywords for r in experiments.EXPERIMENTS["exact_adder"]()["runs"]
+            if "harden" not in r["after"].keywords}  # the hardened series: attacked and proof-tried by their own rule
     small = experiments.EXACT_SMALL.get("chain_fraction")
     assert {k: a.get("attack", {}).get("candidates") for k, a in args.items()} == {
         (2, 64, None): 5, (2, 64, 0.3): 9, (1, 16, small): None,
@@ -292,5 +308,5 @@ def test_size_table_rows_come_from_the_settings():
                          s("gru", "relu", 4, [5, 7])]}
     table = sizes.size_table(result)
     assert table == {"rnn/tanh": {2: (1, 2, 10)}, "gru": {2: (0, 2, None), 4: (2, 2, 6)}}
-    text = "\n".join(sizes.size_section(result))
+    text = "\n".join(sizes.size_section(result, 0.5))
     assert "| rnn/tanh | 2 | 2 | 1/2 (10) | - |" in text and "| gru | 4 | 4 | 0/2 | 2/2 (6) |" in text

@@ -4,6 +4,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTSIDE = {"tests", "plots", "store", "benchmarks"}  # folders that hold no project module (benchmarks: by hand)
 
@@ -155,16 +157,19 @@ def test_moving_a_module_into_a_package_keeps_fingerprints(tmp_path, monkeypatch
     assert fingerprint_of(edited, monkeypatch, "hook", "f") != before
 
 
-CORE = {"data", "models", "train", "experiments", "plot"}  # the design card's modules below the three folders
+CORE = {"data", "models", "train", "plot"}  # the design card's modules below the three folders
 ENVIRONMENT = {"machinery.numerics"}  # imported first by everything that loads torch; it imports nothing
 
 
 def test_imports_flow_one_way():
-    """data <- models <- train <- experiments <- {machinery, measures, report} <- source: the core never imports the
-    folders (only the numerics every torch user sets first), and no module imports an entry point."""
+    """data <- models <- train <- measures <- experiments <- machinery <- source: the core never imports the folders
+    (only the numerics every torch user sets first), the plans import the measures they plan but nothing of the
+    machinery that runs them, and no module imports an entry point."""
     g = {m: e for m, (e, _) in graph().items()}
     up = {m: sorted(e - CORE - ENVIRONMENT) for m, e in g.items() if m in CORE and e - CORE - ENVIRONMENT}
     assert up == {}
+    assert sorted(m for m in g["experiments"] - ENVIRONMENT if m.startswith("machinery")) == []
+    assert sorted(m for m, e in g.items() if m.startswith("measures") and "experiments" in e) == []
     assert g["machinery.numerics"] == set()
     entry = {m: sorted(e & {"source", "add"}) for m, e in g.items() if e & {"source", "add"}}
     assert entry == {}
@@ -173,7 +178,7 @@ def test_imports_flow_one_way():
 def test_a_result_made_before_a_move_stays_current():
     """A fingerprint whose definitions only moved (module names differ, contents equal) is the same code; an edited
     definition, another environment or another set of hooks is not."""
-    from machinery.store import same_code
+    from machinery.fingerprint import same_code
 
     new = {"code": {"train.train_run": "a1", "data.gen_data": "b2"}, "torch": "2", "numpy": "1", "numerics": "pinned",
            "hooks": {"length_eval": {"measures.length.length_eval": "c3", "measures.beyond.SUM_CHUNK": "d4"}}}
@@ -185,3 +190,44 @@ def test_a_result_made_before_a_move_stays_current():
     assert not same_code({**moved, "numerics": "native-AVX512"}, new)
     assert not same_code({**moved, "hooks": {}}, new)
     assert not same_code(None, new)
+
+
+EXTERNAL = {"pt.py"}  # files of the source code the study reproduces (../shared/seed/), named in report/fidelity.py
+
+
+def test_files_and_constants_the_code_cites_exist():
+    """A path a module or the README names (tests/test_numerics.py, machinery/runner.py, store.py) is a file of the
+    project, and a module.CONSTANT it cites (runner.RUN_THREADS) is defined in that module: no stale citation."""
+    modules = project_modules()
+    files = {p.name for p in ROOT.rglob("*.py") if not any(q.startswith(".") for q in p.relative_to(ROOT).parts)}
+    defined = {}
+    for m, path in modules.items():
+        names = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                names |= {n.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                          for n in ast.walk(t) if isinstance(n, ast.Name)}
+        defined.setdefault(m.rpartition(".")[2], set()).update(names)
+    stale = []
+    for path in [*modules.values(), ROOT / "README.md"]:
+        text = path.read_text()
+        for cited in re.findall(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.py)\b", text):
+            if not ((ROOT / cited).exists() if "/" in cited else cited in files | EXTERNAL):
+                stale.append(f"{path.name}: {cited}")
+        for module, name in re.findall(r"\b([a-z_]+)\.([A-Z][A-Z0-9_]+)\b", text):
+            if module in defined and name not in defined[module]:
+                stale.append(f"{path.name}: {module}.{name}")
+    assert stale == []
+
+
+def test_readme_gives_about_the_number_of_tests(request):
+    """The README's "about N tests" is within 10% of the tests collected, when the whole suite is (not -k, not one
+    file): a count left behind by many new tests fails, a merge adding a few does not."""
+    items, config = request.session.items, request.config
+    every = {p.name for p in (ROOT / "tests").glob("test_*.py")}
+    if {Path(str(i.path)).name for i in items} != every or config.option.keyword or config.option.markexpr:
+        pytest.skip("only part of the suite was collected")
+    said = int(re.search(r"about ([\d,]+) tests", (ROOT / "README.md").read_text()).group(1).replace(",", ""))
+    assert abs(said - len(items)) <= 0.1 * len(items), f"the README says about {said} tests; there are {len(items)}"

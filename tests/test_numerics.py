@@ -18,8 +18,9 @@ from conftest import TINY, copy_code
 
 import experiments
 import source
-from machinery import codehash, numerics, store
+from machinery import codehash, fingerprint, numerics
 from machinery import runner as machinery_runner
+from measures import chains, length
 from models import ModelConfig
 from train import train_run
 
@@ -48,12 +49,13 @@ def python(code, **env):
                           env={**full, **env})
 
 
-FAMILY = ("import json; from machinery import numerics, store; import torch; numerics.apply(); "
-          "print(json.dumps([store.environment(), store.code_id(store.fingerprint()), numerics.describe()]))")
+FAMILY = ("import json; from machinery import fingerprint as f, numerics; import torch; numerics.apply(); "
+          "print(json.dumps([f.environment(), f.code_id(f.fingerprint()), numerics.describe()]))")
 
 
 def test_each_mode_is_its_own_family_and_code_id(monkeypatch, capsys):
-    portable = [store.environment(), store.code_id(store.fingerprint()), numerics.describe()]  # this process
+    here = fingerprint.fingerprint()
+    portable = [fingerprint.environment(), fingerprint.code_id(here), numerics.describe()]  # this process
     pinned, native = (json.loads(python(FAMILY, ADDER_NUMERICS=m).stdout) for m in ("pinned", "native"))
     vendor = numerics.vendor()
     assert portable[0]["numerics"] == "portable" and pinned[0]["numerics"] == f"pinned-{vendor}"
@@ -80,7 +82,7 @@ def test_committed_result_reproduces_bitwise_on_this_machine():
     with AVX2): a machine of another family is told so in one line, and the test skips.
     """
     result = json.loads((ROOT / "plots" / "pt_main.json").read_text())
-    if result.get("code") != store.code_id(store.fingerprint()):
+    if result.get("code") != fingerprint.code_id(fingerprint.fingerprint()):
         pytest.skip("plots/pt_main.json was made by other code (the report says so): regenerate it first")
     made, here = result["fingerprint"]["numerics"], numerics.family()
     probe = result.get("numerics", {}).get("probe")
@@ -101,14 +103,14 @@ def test_committed_result_reproduces_bitwise_on_this_machine():
 
 
 def test_fingerprint_keys_on_the_torch_version_without_its_build_tag(monkeypatch):
-    fp = store.fingerprint()
+    fp = fingerprint.fingerprint()
     monkeypatch.setattr(torch, "__version__", "2.13.0+cu128")
-    assert store.environment()["torch"] == fp["torch"] == torch.__version__.split("+")[0]
+    assert fingerprint.environment()["torch"] == fp["torch"] == torch.__version__.split("+")[0]
 
 
 def test_a_worker_with_other_code_refuses_to_run():
-    fp = store.fingerprint(["chain_eval"])
-    machinery_runner.check_code(fp, ["chain_eval"])  # the same code: runs
+    fp = fingerprint.fingerprint([chains.chain_eval])
+    machinery_runner.check_code(fp, [chains.chain_eval])  # the same code: runs
     edited = copy.deepcopy(fp)
     edited["code"]["train.fit"] = "0" * 12
     with pytest.raises(machinery_runner.CodeChanged, match=r"train\.fit"):
@@ -116,7 +118,7 @@ def test_a_worker_with_other_code_refuses_to_run():
     edited = copy.deepcopy(fp)
     edited["hooks"]["chain_eval"]["beyond.predict_digits"] = "0" * 12
     with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.predict_digits"):
-        machinery_runner.check_code(edited, ["chain_eval"])
+        machinery_runner.check_code(edited, [chains.chain_eval])
     edited = copy.deepcopy(fp)
     edited["numerics"] = "native-AVX512-intel"
     with pytest.raises(machinery_runner.CodeChanged, match="numerics"):
@@ -129,10 +131,10 @@ def code_copy(tmp_path, monkeypatch):
     dst = tmp_path / "code"
     copy_code(dst)
     monkeypatch.setattr(codehash, "ROOT", dst)
-    store.reset_fingerprints()
+    fingerprint.reset_fingerprints()
     yield dst
     monkeypatch.undo()
-    store.reset_fingerprints()
+    fingerprint.reset_fingerprints()
 
 
 def edit(path, old, new):
@@ -142,13 +144,13 @@ def edit(path, old, new):
 
 
 def test_an_edit_during_a_run_never_relabels_it(code_copy):
-    before = store.fingerprint(["length_eval"])
+    before = fingerprint.fingerprint([length.length_eval])
     edit(code_copy / "train.py", "EVAL_SIZE = 1000", "EVAL_SIZE = 999")
     edit(code_copy / "measures" / "beyond.py", "SUM_CHUNK = 250", "SUM_CHUNK = 125")
-    assert store.fingerprint(["length_eval"]) == before  # this process keeps the code it started with
-    store.reset_fingerprints()  # a worker started after the edit sees the new code, and refuses
+    assert fingerprint.fingerprint([length.length_eval]) == before  # this process keeps the code it started with
+    fingerprint.reset_fingerprints()  # a worker started after the edit sees the new code, and refuses
     with pytest.raises(machinery_runner.CodeChanged, match=r"beyond\.SUM_CHUNK.*train\.EVAL_SIZE|train\.EVAL_SIZE"):
-        machinery_runner.check_code(before, ["length_eval"])
+        machinery_runner.check_code(before, [length.length_eval])
 
 
 def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, monkeypatch, code_copy, capsys):
@@ -162,7 +164,7 @@ def test_editing_a_module_a_hook_uses_remeasures_without_retraining(tmp_path, mo
             str(tmp_path / "s"), "carry_chains"]
 
     def again():
-        store.reset_fingerprints()
+        fingerprint.reset_fingerprints()
         calls.clear()
         capsys.readouterr()
         assert source.main(args) == 0
@@ -186,7 +188,7 @@ def test_code_edits_retrain_only_what_they_change(tmp_path, monkeypatch, code_co
             str(tmp_path / "s"), "pt_main", "no_rnn"]
 
     def trained():
-        store.reset_fingerprints()
+        fingerprint.reset_fingerprints()
         capsys.readouterr()
         assert source.main(args) == 0
         out = capsys.readouterr().out

@@ -32,7 +32,7 @@ def test_maxlen_control_reruns_the_maxlen_sweep_on_train_range_sums():
     assert [r["model"] for r in main["runs"]] == [r["model"] for r in control["runs"]]
     for a, b in zip(main["runs"], control["runs"], strict=True):
         assert b["train"] == {**a["train"], "eval_split": experiments.CONTROL_EVAL_SPLIT}
-        assert a["after"]["fn"] == "position_errors"
+        assert a["after"].func is split.position_errors
     ids = list(experiments.EXPERIMENTS)
     assert ids.index("maxlen_control") == ids.index("maxlen") + 1
 

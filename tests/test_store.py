@@ -14,10 +14,11 @@ from conftest import TINY, copy_code
 
 import experiments
 import source
+from machinery import entries, fingerprint, store, store_cli
 from machinery import runner as machinery_runner
-from machinery import store
-from machinery.store import Store, canonical, lineage, truncate
-from train import train_run
+from machinery.entries import truncate
+from machinery.store import Store, lineage
+from train import canonical, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 KW = dict(maxlen=4, steps=60, lr=0.01, loss_every=10, eval_every=20, seed=3)
@@ -68,7 +69,7 @@ def test_a_longer_run_holds_every_shorter_one(stop):
     assert long["first_exact"] is not None and long["first_exact"] < 260  # so truncation at it is exercised
     for steps in (40, long["first_exact"], 260):
         short, _ = train_run({"hidden_mode": "none"}, **{**kw, "steps": steps}, stop_at_exact=stop)
-        assert store.covers(long, steps, stop)
+        assert entries.covers(long, steps, stop)
         cut = truncate(long, steps, stop, kw["loss_every"], kw["eval_every"])
         for field in ("loss_steps", "eval_steps", "loss", "accuracy", "digit_accuracy", "first_exact", "steps_run",
                       "diverged", "diverged_at"):
@@ -77,9 +78,9 @@ def test_a_longer_run_holds_every_shorter_one(stop):
 
 def test_stopped_run_covers_only_what_it_trained():
     hist = {"first_exact": 100, "steps_run": 100, "diverged": False, "diverged_at": None}
-    assert store.covers(hist, 500, True) and store.covers(hist, 100, False) and not store.covers(hist, 150, False)
+    assert entries.covers(hist, 500, True) and entries.covers(hist, 100, False) and not entries.covers(hist, 150, False)
     hist = {"first_exact": None, "steps_run": 300, "diverged": True, "diverged_at": 300}
-    assert store.covers(hist, 1000, False) and store.covers(hist, 1000, True)
+    assert entries.covers(hist, 1000, False) and entries.covers(hist, 1000, True)
 
 
 def test_code_closure_ignores_comments_docstrings_formatting_and_unused_code(tmp_path, monkeypatch):
@@ -242,10 +243,10 @@ def test_store_cli_reports_and_clears(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments, "QUICK", TINY)
     assert source.main(["--quick", "--workers", "1", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "s"),
                         "pt_main"]) == 0
-    lines, stale = store.summary(tmp_path / "s")
+    lines, stale = store_cli.summary(tmp_path / "s")
     assert lines[1] == "runs: 2 (2 with weights, 0 from older code)" and stale == []
     assert (tmp_path / "s" / store.MARKER).is_file()  # made by source.py: recognisably a store
-    assert store.main(["--store", str(tmp_path / "s"), "--clear", "--yes"]) == 0
+    assert store_cli.main(["--store", str(tmp_path / "s"), "--clear", "--yes"]) == 0
     assert not (tmp_path / "s").exists()
 
 
@@ -254,9 +255,9 @@ def test_model_from_store_predicts_like_the_trained_one(tmp_path):
            "device": "cpu", "stop": False, "after": None}
     hist, model = train_run(req["model"], **req["train"], seed=0)
     st = Store(tmp_path)
-    st.save_run(req, hist, store.weights_blob(model))
+    st.save_run(req, hist, entries.weights_blob(model))
     assert st.history(req) == (hist, True)
-    loaded = store.model_from_blob(req["model"], st.weights(req), "cpu")
+    loaded = entries.model_from_blob(req["model"], st.weights(req), "cpu")
     x = torch.randint(0, 10, (200, 5))
     model.eval(), loaded.eval()
     assert torch.equal(model(x, x), loaded(x, x))  # weights and the carried state both restored
@@ -266,12 +267,12 @@ def test_report_names_results_made_by_other_code():
     from report import claims
 
     result = {"config": {"runs": [experiments.run("a", maxlen=3, steps=10, lr=0.1)]},
-              "fingerprint": store.fingerprint()}
+              "fingerprint": fingerprint.fingerprint()}
     assert claims.stale_lines({"a": result}) == []
     fp = result["fingerprint"]
     old = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.fit": "0" * 12}}}
     hooked = {"config": {"runs": [{**result["config"]["runs"][0], "after": {"fn": "chain_eval"}}]},
-              "fingerprint": store.fingerprint()}  # made before chain_eval was fingerprinted: its hook counts too
+              "fingerprint": fingerprint.fingerprint()}  # made before chain_eval was fingerprinted: its hook counts too
     text = " ".join(claims.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
     assert "`b` (train.fit changed)" in text and "`c` (chain_eval's code (not fingerprinted) changed)" in text
     assert "`d` (made before code fingerprints were recorded)" in text

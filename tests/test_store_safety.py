@@ -14,9 +14,11 @@ from conftest import TINY
 import add
 import experiments
 import source
+from machinery import entries, store, store_cli
 from machinery import runner as machinery_runner
-from machinery import store
+from machinery.fingerprint import fingerprint
 from machinery.store import MARKER, Store, StoreError
+from measures import chains
 from models import ModelConfig, build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +28,10 @@ REQ = machinery_runner.request(RUN, 0, "cpu", False)
 
 def fake_run(st, req=REQ):
     """Write an entry without training: an untrained model's weights and a made-up history."""
-    hist = {k: None for k in store.HISTORY_FIELDS} | {"loss_steps": [5, 10], "eval_steps": [5, 10], "loss": [1, 1],
+    hist = {k: None for k in entries.HISTORY_FIELDS} | {"loss_steps": [5, 10], "eval_steps": [5, 10], "loss": [1, 1],
                                                      "accuracy": [0, 0], "digit_accuracy": [0, 0], "steps_run": 10,
                                                      "diverged": False}
-    st.save_run(req, hist, store.weights_blob(build_model(ModelConfig(**req["model"]))))
+    st.save_run(req, hist, entries.weights_blob(build_model(ModelConfig(**req["model"]))))
     return hist
 
 
@@ -65,7 +67,7 @@ def test_clear_and_prune_delete_nothing_in_a_folder_that_is_not_a_store(tmp_path
     (repo / "train.py").write_text("x = 1\n")
     (repo / "runs").mkdir()  # even with a store-like part in it
     before = sorted(p.relative_to(repo) for p in repo.rglob("*"))
-    assert store.main(["--store", str(repo), flag, "--yes"]) == 2
+    assert store_cli.main(["--store", str(repo), flag, "--yes"]) == 2
     err = one_line(capsys.readouterr().err)
     assert str(repo) in err and f"no {MARKER}" in err and "deleted nothing" in err
     assert sorted(p.relative_to(repo) for p in repo.rglob("*")) == before
@@ -75,19 +77,19 @@ def test_clear_asks_on_a_terminal_and_refuses_without_one(tmp_path, capsys, monk
     st = Store(tmp_path / "s").ensure()
     fake_run(st)
     (st.root / "notes.txt").write_text("mine")  # not the store's: --clear keeps it
-    assert store.main(["--store", str(st.root), "--clear"]) == 2  # pytest's stdin is no terminal
+    assert store_cli.main(["--store", str(st.root), "--clear"]) == 2  # pytest's stdin is no terminal
     assert "pass --yes" in one_line(capsys.readouterr().err) and entry_files(st)[0].exists()
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     answers = iter(["n", "y"])
     monkeypatch.setattr("builtins.input", lambda q: next(answers))
-    assert store.main(["--store", str(st.root), "--clear"]) == 1 and entry_files(st)[0].exists()
-    assert store.main(["--store", str(st.root), "--clear"]) == 0
+    assert store_cli.main(["--store", str(st.root), "--clear"]) == 1 and entry_files(st)[0].exists()
+    assert store_cli.main(["--store", str(st.root), "--clear"]) == 0
     assert sorted(p.name for p in st.root.iterdir()) == ["notes.txt"]
 
 
 def test_prune_drops_older_code_and_the_measurements_nothing_uses(tmp_path):
-    st = Store(tmp_path / "s").ensure()
-    after = {"fn": "chains.chain_eval", "args": {}}
+    st = Store(tmp_path / "s", fingerprint([chains.chain_eval])).ensure()
+    after = {"fn": "chain_eval", "args": {}}
     req = {**REQ, "after": after}
     fake_run(st, req)
     st.save_measure(req, {"kept": True})
@@ -102,7 +104,7 @@ def test_prune_drops_older_code_and_the_measurements_nothing_uses(tmp_path):
     (measures / f"{json_path.stem.replace('_s10_', '_s20_')}__{current.stem.rpartition('__')[2]}.json").write_text(
         current.read_text())  # a run that was never stored
     (measures / f"{json_path.stem}__{'e' * 10}.json").write_text("{trunc")
-    assert store.prune(st.root) == (1, 4)
+    assert store_cli.prune(st.root) == (1, 4)
     assert sorted(p.name for p in json_path.parent.iterdir()) == sorted([json_path.name, pt_path.name])
     assert [p.name for p in measures.iterdir()] == [current.name] and st.measure(req) == {"kept": True}
 
@@ -168,7 +170,7 @@ def test_an_entry_is_served_only_whole(tmp_path, capsys):
 
 def test_a_corrupt_measurement_is_set_aside_and_measured_again(tmp_path, capsys):
     st = Store(tmp_path)
-    req = {**REQ, "after": {"fn": "chains.chain_eval", "args": {}}}
+    req = {**REQ, "after": {"fn": "chain_eval", "args": {}}}
     st.save_measure(req, [1, 2])
     path = st.measure_path(req)
     path.write_text('{"after": null}')
@@ -221,7 +223,7 @@ def test_a_store_that_is_a_file_is_refused_before_training(tmp_path, capsys, mon
     assert calls == []
     assert "is a file, not a folder" in refused(capsys, add.main(["1", "2", "--seed", "0", "--store",
                                                                  str(tmp_path / "f")]))  # a store model
-    assert "is a file" in refused(capsys, store.main(["--store", str(tmp_path / "f")]))
+    assert "is a file" in refused(capsys, store_cli.main(["--store", str(tmp_path / "f")]))
 
 
 def test_a_folder_that_is_not_a_store_is_refused_and_an_old_store_adopted(tmp_path, capsys):
@@ -285,7 +287,7 @@ def test_a_damaged_result_is_named_set_aside_and_rebuilt_from_the_store_only(tmp
     truncated = (out / "pt_main.json").read_text()[:500]
     (out / "pt_main.json").write_text(truncated)
     (out / "cells.json").write_text("{}")  # damaged too, but not run now
-    store.clear(st)  # a fresh clone: only the JSONs
+    store_cli.clear(st)  # a fresh clone: only the JSONs
     calls.clear()
     capsys.readouterr()
     assert source.main([*args, "pt_main"]) == 0

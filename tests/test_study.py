@@ -152,3 +152,28 @@ def test_cli_list():
     proc = subprocess.run([sys.executable, "source.py", "--list"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.split() == list(experiments.EXPERIMENTS)
+
+
+def test_exact_chart_axes_read_as_seed_counts_and_sizes(quick_results, monkeypatch, tmp_path):
+    """exact_adder's bars are ticked 0..seeds (not to the room kept for notes), its size axis by the sizes drawn (16,
+    32), not as 2 x 10^1."""
+    from measures.exact import verdicts
+
+    result = json.loads((quick_results / "exact_adder.json").read_text())
+    figs = []
+    monkeypatch.setattr(plot, "save", lambda fig, path, title: figs.append(fig))
+    monkeypatch.setattr(verdicts, "write_certificate", lambda result, folder: None)
+    experiments.chart(experiments.planned("exact_adder"))(result, tmp_path / "exact_adder.png")
+    fig = figs[0]
+    fig.canvas.draw()
+    axes = {ax.get_title(): ax for ax in fig.axes}
+    bars, sizes = axes["where each seed first fails the worst-case suite"], axes[
+        "seeds passing the worst-case suite vs network size"]
+    low, high = bars.get_xlim()
+    ticks = [t for t in bars.get_xticks() if low <= t <= high]
+    assert high > len(result["config"]["seeds"]) and max(ticks) == len(result["config"]["seeds"])
+    labels = [t.get_text() for t in sizes.get_xticklabels(minor=False) + sizes.get_xticklabels(minor=True)
+              if t.get_text()]
+    drawn = {s["settings"]["hidden_size"] for s in result["series"]}
+    assert labels and all(label.isdigit() and int(label) in drawn for label in labels)
+    plt.close(fig)

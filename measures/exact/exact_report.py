@@ -7,7 +7,6 @@ import statistics
 
 import numpy as np
 
-import experiments
 from measures.exact import verdicts
 from measures.exact.verdicts import digits_word, params
 
@@ -89,14 +88,13 @@ def frontier(result):
     return {k: sorted(v) for k, v in out.items()}
 
 
-def smallest_series(result, goal=None):
-    """The series with the fewest parameters whose pass fraction is >= goal (default EXACT_GOAL); None if none."""
-    goal = experiments.EXACT_GOAL if goal is None else goal
+def smallest_series(result, goal):
+    """The series with the fewest parameters whose pass fraction is >= goal (experiments.EXACT_GOAL); None if none."""
     ok = [s for s in result["series"] if passed(s) / len(s["seeds"]) >= goal]
     return min(ok, key=params) if ok else None  # ties: the first planned
 
 
-def smallest(result, goal=None):
+def smallest(result, goal):
     """(label, parameters) of smallest_series; None if none passes."""
     s = smallest_series(result, goal)
     return None if s is None else (s["label"], params(s))
@@ -129,13 +127,15 @@ def wrap(label, width=26):
     return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
 
 
-def exact_chart(result, path):
+def exact_chart(result, path, goal):
     """The sums (seed 0 of today's recipe and of the smallest passing net), the frontier, recipes and the attack;
-    and beside the chart the certificate of the smallest proven model (verdicts.write_certificate)."""
-    from plot import plt, save
+    and beside the chart the certificate of the smallest proven model (verdicts.write_certificate).
+
+    goal: the fraction of seeds a size must pass (experiments.EXACT_GOAL)."""
+    from plot import count_axis, plt, save, value_axis
 
     series = result["series"]
-    best = smallest_series(result)
+    best = smallest_series(result, goal)
     shown = [series[0]] + ([best] if best is not None and best is not series[0] else [])
     fig = plt.figure(figsize=(16, 12))
     grid = fig.add_gridspec(3, 2, height_ratios=[1.3, 1, 1])
@@ -173,8 +173,9 @@ def exact_chart(result, path):
         st = best["settings"]
         ax.plot([st["hidden_size"]], [passed(best)], marker="*", markersize=14, linestyle="none", color="C3",
                 label=f"{st['num_layers']} layer(s): {wrap(best['label'], 40)}")
-    ax.axhline(experiments.EXACT_GOAL * len(result["config"]["seeds"]), color="gray", linestyle=":")
-    ax.set(xscale="log", xlabel="hidden units per layer", ylabel="seeds passing the whole suite",
+    ax.axhline(goal * len(result["config"]["seeds"]), color="gray", linestyle=":")
+    value_axis(ax, [s["settings"]["hidden_size"] for s in sized] + ([st["hidden_size"]] if recipes else []))
+    ax.set(xlabel="hidden units per layer", ylabel="seeds passing the whole suite",
            title="seeds passing the worst-case suite vs network size",
            ylim=(-0.3, len(result["config"]["seeds"]) + 0.3))
     ax.legend(fontsize=7, loc="lower right")
@@ -193,7 +194,8 @@ def exact_chart(result, path):
         small = smallest_failing_length(s)
         if small is not None:
             ax.text(bottom[i] + 0.1, i, f"shortest failing sum: {small:,} digits", va="center", fontsize=7)
-    ax.set_xlim(0, len(result["config"]["seeds"]) * 1.6)
+    ax.set_xlim(0, len(result["config"]["seeds"]) * 1.6)  # room right of the bars for their notes
+    count_axis(ax, len(result["config"]["seeds"]))
     ax.set(yticks=range(len(series)), xlabel="seeds", title="where each seed first fails the worst-case suite")
     ax.set_yticklabels([wrap(s["label"]) for s in series], fontsize=8)
     ax.invert_yaxis()
@@ -234,7 +236,8 @@ def exact_chart(result, path):
     verdicts.write_certificate(result, path.parent)  # beside the chart: the smallest proven model's
 
 
-def exact_section(result):
+def exact_section(result, goal):
+    """exact_adder's part of plots/README.md; goal: the fraction of seeds a size must pass (experiments.EXACT_GOAL)."""
     from plot import footer, header
 
     series, n = result["series"], len(result["config"]["seeds"])
@@ -278,10 +281,10 @@ def exact_section(result):
                      + (digits_word(small) if small is not None else "none fails" if passed(s) == len(xs) else
                         "not stored") + f" | {failure_cell(s['seeds'], xs)} | "
                      + f"{statistics.median(min_margin(x) for x in xs):.2f} |")
-    best = smallest(result)
-    lines += ["", (f"Smallest network passing the whole suite for ≥ {experiments.EXACT_GOAL:.0%} of {n} seeds: "
+    best = smallest(result, goal)
+    lines += ["", (f"Smallest network passing the whole suite for ≥ {goal:.0%} of {n} seeds: "
                    f"**{best[0]}** ({best[1]:,} parameters besides the embedding)." if best else
-                   f"No network passed the whole suite for ≥ {experiments.EXACT_GOAL:.0%} of {n} seeds.")]
+                   f"No network passed the whole suite for ≥ {goal:.0%} of {n} seeds.")]
     for layers, rows in sorted(frontier(result).items()):
         lines.append(f"- {layers} layer(s): " + ", ".join(f"{h} units {p}/{k}" for h, p, k, _ in rows) + ".")
     for what in ("attack", "proof"):  # an edit of the constants may have removed either

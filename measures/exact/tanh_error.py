@@ -8,7 +8,7 @@ own error (a few float64 ulps, 2^-29 of a float32 ulp each) moves an error measu
 
 measure(bits) takes float32 bit patterns (uint32) and returns the largest error over them, in float32 ulps of the
 true value and absolute; benchmarks/bench_tanh.py sweeps every finite float32 (2^32 patterns, a few minutes),
-tests/test_tanh_error.py a strided sample of all of them (seconds). The proof is for the CPU: add.py runs a proven
+tests/test_recheck.py a strided sample of all of them (seconds). The proof is for the CPU: add.py runs a proven
 model there (CUDA's tanh is another library, not measured).
 """
 import numpy as np

@@ -13,7 +13,9 @@ weights the result keeps for each proven seed, its boxes searched again (proof.s
 import statistics
 from pathlib import Path
 
-from experiments import MODEL_KEYS
+from models import ModelConfig
+
+MODEL_KEYS = set(ModelConfig.__dataclass_fields__)  # a series' settings that build its model
 
 CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
 
