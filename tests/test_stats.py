@@ -4,7 +4,7 @@ import statistics
 
 import pytest
 
-from report import stats
+from judge import stats
 
 # Two-sided 95% critical values of Student's t (any statistics textbook's table).
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 9: 2.262, 10: 2.228, 30: 2.042}

@@ -7,7 +7,7 @@ import json
 import statistics
 
 import plot
-from report import stats
+from judge import stats
 
 
 def seed_speeds(series, upto=None):
