@@ -400,3 +400,99 @@ def test_heatmap_draws_and_writes_never_seed_counts_and_divergence(tmp_path):
                                         "wall_seconds": 1.0, "torch": "x"}))
     assert "| 0.001 | 500 (3/5) | never (1/5, 2 diverged) |" in section
     assert "500 (3/5)" in tables.summary_line(res)
+
+
+def test_an_outlier_seed_makes_a_part_fragile():
+    """Four seeds show zero ahead by 0.1, one seed behind by 0.3: undecided, but holds without that seed."""
+    other = [0.6, 0.61, 0.62, 0.63, 0.64]
+    zero = [o + d for o, d in zip(other, [0.10, 0.11, 0.09, 0.10, -0.30], strict=True)]
+    parts, _, found = judge("C8", {"h0_init": h0(zero, other, inits=("randn", "zero"))})
+    assert parts[0].outcome == "undecided" and parts[0].fragile == [(4, "holds")]
+    assert found == "undecided at n = 5 (fragile: 1 of its parts flip when one seed is left out)"
+    rows = claims.claims_table({"h0_init": h0(zero, other, inits=("randn", "zero"))})
+    assert "**fragile**: without seed 4: holds" in next(r for r in rows if r.startswith("| C8 |"))
+    parts, _, _ = judge("C8", {"h0_init": h0(FAST, SLOW, inits=("randn", "zero"))})
+    assert parts[0].fragile == [] and claims._loo(parts[0]) == "stable"
+
+
+def long_modes(carry_first, n_evals=20):
+    """hidden_mode_len50: none exact from the first evaluation, carry at carry_first[s] there and exact after."""
+    steps = [50 * (i + 1) for i in range(n_evals)]
+    out = []
+    for mode, firsts in (("carry", carry_first), ("none", [1.0] * len(carry_first))):
+        curves = [[v] + [1.0] * (n_evals - 1) for v in firsts]
+        s = series(f"hidden_mode={mode}", [0] * len(firsts), curves=curves, hidden_mode=mode, maxlen=50)
+        out.append({**s, "steps": steps, "loss_steps": steps, "loss": [[1.0] * n_evals for _ in firsts]})
+    return result(*out)
+
+
+def test_a_part_that_needs_the_long_run_depends_on_run_length():
+    """A 0.2 gap at the first of 20 evaluations is 0.01 in learning speed (alike within 0.02); at half length it is
+    0.02 (not alike): the equivalence rests on the evaluations after the ceiling, and does not count."""
+    firsts = [0.8, 0.79, 0.81, 0.8, 0.8]
+    parts, _, found = judge("C2", {"hidden_mode_len5": modes(SLOW, FAST), "hidden_mode_len50": long_modes(firsts)})
+    assert parts[1].text == "maxlen 50: none and carry alike"
+    assert parts[1].half != "holds" and parts[1].outcome == vocab.RUN_LENGTH
+    assert found == "confirmed"  # the maxlen-5 part holds; the run-length part is not counted
+    assert "a delay of 20 steps in a 1000-step run" in parts[1].margin and "passes from ±0.01" in parts[1].margin
+    flat = modes(FAST, SAME)  # alike at every evaluation: the same outcome at half length
+    parts, _, _ = judge("C2", {"hidden_mode_len5": modes(SLOW, FAST), "hidden_mode_len50": flat})
+    assert parts[1].outcome == parts[1].half == "holds"
+
+
+def test_holm_undecides_what_one_test_alone_would_decide():
+    """Three parts at p ~ 0.03 each: each would hold alone, none survives the family's adjustment."""
+    noise = [0.015, -0.015, 0.025, -0.025, 0.0]
+    base = [0.5, 0.55, 0.6, 0.65, 0.7]
+    speeds_ = [[b + 0.09 - k * (0.03 + e) for b, e in zip(base, noise, strict=True)] for k in range(4)]
+    parts, _, found = judge("C7", {"layers": layers(*speeds_)})
+    alone = [p.tests[0][1] for p in parts]
+    assert all(0.01 < p < 0.05 for p in alone) and [p.outcome for p in parts] == ["undecided"] * 3
+    assert found == "undecided at n = 5" and "(Holm 0.0" in parts[0].p_text() and "paired t: 0.03" in parts[0].p_text()
+    adjusted = sorted(x for p in parts for x in p.adjusted[:1])
+    assert adjusted[0] == pytest.approx(3 * min(alone))  # three parts open: the smallest p times three
+
+
+def test_undecided_parts_say_which_way_the_estimate_points():
+    assert "points toward the claim" in part_text("C8", {"h0_init": h0(NOISY, FAST)})
+    assert "points against the claim" in part_text("C8", {"h0_init": h0(FAST, NOISY)})
+
+
+def test_a_rate_gets_a_binomial_interval_not_a_count():
+    text = part_text("C6", {"lr": lrs(False, 0.3, 50, n=5)})
+    assert "diverged 0/5, 95% CI of the rate [0.00, 0.52]; binomial test of 1/2, p = 0.062" in text
+    assert "lr 0.1 diverges to NaN (most seeds) | binomial (rate 1/2) | - |" in text and "| undecided |" in text
+
+
+def test_c10_judges_whether_the_zero_state_interacts_with_depth():
+    flat = {"layers": layers(FAST, SAME, SLOW), "layers_zero": layers(*(
+        [v + 0.05 for v in s] for s in (FAST, SAME, SLOW)), mode="zero")}
+    parts, notes, found = judge("C10", flat)
+    assert found == "confirmed" and "1: +0.0500, 2: +0.0500, 3: +0.0500" in notes[0]
+    grows = {"layers": layers(FAST, SAME, SLOW), "layers_zero": layers(FAST, [v + 0.05 for v in SAME],
+                                                                       [v + 0.2 for v in SLOW], mode="zero")}
+    parts, _, found = judge("C10", grows)
+    assert parts[0].outcome == "contradicted" and found == "refuted"
+
+
+def test_c3_says_which_part_is_by_construction():
+    res = {"no_rnn": result(series("no RNN", [0.0] * 5, cell="linear", maxlen=5), series("RNN", FAST, maxlen=5))}
+    parts, notes, found = judge("C3", res)
+    assert parts[0].outcome == vocab.BY_CONSTRUCTION and "cannot be right on any test sum" in parts[0].stat
+    assert parts[1].outcome == "holds" and found == "confirmed"
+    assert "below the top digit is at most 0.000" in notes[0]
+    rows = claims.claims_table(res)
+    assert "*true by construction*" in next(r for r in rows if r.startswith("| C3 |"))
+
+
+def test_findings_list_every_other_source_conclusion_and_the_lstm_qualifier():
+    text = "\n".join(findings.other_lines({}))
+    assert text.count("\n- §") == len(findings.OTHERS) and "not run yet (cells)" in text
+    st = {"cell": "lstm", "maxlen": 10}
+    ext = {"lengths": [10, 100000], "accuracy": [1.0, 1.0], "n_sums": [1000, 10], "reduced": [False, False]}
+    length = {"series": [{"label": "lstm", "settings": st, "extra": [ext] * 5}]}
+    chain = {"length": 1000, "nines_plus_one": False, "one_plus_nines": True}
+    chains_ = {"series": [{"label": "lstm", "settings": st, "seeds": [0, 1, 2, 3, 4],
+                           "extra": [{**chain, "nines_plus_one": i == 0} for i in range(5)]}]}
+    text = " ".join(findings.worst_case_lines({"length_generalization": length, "carry_chains": chains_}))
+    assert "exact on 100,000-digit sums for 5/5 seeds" in text and "get 99…9 + 1 right for 1/5" in text
