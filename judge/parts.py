@@ -31,6 +31,7 @@ class Part:
         self.note = note  # what an undecided part would need (seeds, and which way the estimate points)
         self.adjusted = None  # the tests' family-adjusted p-values, once a family was adjusted (decide)
         self.fragile, self.half = None, None  # set by report/robust.py: seeds whose drop flips it; half-length outcome
+        self.whole = None  # the outcome on the whole runs, where the half-length one differs (report/robust.py)
 
     def decide(self, adjusted):
         """Re-read the outcome from family-adjusted p-values (same order as tests); fixed outcomes stay."""
@@ -131,12 +132,12 @@ def rate(text, k, n, event):
 def ratio_above(text, ratios, claimed):
     """The part "the ratio exceeds `claimed`": a one-sample t-test on log ratios; geometric mean with its CI."""
     logs = [math.log(r) for r in ratios]
-    c = stats.Comparison(logs, [math.log(claimed)], paired=False)
+    c = stats.Comparison(logs, [math.log(claimed)] * len(logs))  # differences from the claim: a one-sample test
     gm, lo, hi = stats.geometric(ratios)
     stat = (f"geometric mean {gm:.1f}x, {1 - stats.ALPHA:.0%} CI [{lo:.1f}x, {hi:.1f}x] vs claimed {claimed:g}x "
             f"(median {statistics.median(ratios):.1f}x); t on log ratios, t({c.df}) = {c.t:.2f}")
     part = Part(text, "undecided", "one-sample t (log ratio)", "-", stat, len(ratios),
-                [(c.test, c.p, "holds" if c.diff > 0 else "contradicted")], direction_note(c, "above"))
+                [("one-sample t", c.p, "holds" if c.diff > 0 else "contradicted")], direction_note(c, "above"))
     part.decide([c.p])
     return part
 

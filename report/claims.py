@@ -578,7 +578,8 @@ def claims_table(results):
         for i, p in enumerate(parts):
             stat = p.stat + (f"; {p.note}" if p.note and p.outcome == "undecided" else "")
             cells = " | ".join(str(x) for x in (p.text, p.test, p.margin, stat, p.p_text(), p.half or "-", _loo(p)))
-            rows.append((head if i == 0 else "| | |") + f" {cells} | *{p.outcome}* | "
+            outcome = f"*{p.outcome}*" + (f" (whole run: {p.whole})" if p.whole else "")
+            rows.append((head if i == 0 else "| | |") + f" {cells} | {outcome} | "
                         + (f"**{found}** |" if i == 0 else "|"))
         if notes.get(cid):
             extra = [*extra, f"*source's figure:* {notes[cid]}"]

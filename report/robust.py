@@ -102,7 +102,7 @@ def settle(results, claims, judge):
             q = halves[i]
             p.half = None if q is None else q.outcome
             if q is not None and q.outcome != p.outcome and p.outcome not in NOT_COUNTED:
-                p.outcome = RUN_LENGTH
+                p.whole, p.outcome = p.outcome, RUN_LENGTH
         out[cid] = (parts, notes, fixed or claim_verdict(parts))
     return out, m
 
