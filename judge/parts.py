@@ -3,6 +3,7 @@ rate, ratio_above), and verdict (parts -> the claim's word). Any section can say
 
     part = differs("none learns faster than carry", "none", a, "carry", b)   # a, b: per-seed values, paired
     part.outcome, part.row()   # "holds" / "contradicted" / "alike" / "undecided", the table row
+    part.sentence()            # "none learns faster than carry: holds (none 0.909 vs carry 0.863; paired t, ...)"
 
 A Part keeps the p-value of every test whose rejection would decide it (`tests`: [(test, p, outcome if rejected)],
 in order of precedence), so a family of parts can be adjusted together (report/robust.py: Holm) and `decide`
@@ -53,6 +54,12 @@ class Part:
 
     def row(self):
         return (self.text, self.test, self.margin, self.stat, self.outcome)
+
+    def sentence(self):
+        """'none learns faster than carry: holds (none 0.909 vs carry 0.863; paired t, ...)': one line for a section
+        (one test, unadjusted: a section's part is not in the claims' family)."""
+        return f"{self.text}: {self.outcome} ({self.stat}" + (f"; {self.note}" if self.outcome == "undecided"
+                                                               else "") + ")"
 
 
 def fmt_p(p):

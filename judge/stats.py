@@ -276,19 +276,6 @@ def alike(a, b, margin, paired=True):
     return {1: True, -1: False, 0: None}[c.equivalence(margin)], c
 
 
-def undecided_note(c, margin=None):
-    """'undecided at n = 5 (about 14 seeds would decide it)' for a Comparison that decided nothing."""
-    need = c.seeds_needed(margin)
-    if need is None:
-        why = ("no seed count would: the gap is not inside the margin" if margin is not None
-               else "no seed count would: the observed gap is 0")
-    elif need >= MAX_SEEDS:
-        why = f"more than {MAX_SEEDS:,} seeds would be needed"
-    else:
-        why = f"about {need} seeds would decide it at {POWER:.0%} power"
-    return f"undecided at n = {c.n} ({why})"
-
-
 def median_first(firsts):
     """Median over seeds of the first exact step, "never" (None) ranked after every step; None if never."""
     if not firsts:

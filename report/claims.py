@@ -49,6 +49,7 @@ from machinery import store
 from measures import registry
 from measures.cost import bptt_profile
 from report import fidelity, findings, robust
+from train import EVAL_EVERY
 
 C1_STEPS = fidelity.C1_STEPS  # C1: the report's step budget to accuracy 1.0 at maxlen 10 (its home: fidelity.py)
 CARRY_SLOWDOWN = 4.0  # C2: the report's "carry is ~4x slower per step"
@@ -69,8 +70,10 @@ def verdict_rule(family):
         f"shown; a claimed difference shown to be smaller than the margin (TOST at level {a}) is *alike* (counts",
         "against the claim); a claim that two settings are alike *holds* only when TOST shows it.",
         f"**Margin**: {MARGIN:g} in learning speed for every part, chosen after the first results were reported;",
-        "its reason: it is a delay of 2% of a run's steps (6 steps of 300, 20 of 1,000), less than one evaluation",
-        "interval (50 steps), so below what the accuracy curve can locate. Each equivalence states it in its own",
+        f"its reason: it is a delay of {MARGIN:.0%} of a run's steps ({MARGIN * 300:g} steps of 300,",
+        f"{MARGIN * 1000:g} of 1,000), less than one evaluation interval ({EVAL_EVERY} steps) in runs of up to",
+        f"{EVAL_EVERY / MARGIN:,.0f} steps, so below what the accuracy curve can locate. Each equivalence states",
+        "it in its own",
         "run's steps and accuracy points, and the smallest margin at which it would pass, so a reader can apply",
         f"their own. **Family**: the {family[0]} tests that can decide one of the {family[1]} tested parts of",
         "C1-C10 (one per part; two where a difference could also be shown alike, or an equivalence shown apart:",

@@ -496,3 +496,11 @@ def test_findings_list_every_other_source_conclusion_and_the_lstm_qualifier():
                            "extra": [{**chain, "nines_plus_one": i == 0} for i in range(5)]}]}
     text = " ".join(findings.worst_case_lines({"length_generalization": length, "carry_chains": chains_}))
     assert "exact on 100,000-digit sums for 5/5 seeds" in text and "get 99…9 + 1 right for 1/5" in text
+
+
+def test_a_section_states_a_verdict_in_one_call():
+    """The vocabulary needs nothing of report/: a measure's section says "X faster than Y" with its test."""
+    line = vocab.differs("gru learns faster than lstm", "gru", FAST, "lstm", SLOW).sentence()
+    assert line.startswith("gru learns faster than lstm: holds (gru 0.920 vs lstm 0.620; paired t, diff +0.3")
+    line = vocab.differs("zero faster than randn", "zero", NOISY, "randn", FAST).sentence()
+    assert ": undecided (" in line and "undecided at n = 5: the estimate points toward the claim" in line

@@ -4,7 +4,7 @@ import statistics
 
 import pytest
 
-from judge import stats
+from judge import parts, stats
 
 # Two-sided 95% critical values of Student's t (any statistics textbook's table).
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 9: 2.262, 10: 2.228, 30: 2.042}
@@ -93,7 +93,8 @@ def test_seeds_needed_grows_with_noise_and_matches_the_formula():
     noisier = stats.Comparison([y + m + 2 * (x - y - m) for x, y in zip(a, b, strict=True)], b)
     assert noisier.diff == pytest.approx(m) and noisier.seeds_needed() > n
     assert stats.Comparison([1.0, 2.0], [1.0, 2.0]).seeds_needed() is None  # no gap: nothing to detect
-    assert "undecided at n = 5" in stats.undecided_note(c)
+    note = parts.direction_note(c, "above")
+    assert note.startswith("undecided at n = 5: the estimate points toward the claim") and f"about {n} seeds" in note
 
 
 def test_median_first_ranks_never_last():
