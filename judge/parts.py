@@ -108,14 +108,16 @@ def differs(text, name_a, a, name_b, b, paired=True, margin=MARGIN, fmt="{:.3f}"
 def same(text, name_a, a, name_b, b, paired=True, margin=MARGIN, fmt="{:.3f}", runs=None):
     """The part "a and b are alike": holds (TOST within margin) / contradicted (apart beyond it) / undecided.
 
-    runs: a series of learning speeds compared, to state the margin in its steps and accuracy points.
+    runs: the series whose learning speeds are compared (a's, or (a's, b's)), to state the margin in their steps
+    and accuracy points.
     """
     c = stats.Comparison(a, b, paired)
     lo, hi = c.interval(1 - 2 * stats.ALPHA)
     stat = (f"{name_a} {_mean(a, fmt)} vs {name_b} {_mean(b, fmt)}; {c.stat()}; "
             f"{1 - 2 * stats.ALPHA:.0%} CI of the gap [{lo:+.3g}, {hi:+.3g}]")
     tests = [("TOST", c.p_alike(margin), "holds"), ("beyond margin", c.p_apart(margin), "contradicted")]
-    why = f" ({margin_reason(runs, margin)})" if runs is not None else ""
+    pair_ = runs if isinstance(runs, tuple) else (runs, None)
+    why = f" ({margin_reason(pair_[0], margin, pair_[1])})" if runs is not None else ""
     part = Part(text, "undecided", f"TOST ({c.test})", f"±{margin:g}{why}; passes from ±{c.smallest_margin():.3g}",
                 stat, c.n, tests, direction_note(c, "alike", margin))
     part.comparison = c
@@ -173,13 +175,22 @@ def identical(sa, sb):
     return sa["seeds"] == sb["seeds"] and sa["accuracy"] == sb["accuracy"]
 
 
-def margin_reason(series, margin=MARGIN):
-    """Why a learning-speed margin is small, in steps and in accuracy points, for the runs of `series`.
+def margin_reason(series, margin=MARGIN, other=None):
+    """Why a learning-speed margin is small, in steps and in accuracy points, for the runs of `series`; with the
+    `other` arm, where the two arms' mean accuracies differ most.
 
     Learning speed is the mean accuracy over E evaluations of a run of S steps: a curve delayed by d steps loses
     about d / S of it, and a gap at one evaluation alone of x accuracy points moves it by x / E.
     """
     steps, evals = series["steps"][-1], len(series["steps"])
     interval = series["steps"][1] - series["steps"][0] if evals > 1 else steps
-    return (f"{margin:g} = a delay of {margin * steps:.0f} steps in a {steps}-step run (the evaluations are "
-            f"{interval} steps apart) or {100 * margin * evals:.0f} accuracy points at one of its {evals} evaluations")
+    out = (f"{margin:g} = a delay of {margin * steps:.0f} steps in a {steps}-step run (the evaluations are "
+           f"{interval} steps apart) or {100 * margin * evals:.0f} accuracy points at one of its {evals} evaluations")
+    if other is not None and other["steps"] == series["steps"]:
+        def mean_at(s, i):
+            return statistics.fmean(c[i] if c[i] is not None else 0.0 for c in s["accuracy"])
+
+        gaps = [mean_at(series, i) - mean_at(other, i) for i in range(evals)]
+        i = max(range(evals), key=lambda j: abs(gaps[j]))
+        out += f"; the arms differ most at step {series['steps'][i]}: {100 * gaps[i]:+.1f} accuracy points"
+    return out

@@ -149,7 +149,7 @@ def _c2(r):
         if claim == "faster":
             parts.append(differs(f"maxlen {maxlen}: none learns faster than carry", "none", a, "carry", b, paired))
         else:
-            parts.append(same(f"maxlen {maxlen}: none and carry alike", "none", a, "carry", b, paired, runs=c))
+            parts.append(same(f"maxlen {maxlen}: none and carry alike", "none", a, "carry", b, paired, runs=(n, c)))
             top = ceiling_step(c, n)
             if top is not None and top <= c["steps"][len(c["steps"]) // 2]:
                 notes.append(f"at maxlen {maxlen} both modes are at the ceiling: every seed exact from step {top} "
@@ -248,7 +248,7 @@ def _c4(r):
                              "not a finding")
                 continue
             a, b, paired = speeds(sa, sb)
-            parts.append(same(f"{ma} and {mb} alike", ma, a, mb, b, paired, runs=sa))
+            parts.append(same(f"{ma} and {mb} alike", ma, a, mb, b, paired, runs=(sa, sb)))
     return parts, notes, None
 
 
@@ -275,7 +275,7 @@ def _c5(r):
     if len(ms) >= 3:
         a, b, paired = speeds(split[ms[-1]], split[ms[-2]])
         parts.append(same(f"saturates: maxlen {ms[-1]} and {ms[-2]} alike", f"maxlen {ms[-1]}", a,
-                          f"maxlen {ms[-2]}", b, paired, runs=split[ms[-1]]))
+                          f"maxlen {ms[-2]}", b, paired, runs=(split[ms[-1]], split[ms[-2]])))
         start = ms[-1]  # the plateau: the shortest length from which every consecutive pair is shown alike
         for lo, hi in reversed(list(zip(ms, ms[1:], strict=False))):
             a, b, paired = speeds(split[hi], split[lo])

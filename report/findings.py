@@ -105,7 +105,7 @@ def _relu_tanh(r):
     relu = stats.find_series(r["cells"], cell="rnn", nonlinearity="relu")
     tanh = stats.find_series(r["cells"], cell="rnn", nonlinearity="tanh")
     a, b, paired = speeds(tanh, relu)
-    p = same("alike", "tanh", a, "relu", b, paired, runs=tanh)
+    p = same("alike", "tanh", a, "relu", b, paired, runs=(tanh, relu))
     fr, ft, paired = pair(relu, seed_first_steps(relu), tanh, seed_first_steps(tanh))
     q = differs("tanh first", "relu", fr, "tanh", ft, paired, margin=None)
     return (f"learning speed alike: {p.outcome} ({p.stat}); first exact step, rnn/tanh before rnn/relu: "

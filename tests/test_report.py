@@ -435,6 +435,7 @@ def test_a_part_that_needs_the_long_run_depends_on_run_length():
     assert parts[1].half != "holds" and parts[1].outcome == vocab.RUN_LENGTH
     assert found == "confirmed"  # the maxlen-5 part holds; the run-length part is not counted
     assert "a delay of 20 steps in a 1000-step run" in parts[1].margin and "passes from ±0.01" in parts[1].margin
+    assert "the arms differ most at step 50: +20.0 accuracy points" in parts[1].margin  # none 1.0 vs carry 0.8
     flat = modes(FAST, SAME)  # alike at every evaluation: the same outcome at half length
     parts, _, _ = judge("C2", {"hidden_mode_len5": modes(SLOW, FAST), "hidden_mode_len50": flat})
     assert parts[1].outcome == parts[1].half == "holds"
