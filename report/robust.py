@@ -70,6 +70,15 @@ def judged(results, claims, judge):
     return out, (len(tests), len(by_part))
 
 
+def _variant(make, claims, judge):
+    """The claims judged on altered results, or None where the results do not have the shape the change reads
+    (a hand-made or partial result: the check is skipped, never a traceback)."""
+    try:
+        return judged(make(), claims, judge)[0]
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        return None
+
+
 def _match(parts, other):
     """Each part's counterpart among `other` (same position when the counts agree, else the same text)."""
     if len(parts) == len(other):
@@ -87,11 +96,11 @@ def settle(results, claims, judge):
     """{claim id: (parts, notes, verdict)} with half-length and leave-one-out outcomes on every part; (tests, parts)
     of the family."""
     base, m = judged(results, claims, judge)
-    half, _ = judged(halve(results), claims, judge)
-    left = {s: judged(drop_seed(results, s), claims, judge)[0] for s in seeds_of(results)}
+    half = _variant(lambda: halve(results), claims, judge)
+    left = {s: v for s in seeds_of(results) if (v := _variant(lambda s=s: drop_seed(results, s), claims, judge))}
     out = {}
     for cid, (parts, notes, fixed) in base.items():
-        halves = _match(parts, half[cid][0])
+        halves = _match(parts, half[cid][0]) if half else [None] * len(parts)
         flips = {i: [] for i in range(len(parts))}
         for seed, other in left.items():
             for i, q in enumerate(_match(parts, other[cid][0])):
