@@ -113,6 +113,10 @@ def _relu_tanh(r):
 
 
 OTHERS = [  # (where in the source, its conclusion, experiments read, a finding function or the reason for none)
+    ("§2.2", "a state left out of the RNN's call is a zero state (PyTorch's documentation)", [],
+     "true by construction here: none and zero are one computation, served once by the run store (C4's third part)"),
+    ("§2.3.1", "without the carried state a step takes under a quarter of the time, as with a zero state", [],
+     "judged in C2 (its \"~4x slower\" part, on the source's undetached state; the detached wall clock is shown)"),
     ("§2.3.1", "with an explicit zero state the task is learned too, and at maxlen 50 about as with the carried state",
      [], "judged in C2: zero equals none here by construction (one computation), so its maxlen-50 part is this"),
     ("§2.3.1", "(a guess) the carried state disturbs early training at maxlen 5 and training recovers later", [],
