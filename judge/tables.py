@@ -1,7 +1,7 @@
 """Per-series numbers of a result (learning speed, first exact step, final accuracy) and its default section.
 
 What a chart's section and the claims both read: the measurements' own sections (measures/) build on the default
-section here, so they need nothing of the claims (claims.py), which read the sections through measures.registry.
+section here, so they need nothing of the report (report/claims.py), which reads the sections from measures/.
 """
 import json
 import statistics

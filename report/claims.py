@@ -11,7 +11,7 @@ findings across experiments live beside it.
 evaluation points of exact-match test accuracy (a diverged seed counts 0 from its divergence on),
 so 1.0 means exact from the first evaluation and 0 means never right.
 
-Settings of one experiment share seeds, so comparisons are paired seed by seed (stats.py says which
+Settings of one experiment share seeds, so comparisons are paired seed by seed (judge/stats.py says which
 test and why); "alike" is equivalence within MARGIN. A claim whose premise an edit removed (a cell,
 a value, an init no longer in the constants) is reported as "not judged" with the reason, never a
 traceback. Every sentence that states a finding is computed from the stored numbers, and series are
