@@ -124,5 +124,6 @@ def claim_verdict(parts):
         found += f" at n = {'/'.join(map(str, ns))}"
     shaky = [p for p in parts if p.fragile and p.outcome not in NOT_COUNTED]
     if shaky:
-        found += f" (fragile: {len(shaky)} of its parts flip when one seed is left out)"
+        k = len(shaky)
+        found += f" (fragile: {k} of its counted parts flip{'s' if k == 1 else ''} when one seed is left out)"
     return found

@@ -408,7 +408,7 @@ def test_an_outlier_seed_makes_a_part_fragile():
     zero = [o + d for o, d in zip(other, [0.10, 0.11, 0.09, 0.10, -0.30], strict=True)]
     parts, _, found = judge("C8", {"h0_init": h0(zero, other, inits=("randn", "zero"))})
     assert parts[0].outcome == "undecided" and parts[0].fragile == [(4, "holds")]
-    assert found == "undecided at n = 5 (fragile: 1 of its parts flip when one seed is left out)"
+    assert found == "undecided at n = 5 (fragile: 1 of its counted parts flips when one seed is left out)"
     rows = claims.claims_table({"h0_init": h0(zero, other, inits=("randn", "zero"))})
     assert "**fragile**: without seed 4: holds" in next(r for r in rows if r.startswith("| C8 |"))
     parts, _, _ = judge("C8", {"h0_init": h0(FAST, SLOW, inits=("randn", "zero"))})
