@@ -35,10 +35,10 @@ from functools import partial
 
 import plot
 from data import check_int
+from judge import tables
 from measures import chains, cost, length, probe, sizes, split
 from measures.exact import adversary, evaluate, exact, exact_report, harden, proof
 from models import ModelConfig
-from report import tables
 from train import SETTINGS, check_settings, train_run
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts

@@ -27,7 +27,8 @@ import experiments
 from machinery import cluster
 from machinery.runner import CodeChanged, Runner, run_experiment, set_aside_damaged, snapshot
 from machinery.store import Store, StoreError, prepare
-from report import claims, tables
+from judge import tables
+from report import claims
 from train import resolve_device
 
 OUT_DIR = Path(__file__).resolve().parent / "plots"  # results, charts and the report (--out moves them)

@@ -12,12 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from data import check_int, gen_data, measure_rng
+from judge import stats
+from judge.parts import differs
+from judge.tables import seed_first_steps
 from plot import footer, header, plt, save
-from report import fidelity, stats
-from report.tables import seed_first_steps
 from train import BATCH_SIZE
 
-SOURCE_RESET = fidelity.SOURCE_EVERY  # C2: the source's evaluate() replaces the carried state every this many steps
+SOURCE_RESET = 50  # C2: the source evaluates when step % 50 == 0, and its evaluate() replaces the carried state
 
 
 def bptt_cost(model, run, seed, depths, maxlen=None, repeats=3, quick=False):
@@ -113,7 +114,7 @@ def cost_section(result):
     return lines + footer(result)
 
 def answer_232(result, rows):
-    """The source study's §2.3.2 question, answered from this result's numbers (stats.py's paired tests)."""
+    """The source study's §2.3.2 question, answered from this result's numbers (judge/parts.py's paired test)."""
     by = {r[0]: r for r in rows}
     carry = next((s for s in result["series"] if s.get("extra") and any(s["extra"])), None)
     if carry is None:
@@ -140,12 +141,14 @@ def answer_232(result, rows):
             return "never gets there" if r[1] is None else f"needs a median {r[1]:g} steps"
 
         a, b, paired = stats.pair(carry, seed_first_steps(carry), none, seed_first_steps(none))
-        found, cmp = stats.above(a, b, paired)
-        verdict = {True: "passing the state in slows learning", False: "passing the state in speeds learning",
-                   None: "no difference is shown, " + stats.undecided_note(cmp)}[found]
+        part = differs("carry later", "carry", a, "none", b, paired, margin=None)  # one unadjusted test
+        verdict = {"holds": "passing the state in slows learning",
+                   "contradicted": "passing the state in speeds learning",
+                   "undecided": f"no difference is shown, {part.note}"}[part.outcome]
         text.append(f"With the previous batch's final state passed in (carry mode, detached), {c[0]} {steps(c)} "
                     f"({c[4]} seeds reaching) at {c[5]:.2f} ms/step; without it {steps(n)} ({n[4]} seeds reaching) "
-                    f"at {n[5]:.2f} ms/step: {verdict} ({cmp.stat()}; that state belongs to unrelated sums).")
+                    f"at {n[5]:.2f} ms/step: {verdict} ({part.comparison.stat()}; that state belongs to unrelated "
+                    "sums).")
     cost = bptt_profile(result)
     reset = cost["reset"]
     text.append(f"The source code's carry mode never detached that state, but its evaluate() replaced it every "
@@ -155,9 +158,15 @@ def answer_232(result, rows):
                 + ", ".join(f"{k} batch{'es' if k > 1 else ''} takes {ms:.1f} ms"
                             for k, ms in zip(cost["depths"], cost["ms"], strict=True))
                 + f"; {'extrapolated' if cost['extrapolated'] else 'interpolated'} to the depths the source "
-                f"reached: {statistics.fmean(cost['at_reset']):.1f}x the depth-1 step at depth {reset}, "
-                f"{statistics.fmean(cost['cycle']):.1f}x averaged over its {reset}-step cycle.")
+                f"reached (geometric mean over seeds of each seed's ratio, {1 - stats.ALPHA:.0%} CI): "
+                f"{_ratio(cost['at_reset'])} the depth-1 step at depth {reset}, {_ratio(cost['cycle'])} averaged "
+                f"over its {reset}-step cycle.")
     return head + [" ".join(text), ""]
+
+
+def _ratio(ratios):
+    g, lo, hi = stats.geometric(ratios)
+    return f"{g:.1f}x [{lo:.1f}, {hi:.1f}]"
 
 
 def bptt_profile(result, reset=SOURCE_RESET):

@@ -16,8 +16,8 @@ import torch
 
 import plot
 from data import SPLITS, check_int, gen_data, measure_rng
+from judge import tables
 from plot import plt
-from report import tables
 
 QUICK_SUMS = 100  # held-out sums per range in --quick runs
 

@@ -1,2 +1,3 @@
-"""The report: the source's claims judged (claims.py), their statistics (stats.py), per-series numbers and the
-default section (tables.py), fidelity to the source code and report (fidelity.py)."""
+"""The report: the source's claims judged (claims.py), what each verdict survives (robust.py), findings across
+experiments (findings.py), fidelity to the source code and report (fidelity.py). The tests and the vocabulary
+they are stated in live below, in judge/."""

@@ -15,8 +15,9 @@ import math
 import statistics
 
 import plot
+from measures.cost import SOURCE_RESET
 
-SOURCE_EVERY = 50  # the source evaluates (and records a loss) when step % 50 == 0, i.e. after 1, 51, 101, ... updates
+SOURCE_EVERY = SOURCE_RESET  # the source evaluates (and records a loss) when step % 50 == 0: after 1, 51, ... updates
 SOURCE_EVAL_SUMS = 200  # fresh test sums drawn for every evaluation by the source's evaluate()
 C1_STEPS = 200  # the report's "accuracy 1.0 within 200 steps" (§2.2)
 

@@ -63,5 +63,6 @@ def copy_code(dst):
     dst.mkdir()
     for f in root.glob("*.py"):
         shutil.copy(f, dst / f.name)
-    for package in ("machinery", "measures", "report"):
-        shutil.copytree(root / package, dst / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for package in sorted(p.parent for p in root.glob("*/__init__.py")):  # every package: a new folder too
+        if package.name not in ("tests", "benchmarks"):
+            shutil.copytree(package, dst / package.name, ignore=shutil.ignore_patterns("__pycache__"))

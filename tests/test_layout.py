@@ -231,3 +231,44 @@ def test_readme_gives_about_the_number_of_tests(request):
         pytest.skip("only part of the suite was collected")
     said = int(re.search(r"about ([\d,]+) tests", (ROOT / "README.md").read_text()).group(1).replace(",", ""))
     assert abs(said - len(items)) <= 0.1 * len(items), f"the README says about {said} tests; there are {len(items)}"
+
+
+FOLDERS = ["judge", "measures", "machinery", "report"]  # bottom to top: a folder imports only folders below it
+
+
+def folder_edges(g):
+    """{folder: folders its modules import} of a module graph (top-level modules are not folders)."""
+    def folder(m):
+        return m.split(".")[0] if "." in m or m in FOLDERS else None
+
+    out = {}
+    for m, edges in g.items():
+        f = folder(m)
+        if f is not None:
+            out.setdefault(f, set()).update(t for e in edges if (t := folder(e)) not in (None, f))
+    return out
+
+
+def upward(edges, order=FOLDERS):
+    """Folder imports that point up the order (or to a folder the order does not place): "a -> b"."""
+    rank = {f: i for i, f in enumerate(order)}
+    return sorted(f"{a} -> {b}" for a, bs in edges.items() for b in bs
+                  if a not in rank or b not in rank or rank[b] >= rank[a])
+
+
+def test_folder_check_finds_a_planted_upward_import(tmp_path):
+    for folder, body in (("low", "from high import b\n"), ("high", "from low import a\n")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+        (tmp_path / folder / ("a.py" if folder == "low" else "b.py")).write_text(body)
+    edges = folder_edges({m: e for m, (e, _) in graph(tmp_path).items()})
+    assert edges == {"low": {"high"}, "high": {"low"}}
+    assert upward(edges, ["low", "high"]) == ["low -> high"]
+    assert upward({"high": {"low"}}, ["low", "high"]) == []
+
+
+def test_folders_import_one_way():
+    """judge <- measures <- machinery <- report: no folder imports a folder above it, and every folder is placed."""
+    edges = folder_edges({m: e for m, (e, _) in graph().items()})
+    assert set(edges) <= set(FOLDERS), f"folders the order does not place: {sorted(set(edges) - set(FOLDERS))}"
+    assert upward(edges) == []

@@ -4,7 +4,7 @@ import statistics
 
 import pytest
 
-from report import stats
+from judge import parts, stats
 
 # Two-sided 95% critical values of Student's t (any statistics textbook's table).
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 9: 2.262, 10: 2.228, 30: 2.042}
@@ -93,7 +93,8 @@ def test_seeds_needed_grows_with_noise_and_matches_the_formula():
     noisier = stats.Comparison([y + m + 2 * (x - y - m) for x, y in zip(a, b, strict=True)], b)
     assert noisier.diff == pytest.approx(m) and noisier.seeds_needed() > n
     assert stats.Comparison([1.0, 2.0], [1.0, 2.0]).seeds_needed() is None  # no gap: nothing to detect
-    assert "undecided at n = 5" in stats.undecided_note(c)
+    note = parts.direction_note(c, "above")
+    assert note.startswith("undecided at n = 5: the estimate points toward the claim") and f"about {n} seeds" in note
 
 
 def test_median_first_ranks_never_last():
@@ -110,3 +111,52 @@ def test_find_series_by_settings_not_label():
     assert stats.find_series(result, cell="gru")["label"] == "x"
     assert stats.find_series(result, cell="lstm", maxlen=5)["label"] == "gru"
     assert stats.find_series(result, cell="rnn") is None and stats.find_series(None, cell="gru") is None
+
+
+def test_holm_against_a_hand_computation():
+    ps = [0.01, 0.04, 0.03, 0.005, 0.5]
+    # sorted 0.005, 0.01, 0.03, 0.04, 0.5 times 5, 4, 3, 2, 1: 0.025, 0.04, 0.09, 0.08 -> 0.09 (monotone), 0.5
+    assert stats.holm(ps) == pytest.approx([0.04, 0.09, 0.09, 0.025, 0.5])
+    assert stats.holm([0.3, 0.6]) == pytest.approx([0.6, 0.6])  # capped at 1 and never below an earlier one
+    assert stats.holm([]) == []
+
+
+def test_holm_counts_exclusive_hypotheses_of_one_part_once():
+    """Two tests of one part (their nulls exclude each other) count as one until both are rejected (Shaffer)."""
+    ps, groups = [0.01, 0.02, 0.04], ["a", "a", "b"]
+    # 0.01: groups a and b open -> x2 = 0.02; 0.02: a still open (its other test) -> x2 = 0.04; 0.04: only b -> 0.04
+    assert stats.holm(ps, groups) == pytest.approx([0.02, 0.04, 0.04])
+    assert stats.holm(ps, [0, 1, 2]) == pytest.approx([0.03, 0.04, 0.04])  # plain Holm: x3, x2, x1
+    assert stats.holm(ps, [0, 1, 2]) == pytest.approx(stats.holm(ps))
+
+
+def test_binomial_rate_against_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for k, n in ((1, 5), (5, 5), (0, 8), (7, 10), (10, 10)):
+        r, ref = stats.Rate(k, n), scipy_stats.binomtest(k, n)
+        ci = ref.proportion_ci(confidence_level=0.95, method="exact")
+        assert r.p == pytest.approx(ref.pvalue, abs=1e-9)
+        assert r.interval == pytest.approx((ci.low, ci.high), abs=1e-6)
+    assert stats.Rate(5, 5).sign() == 0 and stats.Rate(10, 10).sign() == 1 and stats.Rate(0, 10).sign() == -1
+    assert stats.Rate(5, 5).seeds_needed() == 6  # 6/6: p = 2/64 < 0.05
+    with pytest.raises(ValueError):
+        stats.Rate(6, 5)
+
+
+def test_tost_and_apart_p_values_agree_with_the_interval():
+    b = [0.8, 0.7, 0.9, 0.6, 0.75]
+    for shift, spread in ((0.001, 1), (0.1, 1), (0.0, 10), (0.019, 1), (0.025, 1)):
+        a = [x + shift + e * spread for x, e in zip(b, [0.004, -0.004, 0.002, -0.002, 0.0], strict=True)]
+        c = stats.Comparison(a, b)
+        assert (c.p_alike(0.02) < stats.ALPHA) == (c.equivalence(0.02) == 1)
+        assert (c.p_apart(0.02) < stats.ALPHA) == (c.equivalence(0.02) == -1)
+        m = c.smallest_margin()
+        assert c.equivalence(m * 1.0001) == 1 and c.equivalence(m * 0.999) != 1
+
+
+def test_geometric_mean_and_its_interval_by_hand():
+    g, lo, hi = stats.geometric([2.0, 8.0])
+    assert g == pytest.approx(4.0)
+    half = stats.t_quantile(0.975, 1) * statistics.stdev([math.log(2), math.log(8)]) / math.sqrt(2)
+    assert (lo, hi) == (pytest.approx(4.0 * math.exp(-half)), pytest.approx(4.0 * math.exp(half)))
+    assert stats.geometric([3.0, 3.0, 3.0]) == pytest.approx((3.0, 3.0, 3.0))

@@ -1,11 +1,13 @@
 """The statistics every claim of the report is judged with: paired tests over seeds, equivalence, power.
 
-Seed s gives the same initial weights, training stream and test batch in every setting of one experiment,
-so two settings are compared seed by seed: the test runs on the per-seed differences d_s = a_s - b_s.
+Seed s gives the same training stream and test batch in every setting of one experiment (and the same initial
+weights where two settings build the same layers; across cells or sizes only the embedding is shared), so two
+settings are compared seed by seed: the test runs on the per-seed differences d_s = a_s - b_s. The pairing needs
+only that seeds are independent of each other; shared weights merely make the differences less noisy.
 
 Which test, and why. A paired t-test (two-sided, level ALPHA) on the differences. The exact alternative, the
-sign-flip permutation test, is distribution-free but with n = 5 pairs its smallest two-sided p-value is
-2/2^5 = 0.0625: it can never reject at 0.05, so it could not decide any claim of a 5-seed study. The t-test
+sign-flip permutation test, is distribution-free but with n pairs its smallest two-sided p-value is 2/2^n
+(0.0625 at n = 5): below 6 seeds it can never reject at 0.05. The t-test
 uses the size of the differences as well as their signs; its assumption (differences roughly normal) is the
 price, and the report prints every per-seed number it was judged on. Where the two sides do not share seeds
 (one side a single number, e.g. a claimed factor) the same code runs Welch's unpaired t-test.
@@ -17,6 +19,10 @@ inside [-margin, +margin]). A difference is shown to exceed the margin when that
 When a part is neither shown nor refuted the outcome is "undecided at n = N", and `seeds_needed` gives how
 many seeds a study would need for POWER (80%) to decide it if the observed mean difference and spread were
 the truth (the usual t-based sample-size iteration).
+
+Several parts decide a verdict, so their p-values are adjusted together (`holm`: Holm's step-down
+method, family-wise error at ALPHA; each test's p-value is `Comparison.p_for`). Counts get an exact binomial test
+with a Clopper-Pearson interval (`Rate`), ratios a t interval on their logarithms (`geometric`).
 
 The t distribution is computed here, not imported: its CDF for integer degrees of freedom has a closed form
 (Abramowitz & Stegun 26.7.3-4), and quantiles come from bisection on it. Non-integer Welch degrees of
@@ -152,10 +158,110 @@ class Comparison:
             lo, hi = (lo, mid) if enough(mid) else (mid + 1, hi)
         return lo
 
+    def _tail(self, t):
+        """P(T >= t) with this comparison's degrees of freedom (an exact comparison: 0 or 1)."""
+        return 1 - t_cdf(t, self.df)
+
+    def p_alike(self, margin):
+        """TOST p-value for "|a - b| < margin": the larger of the two one-sided p-values."""
+        if self.se <= EPS:
+            return 0.0 if abs(self.diff) < margin else 1.0
+        return max(self._tail((self.diff + margin) / self.se), 1 - self._tail((self.diff - margin) / self.se))
+
+    def p_apart(self, margin):
+        """One-sided p-value for "|a - b| > margin" (the 1 - 2·ALPHA interval outside the margin at p < ALPHA)."""
+        if self.se <= EPS:
+            return 0.0 if abs(self.diff) > margin else 1.0
+        return self._tail((abs(self.diff) - margin) / self.se)
+
+    def smallest_margin(self):
+        """The smallest margin at which TOST shows "alike" (any larger one passes): the far end of the 90% CI."""
+        lo, hi = self.interval(1 - 2 * ALPHA)
+        return max(abs(lo), abs(hi))
+
     def stat(self):
         """The numbers a part was judged on, in a few words."""
         p = "p < 0.001" if self.p < 1e-3 else f"p = {self.p:.3f}"
         return f"{self.test}, diff {self.diff:+.3g}, t({self.df}) = {self.t:.2f}, {p}"
+
+
+def holm(ps, groups=None):
+    """Holm's step-down adjusted p-values (same order as ps): family-wise error <= ALPHA when each is < ALPHA.
+
+    Sorted ascending, p_(j) becomes max over i <= j of min(1, t_i p_(i)). Plain Holm (Holm 1979): t_i = m - i + 1,
+    the hypotheses not yet rejected. groups: hypotheses sharing a group are mutually exclusive (at most one can be
+    true, as "a - b = 0" and "|a - b| >= margin", or "|a - b| >= margin" and "< margin"); then t_i counts the groups
+    that still hold an unrejected hypothesis, the most true hypotheses possible if the first i - 1 are false
+    (Shaffer 1986, method S1). With every hypothesis in its own group both are the same.
+    """
+    groups = list(range(len(ps))) if groups is None else list(groups)
+    order = sorted(range(len(ps)), key=lambda i: ps[i])
+    left = {}  # group -> hypotheses of it not yet rejected
+    for g in groups:
+        left[g] = left.get(g, 0) + 1
+    out, running = [0.0] * len(ps), 0.0
+    for i in order:
+        t = sum(1 for n in left.values() if n > 0)
+        running = max(running, min(1.0, t * ps[i]))
+        out[i] = running
+        left[groups[i]] -= 1
+    return out
+
+
+def binom_cdf(k, n, q):
+    """P(X <= k) for X ~ Binomial(n, q)."""
+    return sum(math.comb(n, i) * q ** i * (1 - q) ** (n - i) for i in range(0, k + 1)) if k >= 0 else 0.0
+
+
+def _solve(f, target):
+    """The q in [0, 1] with f(q) = target for f decreasing in q (bisection)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) > target else (lo, mid)
+    return (lo + hi) / 2
+
+
+class Rate:
+    """k of n seeds show an event: exact two-sided binomial test of rate 1/2, Clopper-Pearson interval."""
+
+    def __init__(self, k, n):
+        if not 0 <= k <= n or n < 1:
+            raise ValueError(f"a rate needs 0 <= k <= n and n >= 1, got {k} of {n}")
+        self.k, self.n = k, n
+        self.p = min(1.0, 2 * min(binom_cdf(k, n, 0.5), 1 - binom_cdf(k - 1, n, 0.5)))
+        lo = 0.0 if k == 0 else _solve(lambda q: -(1 - binom_cdf(k - 1, n, q)), -ALPHA / 2)
+        hi = 1.0 if k == n else _solve(lambda q: binom_cdf(k, n, q), ALPHA / 2)
+        self.interval = (lo, hi)
+
+    def sign(self):
+        """+1: the rate is shown above 1/2, -1: below, 0: not decided."""
+        return 0 if self.p >= ALPHA else 1 if 2 * self.k > self.n else -1
+
+    def seeds_needed(self):
+        """Seeds at which the same observed rate would be shown off 1/2 (None: a rate of exactly 1/2)."""
+        if 2 * self.k == self.n:
+            return None
+        rate = self.k / self.n
+        for n in range(self.n, MAX_SEEDS):
+            if Rate(round(rate * n), n).sign() != 0:
+                return n
+        return None
+
+    def stat(self):
+        p = "p < 0.001" if self.p < 1e-3 else f"p = {self.p:.3f}"
+        lo, hi = self.interval
+        return f"{self.k}/{self.n}, {1 - ALPHA:.0%} CI of the rate [{lo:.2f}, {hi:.2f}]; binomial test of 1/2, {p}"
+
+
+def geometric(ratios, level=1 - ALPHA):
+    """(geometric mean, low, high) of positive ratios: a t interval on their logarithms, exponentiated."""
+    logs = [math.log(r) for r in ratios]
+    m = statistics.fmean(logs)
+    if len(logs) < 2:
+        return math.exp(m), math.exp(m), math.exp(m)
+    half = t_quantile(0.5 + level / 2, len(logs) - 1) * _sd(logs) / math.sqrt(len(logs))
+    return math.exp(m), math.exp(m - half), math.exp(m + half)
 
 
 def above(a, b, paired=True):
@@ -168,19 +274,6 @@ def alike(a, b, margin, paired=True):
     """The part "a and b are alike within margin": (True / False / None, Comparison)."""
     c = Comparison(a, b, paired)
     return {1: True, -1: False, 0: None}[c.equivalence(margin)], c
-
-
-def undecided_note(c, margin=None):
-    """'undecided at n = 5 (about 14 seeds would decide it)' for a Comparison that decided nothing."""
-    need = c.seeds_needed(margin)
-    if need is None:
-        why = ("no seed count would: the gap is not inside the margin" if margin is not None
-               else "no seed count would: the observed gap is 0")
-    elif need >= MAX_SEEDS:
-        why = f"more than {MAX_SEEDS:,} seeds would be needed"
-    else:
-        why = f"about {need} seeds would decide it at {POWER:.0%} power"
-    return f"undecided at n = {c.n} ({why})"
 
 
 def median_first(firsts):

@@ -1,13 +1,14 @@
 """Per-series numbers of a result (learning speed, first exact step, final accuracy) and its default section.
 
 What a chart's section and the claims both read: the measurements' own sections (measures/) build on the default
-section here, so they need nothing of the claims (claims.py), which find each section in its plan (experiments.py).
+section here, so they need nothing of the report (report/claims.py), which finds each section in its plan
+(experiments.section).
 """
 import json
 import statistics
 
 import plot
-from report import stats
+from judge import stats
 
 
 def seed_speeds(series, upto=None):
