@@ -599,8 +599,34 @@ def stale_lines(results):
 
     if not stale:
         return []
-    return ["**Stale results:** made by other code than the current one (rerun `python source.py` to update): "
-            + "; ".join(f"`{eid}` ({why(files)})" for eid, files in stale.items()) + ".", ""]
+    head = "**Stale results:** made by other code than the current one (rerun `python source.py` to update): "
+    first = next(iter(stale.values()))
+    common = [f for f in first if f != "unknown" and all(f in files for files in stale.values())]
+    if len(stale) < 3 or not common:
+        return [head + "; ".join(f"`{eid}` ({why(files)})" for eid, files in stale.items()) + ".", ""]
+    extra = {eid: [f for f in files if f not in common] for eid, files in stale.items()}
+    besides = "; ".join(f"`{eid}` also {', '.join(rest)}" for eid, rest in extra.items() if rest)
+    return [head + f"all {len(stale)} of them ({', '.join(f'`{e}`' for e in stale)}): {why(common)}"
+            + (f". Besides: {besides}" if besides else "") + ".", ""]
+
+
+def numerics_lines(results):
+    """Which numerics family made the numbers shown (machinery/numerics.py), and what that family is."""
+    made = {}
+    for eid, r in results.items():
+        made.setdefault((r.get("fingerprint") or {}).get("numerics", "unrecorded"), []).append(eid)
+    if not made:
+        return []
+    described = next((r["numerics"] for r in results.values() if isinstance(r.get("numerics"), dict)), None)
+    what = ("" if described is None else f" ({described.get('vendor')} CPU: ATen {described.get('aten')}, MKL "
+            f"{described.get('mkl')}, oneDNN {'on' if described.get('onednn') else 'off'}, probe "
+            f"{described.get('probe')})")
+    if len(made) == 1:
+        family = next(iter(made))
+        return [f"Numbers made in numerics family **{family}**{what}. The default family, `portable`, gives the same "
+                "bits on every x86-64 CPU with AVX2, Intel or AMD (`machinery/numerics.py`).", ""]
+    return ["Numbers made in more than one numerics family (`machinery/numerics.py`): "
+            + "; ".join(f"**{f}**: {', '.join(f'`{e}`' for e in eids)}" for f, eids in made.items()) + ".", ""]
 
 
 def safe_section(result):
@@ -624,7 +650,8 @@ def write_report(out_dir, quick=False):
              + (" **Quick mode: tiny settings, not the study's results.**" if quick else ""), "",
              "Learning speed = mean exact-match test accuracy over all evaluations and seeds (area under the "
              "accuracy curve, 1.0 = exact from the first evaluation). Accuracy = exact match of the whole sum on "
-             "a fixed batch of held-out test sums.", "", *stale_lines(results), "## The source report's claims", ""]
+             "a fixed batch of held-out test sums.", "", *numerics_lines(results), *stale_lines(results),
+             "## The source report's claims", ""]
     lines += claims_table(results) + [""]
     try:
         lines += fidelity.section(results)
