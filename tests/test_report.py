@@ -4,6 +4,7 @@ Every result here is synthetic: a test builds the stored numbers, judges them, t
 that the verdict and the finding sentences follow. Nothing depends on today's constants.
 """
 import json
+from pathlib import Path
 
 import pytest
 
@@ -505,3 +506,28 @@ def test_a_section_states_a_verdict_in_one_call():
     assert line.startswith("gru learns faster than lstm: holds (gru 0.920 vs lstm 0.620; paired t, diff +0.3")
     line = vocab.differs("zero faster than randn", "zero", NOISY, "randn", FAST).sentence()
     assert ": undecided (" in line and "undecided at n = 5: the estimate points toward the claim" in line
+
+
+def test_verdicts_under_another_numerics_family_say_which_moved(tmp_path):
+    """The same claim judged on results of another family: a moved verdict is named with both verdicts."""
+    import copy
+
+    from report import families
+
+    base = json.loads((Path(__file__).resolve().parents[1] / "plots" / "pt_main.json").read_text())
+
+    def pt_main(first, family):
+        r = copy.deepcopy(base)
+        r["series"][0]["first_exact"] = [first] * len(r["series"][0]["seeds"])
+        r["fingerprint"] = {**r.get("fingerprint", {}), "numerics": family}
+        return r
+
+    assert families.lines(tmp_path, {"pt_main": pt_main(None, "portable")}, ["pt_main"], claims.settled) == []
+    folder = tmp_path / families.FOLDER / "pinned-intel"
+    folder.mkdir(parents=True)
+    (folder / "pt_main.json").write_text(json.dumps(pt_main(50, "pinned-intel")))
+    text = " ".join(families.lines(tmp_path, {"pt_main": pt_main(None, "portable")}, ["pt_main"], claims.settled))
+    assert "**pinned-intel** (pinned-intel; 1 experiments): 0 of 1 verdicts the same" in text
+    assert "C1 refuted -> confirmed" in text
+    same = " ".join(families.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main"], claims.settled))
+    assert "1 of 1 verdicts the same." in same
