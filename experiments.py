@@ -190,6 +190,12 @@ EXACT_HARDENED = {  # label -> (layers, hidden, settings on top of EXACT_HARDEN)
 EXACT_HARDENED_ATTACK = {"candidates": 100000, "lengths": [100, 1000], "search_seeds": [0, 1], "batch": 1000,
                          "elite": 50}  # adversary.attack_eval on every hardened seed that passes the suite
 EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
+# exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned unit by unit (measures/exact/frontier.py)
+FRONTIER_SERIES = "1 x 32 hardened + saturated"  # the EXACT_HARDENED series whose proven seeds are pruned
+FRONTIER_SEEDS = [0, 5]  # seeds pruned (the others are trained and skipped)
+FRONTIER = {"first_step": 4, "floor": 5, "m2": {"max_iter": 100, "budget_s": 600}}  # frontier.series: units cut per
+# step at first (halved on a failure), fewest units tried, the m = 2 proof of a near miss (None: none)
+FRONTIER_HARDEN = {"rounds": 10, "saturate_steps": 500}  # each step's hardening, on top of the series' own settings
 
 # --- --quick: every plan shrunk to these caps (quick_plan), end to end in minutes ---
 QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: seeds, step cap, interval, maxlen / 5
@@ -572,11 +578,30 @@ def exact_adder():
             "chart": "exact_chart", "section": "exact_section"}
 
 
+def exact_frontier():
+    """The smallest proven adder: FRONTIER_SERIES' seeds hardened and proven as exact_adder does, then pruned a few
+    units at a time (the removed units folded into the others), re-hardened and re-proven (FRONTIER_*)."""
+    spec = table("EXACT_HARDENED", EXACT_HARDENED).get(FRONTIER_SERIES)
+    if spec is None or not table("FRONTIER", FRONTIER) or not spec[2].get("saturation"):
+        raise ConstantError(f"FRONTIER_SERIES must name a saturated EXACT_HARDENED series, got {FRONTIER_SERIES!r}")
+    layers, hidden, extra = spec
+    seeds = ints("FRONTIER_SEEDS", FRONTIER_SEEDS, 0)
+    harden = {**EXACT_HARDEN, **extra, "prove": EXACT_PROOF}
+    r = run(f"{FRONTIER_SERIES}, pruned", **table("EXACT_CELL", EXACT_CELL), num_layers=layers, hidden_size=hidden,
+            maxlen=EXACT_MAXLEN, **EXACT_SMALL)
+    step = {**harden, **table("FRONTIER_HARDEN", FRONTIER_HARDEN)}
+    args = {"harden": harden, "frontier": {**FRONTIER, "harden": step, "prove": EXACT_PROOF}, "seeds": seeds}
+    return {"title": f"the smallest proven adder: {FRONTIER_SERIES} pruned (rnn/tanh trained on {EXACT_MAXLEN} "
+                     "digits)", "runs": [{**r, "after": {"fn": "frontier_eval", "args": args}}],
+            "seeds": max(seeds) + 1, "chart": "frontier_chart", "section": "frontier_section"}
+
+
 # id -> plan function, in the order `python source.py` runs them
 EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, hidden_mode_len50, no_rnn,
                                        hidden_mode_1layer, maxlen, maxlen_control, lr, heat_lr_maxlen, layers,
                                        layers_zero, heat_layers_mode, h0_init, cells, length_generalization,
-                                       carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder)}
+                                       carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder,
+                                       exact_frontier)}
 
 
 def _number_in(name, v, low, high):
