@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from data import gen_data
-from measures.exact import frontier, frontier_report, harden, prune
+from measures.exact import frontier, frontier_report, harden, prune, shrink
 from models import ModelConfig, myPTRNNModel
 from train import to_tensors
 
@@ -111,3 +111,16 @@ def test_the_report_counts_the_seeds_proven_per_size():
     assert [r.split(" | ")[2] for r in rows[2:]] == ["2/2", "1/2", "0/1"]
     assert rows[3].split(" | ")[1] == f"{6 * (64 + 6 + 2) + 70:,}" and rows[3].split(" | ")[3] == "1.5"
     assert frontier_report.smallest(result)[:3] == (6, -1.5, 0)
+
+
+def test_shrinking_drives_the_targets_outgoing_weights_down_and_not_the_others():
+    model = tiny(6)
+    others = [0, 2, 3, 5]
+    rest_before = shrink.outgoing(model, others).detach().numpy()
+    rec = shrink.shrink(model, [1, 4], seed=0, maxlen=3, steps=20, lr=0.04, weight=1.0)
+    assert rec["units"] == [1, 4] and rec["steps"] == 20
+    after = np.array(rec["norm_after"])
+    assert (after < 0.3 * np.array(rec["norm_before"])).all()
+    assert np.allclose(after, shrink.outgoing(model, [1, 4]).detach().numpy())
+    rest_after = shrink.outgoing(model, others).detach().numpy()
+    assert (after / np.array(rec["norm_before"])).max() < (rest_after / rest_before).min()

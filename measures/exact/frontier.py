@@ -2,7 +2,8 @@
 
 series() starts from a proven model of H units and repeats, until a step of one unit fails or `floor` units:
 
-    1. cut: remove `step` units, one at a time, each folded into the others by least squares (prune.py);
+    1. cut: remove `step` units, one at a time, each folded into the others by least squares (prune.py); with
+       `shrink`, the units to cut are first shrunk by a group-lasso penalty on their outgoing weights (shrink.py);
     2. prove the cut model as it is (proof.attempt); if that fails, harden it (harden.harden with its saturation
        term, the rounds ending only once the attack finds nothing and the proof closes, or after `rounds`) and
        prove it again; a model the attack finds clean whose m = 1 proof does not close (a near miss) is tried
@@ -19,8 +20,11 @@ exact_adder (max_iter decides). frontier_eval is the "after" hook of the exact_f
 import copy
 import time
 
+import numpy as np
+
 from measures.exact import harden as harden_module
 from measures.exact import proof, prune
+from measures.exact import shrink as shrink_module
 
 STEP_SEED = 1000  # a step's hardening seed: STEP_SEED * seed + units (> every training seed, so no stream is shared)
 
@@ -62,10 +66,23 @@ def attempt(model, seed, maxlen, harden, prove, m2=None, quick=False):
     return rec
 
 
-def series(model, seed, maxlen, harden, prove, first_step=4, floor=5, m2=None, quick=False, try_model=None):
+def cut_units(model, cut, seed, maxlen, step_seed, shrink=None, saturation=0.0):
+    """Step 1 of series(): (the model without `cut` units, the units removed, the shrink record or None). With
+    shrink ({"steps", "lr", "weight"}), the `cut` units prune.cost ranks cheapest are first shrunk (shrink.py)."""
+    model, rec = copy.deepcopy(model), None
+    if shrink:
+        S, w = prune.reached_states(model, seed, maxlen), prune.weights(model)
+        targets = sorted(np.argsort([prune.cost(w, S, j) for j in range(S.shape[1])], kind="stable")[:cut].tolist())
+        rec = shrink_module.shrink(model, targets, step_seed, maxlen, **shrink, saturation=saturation)
+    model, removed = prune.prune(model, cut, seed, maxlen)
+    return model, removed, rec
+
+
+def series(model, seed, maxlen, harden, prove, first_step=4, floor=5, m2=None, quick=False, try_model=None,
+           shrink=None):
     """Prune a proven one-layer model as far as it stays provable (module docstring); (the smallest proven model,
     the record of every attempt). try_model(model, step_seed) -> attempt()'s record (the model hardened in place)
-    replaces attempt() (tests give it their own rule)."""
+    replaces attempt() (tests give it their own rule); shrink: cut_units' group-lasso shrinking before each cut."""
     if try_model is None:
         def try_model(m, s):
             return attempt(m, s, maxlen, harden, prove, m2, quick)
@@ -73,9 +90,12 @@ def series(model, seed, maxlen, harden, prove, first_step=4, floor=5, m2=None, q
     while step >= 1 and best.cfg.hidden_size - 1 >= floor:
         units = best.cfg.hidden_size
         cut = min(step, units - floor)
-        cand, removed = prune.prune(copy.deepcopy(best), cut, seed, maxlen)
-        rec = {"units": units - cut, "from": units, "cut": cut, "removed": removed,
-               **try_model(cand, STEP_SEED * seed + units - cut)}
+        step_seed = STEP_SEED * seed + units - cut
+        cand, removed, shrunk = cut_units(best, cut, seed, maxlen, step_seed, shrink,
+                                          (harden or {}).get("saturation", 0.0))
+        rec = {"units": units - cut, "from": units, "cut": cut, "removed": removed, **try_model(cand, step_seed)}
+        if shrunk:
+            rec["shrink"] = shrunk
         record.append(rec)
         if rec["proven"]:
             best = cand
@@ -89,7 +109,7 @@ def series(model, seed, maxlen, harden, prove, first_step=4, floor=5, m2=None, q
 def frontier_eval(model, run, seed, harden, frontier, seeds=(), quick=False):
     """The exact_frontier hook: on the seeds named, harden a copy of the trained model as exact_adder's saturated
     series does (harden: its settings) and prove it; if proven, run series() with `frontier` (its keywords: harden,
-    prove, first_step, floor, m2). Returns {} on other seeds."""
+    prove, first_step, floor, m2, shrink). Returns {} on other seeds."""
     if seed not in seeds:
         return {}
     from measures.exact import certificate
@@ -103,7 +123,7 @@ def frontier_eval(model, run, seed, harden, frontier, seeds=(), quick=False):
     out["steps"] = []
     if out["start"]["proven"]:
         best, out["steps"] = series(model, seed, maxlen, frontier["harden"], prove, frontier.get("first_step", 4),
-                                    frontier.get("floor", 5), frontier.get("m2"), quick)
+                                    frontier.get("floor", 5), frontier.get("m2"), quick, shrink=frontier.get("shrink"))
         best_rec = next((r for r in reversed(out["steps"]) if r["proven"]), out["start"])
         out["smallest"] = {"units": best.cfg.hidden_size, "m": best_rec["m"],
                            "min_margin_bound": best_rec["min_margin_bound"], "weights": certificate.weights_text(best)}
