@@ -1,14 +1,15 @@
-"""Pilot of the exact_frontier series on stored proven seeds, run by hand, never part of the test suite.
+"""Pilot of the exact_frontier series on stored proven models, run by hand, never part of the test suite.
 
-    python -m benchmarks.frontier_pilot OUT.json [SEED ...]
+    python -m benchmarks.frontier_pilot OUT.json [SEED ...] [--start PILOT.json] [--rounds N] [--first-step K]
+                                         [--shrink STEPS,LR,WEIGHT]
 
-Takes each seed's proven weights from plots/exact_adder.json (the series EXACT_HARDENED's saturated 1 x 32; what
-frontier_eval would harden the trained run into), runs frontier.series() on it with the exact_frontier plan's
-settings on one torch thread, and writes {seed: record} to OUT.json as it goes, with the smallest proven model's
-weights (certificate.weights_text).
+Takes each seed's proven weights from plots/exact_adder.json (the series FRONTIER_SERIES: what frontier_eval would
+harden the trained run into), or with --start the smallest proven model an earlier pilot wrote, runs
+frontier.series() on it with the exact_frontier plan's settings (or the options' changes) on one torch thread, and
+writes {seed: record} to OUT.json after every attempt, with each proven model's weights (certificate.weights_text).
 """
+import argparse
 import json
-import sys
 import time
 
 import torch
@@ -16,38 +17,59 @@ import torch
 import experiments
 from measures.exact import certificate, frontier, verdicts
 
-SERIES = "1 x 32 hardened + saturated"  # the exact_adder series whose proven seeds are pruned
 
-
-def main(argv):
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("out")
+    p.add_argument("seeds", nargs="*", type=int, default=[0])
+    p.add_argument("--start")
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--first-step", type=int)
+    p.add_argument("--shrink")
+    a = p.parse_args(argv)
     torch.set_num_threads(1)
-    out_path, seeds = argv[0], [int(s) for s in argv[1:]] or [0]
-    result = json.load(open("plots/exact_adder.json"))
-    s = next(s for s in result["series"] if s["label"] == SERIES)
     args = experiments.exact_frontier()["runs"][0]["after"]["args"]["frontier"]
-    keys = experiments.MODEL_KEYS
-    done = {}
-    for seed in seeds:
-        p = dict(verdicts.measured(s, "proof"))[seed]
-        model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in keys}, p["weights"])
-        maxlen, t0 = s["settings"]["maxlen"], time.perf_counter()
+    if a.rounds:
+        args["harden"] = {**args["harden"], "rounds": a.rounds}
+    if a.first_step:
+        args["first_step"] = a.first_step
+    if a.shrink:
+        steps, lr, weight = a.shrink.split(",")
+        args["shrink"] = {"steps": int(steps), "lr": float(lr), "weight": float(weight)}
+    result = json.load(open("plots/exact_adder.json"))
+    s = next(s for s in result["series"] if s["label"] == experiments.FRONTIER_SERIES)
+    maxlen, done = s["settings"]["maxlen"], {}
+    for seed in a.seeds:
+        if a.start:
+            d = json.load(open(a.start))[str(seed)]
+            model = certificate.model_from_text(d["config"], d["weights"])
+            start = {"units": d["smallest"], "from_pilot": a.start}
+        else:
+            p = dict(verdicts.measured(s, "proof"))[seed]
+            model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in experiments.MODEL_KEYS},
+                                                p["weights"])
+            start = {"units": model.cfg.hidden_size, "min_margin_bound": p["min_margin_bound"]}
+        t0, steps = time.perf_counter(), []
+        done[seed] = {"start": start, "settings": args, "steps": steps}
 
-        def try_model(m, step_seed, seed=seed, maxlen=maxlen):  # frontier.attempt, printed as it ends
+        def try_model(m, step_seed, seed=seed, steps=steps, t0=t0):  # frontier.attempt, printed and saved
             rec = frontier.attempt(m, step_seed, maxlen, args["harden"], args["prove"], args.get("m2"))
             print(f"seed {seed}: {m.cfg.hidden_size} units: {'proven' if rec['proven'] else 'NOT proven'} "
                   f"(m={rec['m']}, margin {rec['min_margin_bound']:.3g}, as cut {rec['proven_as_cut']}, "
                   f"{rec['fine_tune_steps']} steps, {rec['rounds']} rounds, attack clean {rec['attack_clean']}, "
                   f"{rec['sec'] / 60:.1f} min)", flush=True)
+            steps.append({"units": m.cfg.hidden_size, **rec})
+            if rec["proven"]:
+                done[seed].update(smallest=m.cfg.hidden_size, weights=certificate.weights_text(m),
+                                  config=m.cfg.to_dict())
+            done[seed]["sec"] = time.perf_counter() - t0
+            with open(a.out, "w") as f:
+                json.dump(done, f, indent=1)
             return rec
 
-        best, steps = frontier.series(model, seed, maxlen, args["harden"], args["prove"], args["first_step"],
-                                      args["floor"], args.get("m2"), try_model=try_model)
-        done[seed] = {"start_margin": p["min_margin_bound"], "steps": steps, "sec": time.perf_counter() - t0,
-                      "smallest": best.cfg.hidden_size, "weights": certificate.weights_text(best),
-                      "config": best.cfg.to_dict()}
-        with open(out_path, "w") as f:
-            json.dump(done, f, indent=1)
+        frontier.series(model, seed, maxlen, args["harden"], args["prove"], args["first_step"], args["floor"],
+                        args.get("m2"), try_model=try_model, shrink=args.get("shrink"))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

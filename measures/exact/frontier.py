@@ -60,7 +60,7 @@ def attempt(model, seed, maxlen, harden, prove, m2=None, quick=False):
                    attack_clean=bool(log["found_nothing"]), accuracy=log["accuracy"])
         if not out["proven"] and log["found_nothing"] and m2 and not quick:  # a near miss: one pair deeper
             deeper = proof_summary(proof.attempt(model, m=2, **m2)[3])
-            rec["m1"] = out
+            rec["m1" if deeper["proven"] else "m2"] = out if deeper["proven"] else deeper  # the other depth's proof
             out = deeper if deeper["proven"] else out
     rec.update(out, sec=time.perf_counter() - t0)
     return rec
