@@ -90,10 +90,11 @@ def series(model, seed, maxlen, harden, prove, first_step=4, floor=5, m2=None, q
     while step >= 1 and best.cfg.hidden_size - 1 >= floor:
         units = best.cfg.hidden_size
         cut = min(step, units - floor)
-        step_seed = STEP_SEED * seed + units - cut
+        step_seed, t0 = STEP_SEED * seed + units - cut, time.perf_counter()
         cand, removed, shrunk = cut_units(best, cut, seed, maxlen, step_seed, shrink,
                                           (harden or {}).get("saturation", 0.0))
-        rec = {"units": units - cut, "from": units, "cut": cut, "removed": removed, **try_model(cand, step_seed)}
+        rec = {"units": units - cut, "from": units, "cut": cut, "removed": removed,
+               "cut_sec": time.perf_counter() - t0, **try_model(cand, step_seed)}
         if shrunk:
             rec["shrink"] = shrunk
         record.append(rec)

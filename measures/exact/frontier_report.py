@@ -49,7 +49,8 @@ def cell(a):
     """One attempt: 'proven (m 1, 1.32; 600 steps, 2.1 min)' or 'not proven (...)'."""
     how = f"m {a['m']}, {a['min_margin_bound']:.3g}"
     if "fine_tune_steps" in a:
-        how += f"; {a['fine_tune_steps']:,} steps, {a['sec'] / 60:.1f} min"
+        steps = a["fine_tune_steps"] + a.get("shrink", {}).get("steps", 0)
+        how += f"; {steps:,} steps, {(a['sec'] + a.get('cut_sec', 0)) / 60:.1f} min"
         if not a["proven"] and a.get("attack_clean"):
             how += ", attack clean"
     return f"{'proven' if a['proven'] else 'not proven'} ({how})"
@@ -126,7 +127,8 @@ def frontier_section(result):
         "is proven as it is or else hardened again (saturation on, at most "
         f"{f['harden']['rounds']} rounds) and proven again" + (" (a near miss, clean under attack, also at m = 2)"
                                                                if f.get("m2") else "") + ". Margin bound: the proof's "
-        "lowest bound on the right digit's logit minus any other; steps: Adam steps of the re-hardening.", ""]
+        "lowest bound on the right digit's logit minus any other; steps: Adam steps of the re-hardening (and of the "
+        "shrinking, if any); minutes: the step's cut, hardening and proofs.", ""]
     seeds = pruned(result)
     if not seeds:
         return lines + ["No seed was pruned.", *footer(result)]
