@@ -110,7 +110,7 @@ def frontier_chart(result, path):
     ax.set(xlabel="units (one layer)", ylabel="margin bound of the proof")
     if pruned(result):
         ax.legend(title="filled: proven; hollow: not")
-    save(fig, path, result["title"])
+    save(fig, path, "the smallest proven adder: proof margin bound vs units, per seed")
     write_certificate(result, Path(path).parent)
 
 
