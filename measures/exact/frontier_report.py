@@ -88,7 +88,8 @@ def write_certificate(result, out_dir):
     prove = {**result["config"]["runs"][0]["after"]["args"]["frontier"]["prove"]}
     if e["smallest"]["m"] == 2:
         prove.update(m=2, **result["config"]["runs"][0]["after"]["args"]["frontier"]["m2"])
-    out = certificate.prove(model, path, **prove, meta={"series": s["label"], "seed": seed, "units": units})
+    out = certificate.prove(model, path, **prove, meta={"series": f"{s['label']} to {units} units", "seed": seed,
+                                                        "units": units})
     if not out["proven"] and path.exists():
         path.replace(path.with_name(CERTIFICATE + ".stale"))
     return path if out["proven"] else None
