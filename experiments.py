@@ -37,7 +37,7 @@ import plot
 from data import check_int
 from judge import tables
 from measures import chains, cost, length, probe, sizes, split
-from measures.exact import adversary, evaluate, exact, exact_report, harden, proof
+from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof
 from models import ModelConfig
 from train import SETTINGS, check_settings, train_run
 
@@ -200,6 +200,14 @@ EXACT_HARDENED = {  # label -> (layers, hidden, settings on top of EXACT_HARDEN)
 EXACT_HARDENED_ATTACK = {"candidates": 100000, "lengths": [100, 1000], "search_seeds": [0, 1], "batch": 1000,
                          "elite": 50}  # adversary.attack_eval on every hardened seed that passes the suite
 EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
+# exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned unit by unit (measures/exact/frontier.py)
+FRONTIER_SERIES = "1 x 32 hardened + saturated"  # the EXACT_HARDENED series whose proven seeds are pruned
+FRONTIER_SEEDS = [0, 5]  # seeds pruned (the others are trained and skipped)
+FRONTIER = {"first_step": 4, "floor": 5, "m2": {"max_iter": 100, "budget_s": 600}}  # frontier.series: units cut per
+# step at first (halved on a failure), fewest units tried, the m = 2 proof of a near miss (None: none; max_iter
+# decides, budget_s is a safety valve); "shrink": {"steps", "lr", "weight"} would shrink the units before each cut
+# pilot (seed 0, one thread, ~13 min): 32 -> 28 (proven as cut) -> 24, 20 (m = 2) -> 18 -> 17 -> 16 (m = 2); 15 not
+FRONTIER_HARDEN = {"rounds": 10, "saturate_steps": 500}  # each step's hardening, on top of the series' own settings
 
 # --- --quick: every plan shrunk to these caps (quick_plan), end to end in minutes ---
 QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: seeds, step cap, interval, maxlen / 5
@@ -486,11 +494,27 @@ def section(plan):
     return plan.get("section", tables.section)
 
 
+def exact_frontier():
+    """The smallest proven adder: FRONTIER_SERIES' seeds hardened and proven as exact_adder does, then pruned a few
+    units at a time (the removed units folded into the others), re-hardened and re-proven (FRONTIER_*)."""
+    layers, hidden, extra = EXACT_HARDENED[FRONTIER_SERIES]
+    harden = {**EXACT_HARDEN, **extra, "prove": EXACT_PROOF}
+    r = run(f"{FRONTIER_SERIES}, pruned", **EXACT_CELL, num_layers=layers, hidden_size=hidden,
+            maxlen=EXACT_MAXLEN, **EXACT_SMALL)
+    step = {**harden, **FRONTIER_HARDEN}
+    after = partial(frontier.frontier_eval, harden=harden,
+                    frontier={**FRONTIER, "harden": step, "prove": EXACT_PROOF}, seeds=list(FRONTIER_SEEDS))
+    return {"title": f"the smallest proven adder: {FRONTIER_SERIES} pruned (rnn/tanh trained on {{maxlen}} digits)",
+            "runs": [{**r, "after": after}], "seeds": max(FRONTIER_SEEDS) + 1,
+            "chart": frontier_report.frontier_chart, "section": frontier_report.frontier_section}
+
+
 # id -> plan function, in the order `python source.py` runs them
 EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, hidden_mode_len50, no_rnn,
                                        hidden_mode_1layer, maxlen, maxlen_control, lr, heat_lr_maxlen, layers,
                                        layers_zero, heat_layers_mode, h0_init, cells, length_generalization,
-                                       carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder)}
+                                       carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder,
+                                       exact_frontier)}
 
 
 # --- what each constant must hold: checked once, by check(), before any plan is made (the plans read them plainly) ---
@@ -599,6 +623,16 @@ def attack_runs(name, v):
         integer(f"{name}' candidate sums", n, 1)
 
 
+def frontier_series(name, v):
+    """The label of a saturated EXACT_HARDENED series (its proven seeds are pruned)."""
+    spec = EXACT_HARDENED.get(v) if isinstance(v, str) and isinstance(EXACT_HARDENED, dict) else None
+    if not (isinstance(spec, (list, tuple)) and len(spec) == 3 and isinstance(spec[2], dict)
+            and spec[2].get("saturation")):
+        raise ConstantError(f"{name} must name a saturated EXACT_HARDENED series "
+                            f"({', '.join(map(repr, EXACT_HARDENED)) if isinstance(EXACT_HARDENED, dict) else ''}), "
+                            f"got {v!r}")
+
+
 def hardened_sizes(name, v):
     """label -> (layers, hidden, settings on top of EXACT_HARDEN)."""
     table(name, v)
@@ -625,6 +659,8 @@ CHECKS = {  # constant -> (its check, what else the check takes); check(name, va
     "EXACT_SIZES": (sizes_list,), "EXACT_ATTACK_RUNS": (attack_runs,), "EXACT_PROOF_RUN": (selector, True),
     "EXACT_HARDENED": (hardened_sizes,), "EXACT_SUITE": (table,), "EXACT_ATTACK": (table,),
     "EXACT_PROOF": (table,), "EXACT_HARDEN": (table,), "EXACT_HARDENED_ATTACK": (table,),
+    "FRONTIER_SERIES": (frontier_series,), "FRONTIER_SEEDS": (ints, 0), "FRONTIER": (table,),
+    "FRONTIER_HARDEN": (table,),
 }
 
 
@@ -637,6 +673,7 @@ def check_constants():
 HANDED_ON = {  # hook -> {its argument: (the function it hands that dict to, positional arguments before it)}
     evaluate.exact_eval: {"suite": (exact.suite_eval, 3), "attack": (adversary.attack_eval, 3),
                           "proof": (proof.proof_eval, 1), "harden": (harden.harden, 3)},
+    frontier.frontier_eval: {"harden": (harden.harden, 3)},
 }
 
 
