@@ -181,7 +181,11 @@ def read_numbers(args):
 
 def main(argv=None):
     sys.set_int_max_str_digits(0)
-    numerics.apply()  # the model runs on the kernels it was trained with
+    try:
+        numerics.apply()  # the model runs on the kernels it was trained with
+    except numerics.NumericsError as e:  # an unknown ADDER_NUMERICS, or torch loaded with other kernels
+        print(f"add.py: {e}", file=sys.stderr)
+        return 2
     args = parse_args(argv)
     try:
         a, b = read_numbers(args)

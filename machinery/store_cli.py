@@ -14,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from machinery import numerics
 from machinery.fingerprint import ENVIRONMENT, fingerprint
 from machinery.store import MARKER, Store, StoreError, is_store, load_json, store_dir
 
@@ -113,6 +114,11 @@ def main(argv=None):
     p.add_argument("--prune", action="store_true", help="delete runs made by older code and unused measurements")
     p.add_argument("--yes", action="store_true", help="do not ask before deleting (needed when not on a terminal)")
     args = p.parse_args(argv)
+    try:
+        numerics.mode()  # the code id names the numerics family: an unknown mode is one line, not a traceback
+    except numerics.NumericsError as e:
+        print(e, file=sys.stderr)
+        return 2
     root = store_dir(args.store)
     try:
         if root.exists() and not root.is_dir():

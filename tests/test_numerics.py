@@ -63,10 +63,14 @@ def test_each_mode_is_its_own_family_and_code_id(monkeypatch, capsys):
     assert len({portable[1], pinned[1], native[1]}) == 3  # runs of one family are never served as another's
     assert pinned[2]["mkl"] == ("AVX2" if vendor == "intel" else pinned[2]["mkl"]) and "AUTO" in native[2]["mkl"]
     assert portable[2]["probe"] != pinned[2]["probe"]  # MKL's branches differ in the last bits: the probe sees it
-    monkeypatch.setenv(numerics.ENV, "fast")  # an unknown mode: one line, exit 2
-    assert source.main(["--list"]) == 2
-    err = capsys.readouterr().err
-    assert err.strip().count("\n") == 0 and "'fast'" in err
+    monkeypatch.setenv(numerics.ENV, "fast")  # an unknown mode: one line, exit 2, from every entry point
+    import add
+    from machinery import store_cli
+
+    for main in (lambda: source.main(["--list"]), lambda: add.main(["1", "2"]), lambda: store_cli.main([])):
+        assert main() == 2
+        err = capsys.readouterr().err
+        assert err.strip().count("\n") == 0 and "'fast'" in err
 
 
 def test_torch_or_numpy_loaded_first_is_refused():
