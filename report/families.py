@@ -15,16 +15,16 @@ FOLDER = "families"  # under the result folder: one subfolder of result JSONs pe
 
 
 def load(folder, ids):
-    """The results of one other family's folder, {experiment id: result}, in the study's order."""
-    out = {}
+    """The results of one other family's folder, ({experiment id: result} in the study's order, damaged files)."""
+    out, damaged = {}, []
     for eid in ids:
         path = Path(folder) / f"{eid}.json"
         if path.exists():
             try:
                 out[eid] = json.loads(path.read_text())
             except (OSError, ValueError):  # a damaged file is named by the section, not a crash
-                continue
-    return out
+                damaged.append(path.name)
+    return out, damaged
 
 
 def lines(out_dir, results, ids, settle):
@@ -40,13 +40,13 @@ def lines(out_dir, results, ids, settle):
            "every matmul, so other weights from the same seeds), judged by the same rules. A verdict that moves "
            "rests on the arithmetic's last bits.", ""]
     for folder in folders:
-        other = load(folder, ids)
+        other, damaged = load(folder, ids)
         families = sorted({(r.get("fingerprint") or {}).get("numerics", "unrecorded") for r in other.values()})
         there = {cid: v[2] for cid, v in settle(other)[0].items()} if other else {}
         judged = [c for c in here if there.get(c) not in (None, "-")]
         moved = [c for c in judged if there[c] != here[c]]
         out += [f"**{folder.name}** ({', '.join(families) or 'no results'}; {len(other)} experiments): "
                 f"{len(judged) - len(moved)} of {len(judged)} verdicts the same"
-                + (", moved: " + "; ".join(f"{c} {here[c]} -> {there[c]}" for c in moved) if moved else "") + ".",
-                ""]
+                + (", moved: " + "; ".join(f"{c} {here[c]} -> {there[c]}" for c in moved) if moved else "")
+                + (f" (damaged, not read: {', '.join(damaged)})" if damaged else "") + ".", ""]
     return out

@@ -531,3 +531,7 @@ def test_verdicts_under_another_numerics_family_say_which_moved(tmp_path):
     assert "C1 refuted -> confirmed" in text
     same = " ".join(families.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main"], claims.settled))
     assert "1 of 1 verdicts the same." in same
+    (folder / "no_rnn.json").write_text("{broken")
+    text = " ".join(families.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main", "no_rnn"],
+                                   claims.settled))
+    assert "1 of 1 verdicts the same (damaged, not read: no_rnn.json)." in text
