@@ -202,7 +202,7 @@ EXACT_HARDENED_ATTACK = {"candidates": 100000, "lengths": [100, 1000], "search_s
 EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
 # exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned unit by unit (measures/exact/frontier.py)
 FRONTIER_SERIES = "1 x 32 hardened + saturated"  # the EXACT_HARDENED series whose proven seeds are pruned
-FRONTIER_SEEDS = [0, 5]  # seeds pruned (the others are trained and skipped)
+FRONTIER_SEEDS = [0, 4, 5, 9]  # seeds pruned (others: trained, skipped); a pilot reached 16, 21, 19 and <= 23 units
 FRONTIER = {"first_step": 4, "floor": 5, "m2": {"max_iter": 100, "budget_s": 600}}  # frontier.series: units cut per
 # step at first (halved on a failure), fewest units tried, the m = 2 proof of a near miss (None: none; max_iter
 # decides, budget_s is a safety valve); "shrink": {"steps", "lr", "weight"} would shrink the units before each cut
