@@ -46,7 +46,7 @@ from judge.tables import (
 )
 from machinery import fingerprint, plans
 from measures.cost import bptt_profile
-from report import families, fidelity, findings, robust
+from report import families, fidelity, findings, margins, robust
 from train import EVAL_EVERY
 
 C1_STEPS = fidelity.C1_STEPS  # C1: the report's step budget to accuracy 1.0 at maxlen 10 (its home: fidelity.py)
@@ -560,9 +560,9 @@ def _loo(p):
     return "**fragile**: " + ", ".join(f"without seed {s}: {o}" for s, o in p.fragile)
 
 
-def claims_table(results):
-    """The claims table, one row per part, and each claim's findings below."""
-    verdicts, m = settled(results)
+def claims_table(results, judged=None):
+    """The claims table, one row per part, and each claim's findings below (judged: settled(results), if made)."""
+    verdicts, m = judged or settled(results)
     rows = [verdict_rule(m), "", HEADER, "|---" * 11 + "|"]
     try:
         notes = fidelity.claim_notes(results)  # where the source's own figure reads differently
@@ -652,7 +652,8 @@ def write_report(out_dir, quick=False):
              "accuracy curve, 1.0 = exact from the first evaluation). Accuracy = exact match of the whole sum on "
              "a fixed batch of held-out test sums.", "", *numerics_lines(results), *stale_lines(results),
              "## The source report's claims", ""]
-    lines += claims_table(results) + [""]
+    judged = settled(results)
+    lines += claims_table(results, judged) + [""] + margins.lines(judged[0], out_dir)
     try:
         lines += fidelity.section(results)
     except PREMISE_ERRORS as e:

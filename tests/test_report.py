@@ -6,6 +6,7 @@ that the verdict and the finding sentences follow. Nothing depends on today's co
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import plot
@@ -535,3 +536,31 @@ def test_verdicts_under_another_numerics_family_say_which_moved(tmp_path):
     text = " ".join(families.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main", "no_rnn"],
                                    claims.settled))
     assert "1 of 1 verdicts the same (damaged, not read: no_rnn.json)." in text
+
+
+def test_margin_curves_cross_the_level_where_each_equivalence_starts_to_pass(tmp_path):
+    """Each curve is the TOST p-value against the margin: non-increasing, and below the level exactly from the
+    part's smallest passing margin on; the chart is drawn and the paragraph names each part's margin."""
+    from conftest import assert_drawn
+
+    from judge import parts, stats
+    from report import margins
+
+    rng = np.random.default_rng(3)
+    a = list(rng.normal(0.90, 0.01, 10))
+    b = [x + d for x, d in zip(a, rng.normal(0.004, 0.006, 10), strict=True)]
+    alike = parts.same("a and b alike", "a", a, "b", b)
+    other = parts.differs("a above b", "a", a, "b", b)  # not an equivalence: not drawn
+    verdicts = {"C1": ([alike, other], [], "mixed")}
+    found = margins.equivalences(verdicts)
+    assert [(cid, text) for cid, text, _ in found] == [("C1", "a and b alike")]
+    c = found[0][2]
+    grid = np.linspace(0, 0.06, 61)
+    ps = margins.curve(c, grid)
+    assert all(p2 <= p1 + 1e-12 for p1, p2 in zip(ps, ps[1:], strict=False))
+    edge = c.smallest_margin()
+    assert c.p_alike(edge * 0.999) > stats.ALPHA > c.p_alike(edge * 1.001)
+    text = " ".join(margins.lines(verdicts, tmp_path))
+    assert f"C1 a and b alike: from ±{edge:.3g}" in text and "![margins](margins.png)" in text
+    assert_drawn(tmp_path / "margins.png")
+    assert margins.lines({"C1": ([other], [], "mixed")}, tmp_path / "none") == []
