@@ -46,7 +46,7 @@ from judge.tables import (
 )
 from machinery import fingerprint, plans
 from measures.cost import bptt_profile
-from report import families, fidelity, findings, margins, robust
+from report import fidelity, findings, margins, other_numerics, robust
 from train import EVAL_EVERY
 
 C1_STEPS = fidelity.C1_STEPS  # C1: the report's step budget to accuracy 1.0 at maxlen 10 (its home: fidelity.py)
@@ -660,7 +660,7 @@ def write_report(out_dir, quick=False):
         lines += ["## Source code vs this project", "",
                   f"Not written: the results lack what it compares ({type(e).__name__}: {e}).", ""]
     lines += findings.lines(results)
-    lines += families.lines(out_dir, results, list(experiments.EXPERIMENTS), settled)
+    lines += other_numerics.lines(out_dir, results, list(experiments.EXPERIMENTS), settled)
     for result in results.values():
         lines += safe_section(result)
     (out_dir / "README.md").write_text("\n".join(lines) + "\n")

@@ -513,7 +513,7 @@ def test_verdicts_under_another_numerics_family_say_which_moved(tmp_path):
     """The same claim judged on results of another family: a moved verdict is named with both verdicts."""
     import copy
 
-    from report import families
+    from report import other_numerics
 
     base = json.loads((Path(__file__).resolve().parents[1] / "plots" / "pt_main.json").read_text())
 
@@ -523,17 +523,17 @@ def test_verdicts_under_another_numerics_family_say_which_moved(tmp_path):
         r["fingerprint"] = {**r.get("fingerprint", {}), "numerics": family}
         return r
 
-    assert families.lines(tmp_path, {"pt_main": pt_main(None, "portable")}, ["pt_main"], claims.settled) == []
-    folder = tmp_path / families.FOLDER / "pinned-intel"
+    assert other_numerics.lines(tmp_path, {"pt_main": pt_main(None, "portable")}, ["pt_main"], claims.settled) == []
+    folder = tmp_path / other_numerics.FOLDER / "pinned-intel"
     folder.mkdir(parents=True)
     (folder / "pt_main.json").write_text(json.dumps(pt_main(50, "pinned-intel")))
-    text = " ".join(families.lines(tmp_path, {"pt_main": pt_main(None, "portable")}, ["pt_main"], claims.settled))
+    text = " ".join(other_numerics.lines(tmp_path, {"pt_main": pt_main(None, "portable")}, ["pt_main"], claims.settled))
     assert "**pinned-intel** (pinned-intel; 1 experiments): 0 of 1 verdicts the same" in text
     assert "C1 refuted -> confirmed" in text
-    same = " ".join(families.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main"], claims.settled))
+    same = " ".join(other_numerics.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main"], claims.settled))
     assert "1 of 1 verdicts the same." in same
     (folder / "no_rnn.json").write_text("{broken")
-    text = " ".join(families.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main", "no_rnn"],
+    text = " ".join(other_numerics.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main", "no_rnn"],
                                    claims.settled))
     assert "1 of 1 verdicts the same (damaged, not read: no_rnn.json)." in text
 
