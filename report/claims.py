@@ -660,7 +660,7 @@ def write_report(out_dir, quick=False):
         lines += ["## Source code vs this project", "",
                   f"Not written: the results lack what it compares ({type(e).__name__}: {e}).", ""]
     lines += findings.lines(results)
-    lines += other_numerics.lines(out_dir, results, list(experiments.EXPERIMENTS), settled)
+    lines += other_numerics.lines(out_dir, judged[0], list(experiments.EXPERIMENTS), settled)
     for result in results.values():
         lines += safe_section(result)
     (out_dir / "README.md").write_text("\n".join(lines) + "\n")

@@ -27,14 +27,15 @@ def load(folder, ids):
     return out, damaged
 
 
-def lines(out_dir, results, ids, settle):
+def lines(out_dir, verdicts, ids, settle):
     """The report section: per other family, each claim's verdict here and there; [] when none was trained.
 
-    settle(results) -> ({claim id: (parts, notes, verdict)}, ...) as report/claims.py's settled()."""
+    verdicts: this study's {claim id: (parts, notes, verdict)}, already judged; settle(results) -> (such a dict,
+    ...) as report/claims.py's settled(), for the other family's results."""
     folders = sorted(p for p in (Path(out_dir) / FOLDER).glob("*") if p.is_dir())
     if not folders:
         return []
-    here = {cid: v[2] for cid, v in settle(results)[0].items()}
+    here = {cid: v[2] for cid, v in verdicts.items()}
     out = ["## Verdicts under another numerics family", "",
            "The claim experiments trained again under another numerics family (other kernels: other last bits of "
            "every matmul, so other weights from the same seeds), judged by the same rules. A verdict that moves "

@@ -523,18 +523,20 @@ def test_verdicts_under_another_numerics_family_say_which_moved(tmp_path):
         r["fingerprint"] = {**r.get("fingerprint", {}), "numerics": family}
         return r
 
-    assert other_numerics.lines(tmp_path, {"pt_main": pt_main(None, "portable")}, ["pt_main"], claims.settled) == []
+    def lines(first, ids=("pt_main",)):  # the section, this study's pt_main first exact at `first` on every seed
+        here = claims.settled({"pt_main": pt_main(first, "portable")})[0]
+        return " ".join(other_numerics.lines(tmp_path, here, list(ids), claims.settled))
+
+    assert lines(None) == ""
     folder = tmp_path / other_numerics.FOLDER / "pinned-intel"
     folder.mkdir(parents=True)
     (folder / "pt_main.json").write_text(json.dumps(pt_main(50, "pinned-intel")))
-    text = " ".join(other_numerics.lines(tmp_path, {"pt_main": pt_main(None, "portable")}, ["pt_main"], claims.settled))
+    text = lines(None)
     assert "**pinned-intel** (pinned-intel; 1 experiments): 0 of 1 verdicts the same" in text
     assert "C1 refuted -> confirmed" in text
-    same = " ".join(other_numerics.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main"], claims.settled))
-    assert "1 of 1 verdicts the same." in same
+    assert "1 of 1 verdicts the same." in lines(50)
     (folder / "no_rnn.json").write_text("{broken")
-    text = " ".join(other_numerics.lines(tmp_path, {"pt_main": pt_main(50, "portable")}, ["pt_main", "no_rnn"],
-                                   claims.settled))
+    text = lines(50, ("pt_main", "no_rnn"))
     assert "1 of 1 verdicts the same (damaged, not read: no_rnn.json)." in text
 
 
