@@ -11,7 +11,6 @@ CPU with AVX2: run it on an Intel and on an AMD machine. Minutes on one core (tr
 """
 from machinery import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
-import hashlib
 import sys
 import time
 from pathlib import Path
@@ -29,11 +28,6 @@ from models import ModelConfig
 from train import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def weights_hash(model):
-    return hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes() for v in model.state_dict().values())
-                          ).hexdigest()[:12]
 
 
 def base_run(meta, store_dir):
@@ -70,7 +64,8 @@ def main(argv=None):
     worst = max(float(np.max(np.abs(got[k].numpy() - ref[k].numpy()))) for k in ref)
     print(f"{args.certificate}: {meta['series']!r} seed {meta['seed']}, base run {where}, hardened in "
           f"{time.perf_counter() - t0:.0f} s under numerics {numerics.family()} (probe {numerics.probe()})")
-    print(f"certificate's weights {weights_hash(want)}, re-derived {weights_hash(model)}: "
+    rederived = certificate.model_hash(result["model"], {k: v.numpy() for k, v in got.items()})
+    print(f"certificate's model {result['sha256'][:12]}, re-derived {rederived[:12]}: "
           + ("identical, bit for bit" if all(same.values())
              else f"DIFFER in {sum(not v for v in same.values())} of {len(same)} tensors (largest gap {worst:.3g})"))
     return 0 if all(same.values()) else 1

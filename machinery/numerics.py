@@ -22,9 +22,9 @@ Measured: 100 steps of pt_main seed 0 under portable give weights 8a3a4d917b99 (
 Intel Xeon (AVX-512) here and on an AMD EPYC (AVX-512), where pinned gives b0eb417ad1eb and d4a0bc09088f.
 
 A run's numbers belong to a *family* (family()): "portable", "pinned-<vendor>" or "native-<capability>-<vendor>".
-The family, not the mode asked for, is part of every run's code fingerprint (machinery/store.py) and of every result
-(describe(), with probe(): the hash of a fixed computation through MKL, ATen and numpy, the same on every machine of
-one family). On CUDA, TF32 is switched off in every mode (it would change float32 matmuls and RNNs).
+The family, not the mode asked for, is part of every run's code fingerprint (machinery/fingerprint.py) and of every
+result (describe(), with probe(): the hash of a fixed computation through MKL, ATen and numpy, the same on every
+machine of one family). On CUDA, TF32 is switched off in every mode (it would change float32 matmuls and RNNs).
 
 Importing this module sets the environment of the mode (ADDER_NUMERICS, default portable) when torch and numpy are
 not loaded yet, so every entry point (source.py, add.py, machinery/store.py, tests/conftest.py, benchmarks) imports
