@@ -118,7 +118,7 @@ def canonical(model, train):
     no-RNN baseline has no recurrent settings at all. Training defaults are filled in from train_run.
     """
     m = {**ModelConfig().to_dict(), **model}
-    defaults = {k: p.default for k, p in inspect.signature(train_run).parameters.items()
+    defaults = {k: p.default for k, p in FIT_SIGNATURE.parameters.items()
                 if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
     t = check_settings({k: v for k, v in {**defaults, **train}.items()
                         if k not in ("device", "stop_at_exact", "progress", "seed")})
@@ -160,7 +160,7 @@ def fit(cfg, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(),
         eval_split="test", chain_fraction=0.0, device="cpu", stop_at_exact=False, progress=None):
     """The loop itself, on settings train_run has checked: what decides a run's numbers, and all it does.
 
-    Its code closure is the runs' code fingerprint (machinery/store.py): checks and their messages live in
+    Its code closure is the runs' code fingerprint (machinery/fingerprint.py): checks and their messages live in
     train_run, outside it, so rewording an error message retrains nothing.
     """
     n_chain = round(chain_fraction * batch_size)
