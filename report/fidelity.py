@@ -9,6 +9,10 @@ section(results) writes the report's "Source code vs this project" section; clai
 id, a sentence for the claims table where the source's figure and ours lead a reader to different conclusions.
 Every number about our runs in either is computed from `results` (id -> result JSON, as claims.write_report loads
 them).
+
+Over 300 lines: the fixed tables (SOURCE, SOURCE_FIGURES: about 50 lines) and one short note per claim where the
+source's figure and ours differ, each reading the same results; they sit together so one file answers "what did
+the source run".
 """
 import json
 import math

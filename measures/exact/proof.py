@@ -29,6 +29,9 @@ whose absolute terms could sum to OVERFLOW (a partial sum near float32's largest
 TANH_ERR is measured, not assumed: tanh_error.py compares torch's float32 tanh on the CPU with the true tanh
 (benchmarks/bench_tanh.py over every float32), and the proof is for the CPU (add.py runs a proven model there).
 
+Long (about 400 lines) on purpose: the search and its soundness argument (every widening above) are one piece;
+split, a reader could check one half of the error model without the other.
+
 search() finds the boxes (Kleene iteration from the zero state: join images into their target box, widen a
 little when a box grows, never past the activation's range, until nothing grows; then, if the boxes do not prove
 the model, narrow them by descending iteration); check() verifies a set of boxes independently of how it was
