@@ -27,6 +27,11 @@ def load(folder, ids):
     return out, damaged
 
 
+def verdict_word(verdict):
+    """The verdict without its qualifier: "mixed (fragile: 2 of ...)" -> "mixed"."""
+    return verdict.split(" (")[0]
+
+
 def lines(out_dir, verdicts, ids, settle):
     """The report section: per other family, each claim's verdict here and there; [] when none was trained.
 
@@ -45,9 +50,12 @@ def lines(out_dir, verdicts, ids, settle):
         families = sorted({(r.get("fingerprint") or {}).get("numerics", "unrecorded") for r in other.values()})
         there = {cid: v[2] for cid, v in settle(other)[0].items()} if other else {}
         judged = [c for c in here if there.get(c) not in (None, "-")]
-        moved = [c for c in judged if there[c] != here[c]]
+        moved = [c for c in judged if verdict_word(there[c]) != verdict_word(here[c])]  # a qualifier alone is no move
+        requal = [c for c in judged if c not in moved and there[c] != here[c]]
         out += [f"**{folder.name}** ({', '.join(families) or 'no results'}; {len(other)} experiments): "
                 f"{len(judged) - len(moved)} of {len(judged)} verdicts the same"
                 + (", moved: " + "; ".join(f"{c} {here[c]} -> {there[c]}" for c in moved) if moved else "")
+                + ("; the same verdict with another qualifier: " + "; ".join(f"{c} {here[c]} -> {there[c]}"
+                                                                            for c in requal) if requal else "")
                 + (f" (damaged, not read: {', '.join(damaged)})" if damaged else "") + ".", ""]
     return out

@@ -535,6 +535,7 @@ def test_verdicts_under_another_numerics_family_say_which_moved(tmp_path):
     assert "**pinned-intel** (pinned-intel; 1 experiments): 0 of 1 verdicts the same" in text
     assert "C1 refuted -> confirmed" in text
     assert "1 of 1 verdicts the same." in lines(50)
+    assert other_numerics.verdict_word("mixed (fragile: 2 of its counted parts flip)") == "mixed"
     (folder / "no_rnn.json").write_text("{broken")
     text = lines(50, ("pt_main", "no_rnn"))
     assert "1 of 1 verdicts the same (damaged, not read: no_rnn.json)." in text
