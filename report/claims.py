@@ -44,7 +44,7 @@ from judge.tables import (
     seed_first_steps,
     speed,
 )
-from machinery import fingerprint, plans
+from machinery import fingerprint, runner
 from measures.cost import bptt_profile
 from report import fidelity, findings, margins, other_numerics, robust
 from train import EVAL_EVERY
@@ -591,7 +591,7 @@ def claims_table(results, judged=None):
 
 def stale_lines(results):
     """A warning naming every shown result made by other code than the current one (empty when none is)."""
-    hooks = plans.hooks([r for plan in experiments.EXPERIMENTS.values() for r in plan()["runs"]])
+    hooks = runner.every_hook()
     stale = {eid: files for eid, r in results.items() if (files := fingerprint.stale_files(r, hooks))}
 
     def why(files):

@@ -6,6 +6,7 @@ proven model, its boxes searched again (proof.search is deterministic) and check
 """
 from pathlib import Path
 
+from measures.exact import verdicts
 from models import ModelConfig
 
 CERTIFICATE = "exact_certificate_small.npz"  # next to exact_frontier.png in plots/
@@ -18,7 +19,7 @@ def pruned(result):
 
 def params(settings, units):
     """Trainable parameters of a one-layer net of `units` units (recurrent layer and output layer)."""
-    return units * (2 * settings["embed_size"] + units + 2) + 10 * (units + 1)
+    return verdicts.params({"settings": {**settings, "hidden_size": units, "num_layers": 1}})
 
 
 def attempts(e):
