@@ -58,8 +58,7 @@ def heat_rows(result):
             for row, drow in zip(plot.heatmap_cells(result), plot.heatmap_diverged(result), strict=True)]
 
 
-FIRST_EXACT_WORDS = ("median over seeds of the first training step at which held-out exact-match accuracy reached "
-                     "1.0 ('never': the median seed did not), with (seeds that reached it/seeds)")  # summary_line's
+FIRST_EXACT_WORDS = "median first step at held-out exact-match accuracy 1.0 (seeds reaching it/seeds)"  # console's
 
 
 def summary_line(result):

@@ -80,7 +80,7 @@ def test_console_summary_says_what_its_numbers_are():
               "diverged": [False] * 5, "sec_per_step": [0.001] * 5, "steps": [20, 40, 60]}
     line = tables.summary_line({"id": "lr", "series": [series]})
     assert line.startswith(tables.FIRST_EXACT_WORDS + ": ")
-    assert "median over seeds of the first training step" in line and "exact-match accuracy reached 1.0" in line
+    assert "median first step at held-out exact-match accuracy 1.0 (seeds reaching it/seeds)" in line
     assert line.endswith("lr=0.1: never (2/5)")  # 3 of 5 seeds never reached it: the median seed did not
 
 
