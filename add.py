@@ -121,8 +121,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("numbers", nargs="*", help="two non-negative integers")
     p.add_argument("--file", help="read the two numbers from this file ('-': standard input)")
-    p.add_argument("--certificate", type=Path, default=CERTIFICATE,
-                   help="the proven model's certificate (default: the study's, plots/exact_certificate.npz)")
+    p.add_argument("--certificate", type=Path, default=None,
+                   help="the proven model's certificate (default: the study's, plots/exact_certificate.npz); not "
+                        "with the store-model options")
     p.add_argument("--cell", choices=[c for c in CELLS if c != "linear"], help="a store model of this cell (rnn)")
     p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="rnn only (tanh)")
     p.add_argument("--maxlen", type=int, help=f"training length in digits ({experiments.LENGTH_MAXLEN})")
@@ -130,14 +131,38 @@ def parse_args(argv):
                    help=f"share of each training batch rich in carry chains ({ADDER_CHAIN_FRACTION}; 0: the "
                         "length_generalization model)")
     p.add_argument("--seed", type=int, help="seed of the store model (0)")
-    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                   help="where a store model runs (cpu; auto: cuda when torch sees a GPU); a proven model runs on "
+                        "the CPU")
     p.add_argument("--store", type=Path, default=None, help="run store folder (default: $ADDER_STORE or ./store)")
     p.add_argument("--full", action="store_true", help="print every digit of long numbers")
     args = p.parse_args(argv)
-    args.store_model = any(getattr(args, k) is not None for k in STORE_OPTIONS)
+    args.store_given = [k for k in STORE_OPTIONS if getattr(args, k) is not None]  # as named on the command line
+    args.store_model = bool(args.store_given)
+    args.certificate_given = args.certificate is not None
+    args.certificate = CERTIFICATE if args.certificate is None else args.certificate
     for k, v in STORE_OPTIONS.items():
         setattr(args, k, v if getattr(args, k) is None else getattr(args, k))
     return args
+
+
+def check_options(args):
+    """Refuse options that contradict each other or name nothing (InputError), before any model is read or
+    trained: a certificate with a store-model option, --nonlinearity with a cell that has none, a missing file."""
+    flags = [f"--{k.replace('_', '-')}" for k in args.store_given]
+    if args.certificate_given and flags:
+        raise InputError(f"--certificate picks a proven model, {', '.join(flags)} a store model: give either "
+                         f"--certificate or the store-model options ({', '.join(STORE_FLAGS)}), not both")
+    if "nonlinearity" in args.store_given and args.cell != "rnn":
+        raise InputError(f"--nonlinearity {args.nonlinearity} applies to --cell rnn only, not --cell {args.cell} "
+                         f"(rnn takes {' or '.join(NONLINEARITIES)}); drop it or use --cell rnn")
+    if args.certificate_given and not args.certificate.is_file():
+        what = "is a folder" if args.certificate.is_dir() else "does not exist"
+        raise InputError(f"--certificate {args.certificate} {what}: give a certificate file (.npz), or leave "
+                         "--certificate out for the study's")
+
+
+STORE_FLAGS = [f"--{k.replace('_', '-')}" for k in STORE_OPTIONS]
 
 
 def proven_adder(path):
@@ -188,6 +213,7 @@ def main(argv=None):
         return 2
     args = parse_args(argv)
     try:
+        check_options(args)
         a, b = read_numbers(args)
         if args.maxlen < 1 or args.seed < 0:
             raise InputError(f"--maxlen must be >= 1 and --seed >= 0, got {args.maxlen} and {args.seed}")

@@ -2,8 +2,8 @@
 
     python source.py                  everything (cached experiments are only redrawn)
     python source.py lr cells         just those
-    python source.py --list           the experiment ids
-    python source.py --quick          tiny settings, end to end in about 3 minutes on 2 cores (plots/quick/)
+    python source.py --list           one line per experiment: its id and what it measures
+    python source.py --quick          tiny settings end to end (plots/quick/): checks the pipeline, not results
     python source.py --force          retrain even where a cached result matches
 
 Thin: it parses the arguments, runs each experiment through machinery/runner.py and writes the report
@@ -17,8 +17,11 @@ line saying why.
 from machinery import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -34,8 +37,9 @@ from train import resolve_device
 OUT_DIR = Path(__file__).resolve().parent / "plots"  # results, charts and the report (--out moves them)
 
 
-def refusal(args):
-    """Why these arguments cannot run, in one line, found before anything trains or is written (None: they can)."""
+def refusal(args, out_dir):
+    """Why these arguments cannot run, in one line, found before anything trains (None: they can). The result
+    folder is made here (the one thing written), so a folder that cannot be made is refused before training."""
     if not (args.gpus_per_run and args.device == "auto"):  # with GPUs per run, the cluster's workers have them
         try:
             resolve_device(args.device)
@@ -47,19 +51,69 @@ def refusal(args):
         prepare(args.store)
     except StoreError as e:
         return str(e)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # /proc/x, a path under a file, a read-only disk
+        return f"--out {out_dir}: cannot make this folder ({e.strerror}); give a folder that can be written"
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        return f"--out {out_dir}: this folder cannot be written to; give a folder that can be written"
     return None
 
 
+class Help(argparse.RawDescriptionHelpFormatter):
+    """The module docstring as written, and each option's default after its help (unless the help gives it)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS) or action.default is False or (
+                not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: a terminated run stops as an interrupted one does (workers ended,
+    finished runs kept, one line), with exit code 143 (128 + SIGTERM, as a shell reports a process it ended)."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Within it, SIGTERM raises Terminated instead of killing the process at once (which leaves the pool's
+    workers writing to a closed pipe and its semaphores unreleased)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("ids", nargs="*", help="experiments to run (default: all, in order)")
-    p.add_argument("--list", action="store_true", help="list the experiment ids and exit")
-    p.add_argument("--seeds", type=int, default=None, help=f"seeds per curve (default {experiments.SEEDS})")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=Help)
+    p.add_argument("ids", nargs="*", help="experiments to run (default: all, in order; --list names them)")
+    p.add_argument("--list", action="store_true",
+                   help="print one line per experiment (its id and what it measures; only the ids given, if any) "
+                        "and exit")
+    p.add_argument("--seeds", type=int, default=None,
+                   help=f"seeds per curve (default: the experiment's own count, {experiments.SEEDS} unless its plan "
+                        f"sets one; {experiments.QUICK['seeds']} with --quick)")
     p.add_argument("--force", action="store_true", help="retrain even if a cached result matches")
-    p.add_argument("--quick", action="store_true", help="tiny settings into plots/quick/")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    q = experiments.QUICK
+    p.add_argument("--quick", action="store_true",
+                   help=f"tiny settings ({q['seeds']} seeds, at most {q['steps']} steps, maxlen / {q['maxlen_div']}) "
+                        "into plots/quick/: checks the pipeline end to end; its numbers are not the study's")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where runs train: cpu, cuda, or auto: cuda when torch sees a GPU, else cpu; the committed "
+                        "results are CPU ones")
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
-                   help="parallel training processes (1 = in this process)")
+                   help="parallel training processes (1 = in this process; default: %(default)s, this machine's "
+                        "CPU count, at most 8)")
     p.add_argument("--out", type=Path, default=None, help="result folder (default plots/ or plots/quick/)")
     p.add_argument("--store", type=Path, default=None,
                    help="run store folder (default: $ADDER_STORE or ./store; `python -m machinery.store` manages it)")
@@ -69,6 +123,16 @@ def parse_args(argv):
                         "fastest); also $ADDER_NUMERICS. See machinery/numerics.py")
     cluster.add_arguments(p)
     return p.parse_args(argv)
+
+
+def describe(plan):
+    """What an experiment varies and measures, in one line: its title, with the quantity of the plain charts."""
+    if "heatmap" in plan:
+        hm = plan["heatmap"]
+        return f"{plan['title']}: median over seeds, by {hm['row_name']} x {hm['col_name']}"
+    if "chart" not in plan:  # plot.line_chart: the two line panels
+        return f"{plan['title']}: training loss and held-out exact-match accuracy vs step"
+    return plan["title"]
 
 
 def switch_numerics(value):
@@ -82,6 +146,16 @@ def switch_numerics(value):
 
 
 def main(argv=None):
+    """Run the study (study()); a Ctrl-C or SIGTERM outside its training loop also ends in one line."""
+    with sigterm_as_interrupt():
+        try:
+            return study(argv)
+        except KeyboardInterrupt as e:  # before or after the training loop: nothing trains, nothing to stop
+            print("terminated (SIGTERM)" if isinstance(e, Terminated) else "\ninterrupted", file=sys.stderr)
+            return 143 if isinstance(e, Terminated) else 130
+
+
+def study(argv):
     args = parse_args(argv)
     bad_numerics = switch_numerics(args.numerics)
     try:
@@ -93,17 +167,21 @@ def main(argv=None):
         return 2
     valid = list(experiments.EXPERIMENTS)
     bad_ray = cluster.check_arguments(args, valid)
-    if args.list:
-        print("\n".join(valid))
-        return 0
     unknown = [i for i in args.ids if i not in experiments.EXPERIMENTS]
     if unknown:
         print(f"unknown experiment id(s): {', '.join(unknown)}; valid ids: {', '.join(valid)}", file=sys.stderr)
         return 2
-    n_seeds = args.seeds if args.seeds is not None else (experiments.QUICK["seeds"] if args.quick else None)
-    if (n_seeds is not None and n_seeds < 1) or args.workers < 1 or bad_ray:
-        print(bad_ray or f"--seeds and --workers must be >= 1, got {n_seeds} and {args.workers}", file=sys.stderr)
+    if args.list:
+        width = max(map(len, valid))
+        print("\n".join(f"{eid:<{width}}  {describe(experiments.planned(eid, args.quick))}"
+                        for eid in args.ids or valid))
+        return 0
+    bad = [f"{flag} must be an integer >= 1, got {value}"
+           for flag, value in (("--seeds", args.seeds), ("--workers", args.workers)) if value is not None and value < 1]
+    if bad or bad_ray:
+        print("; ".join(bad) or bad_ray, file=sys.stderr)
         return 2
+    n_seeds = args.seeds if args.seeds is not None else (experiments.QUICK["seeds"] if args.quick else None)
     try:  # a constant of experiments.py that no run can use: one line, before anything trains
         experiments.check(args.ids or valid)
     except experiments.ConstantError as e:
@@ -114,12 +192,11 @@ def main(argv=None):
     except cluster.ClusterError as e:  # Ray not installed, or no GPU for --gpus-per-run
         print(e, file=sys.stderr)
         return 2
-    problem = refusal(args)  # before anything trains: a run is never trained only to be lost
+    out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
+    problem = refusal(args, out_dir)  # before anything trains: a run is never trained only to be lost
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
-    out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
-    out_dir.mkdir(parents=True, exist_ok=True)
     ids = args.ids or valid
     store = Store(args.store, snapshot([experiments.EXPERIMENTS[eid]() for eid in ids]))  # the code, once
     store.add_results(out_dir)  # the runs of results already there (e.g. committed ones) are not retrained
@@ -128,6 +205,7 @@ def main(argv=None):
     runner = Runner(device, pool.slots if pool else args.workers, store, pool)
     t0 = time.perf_counter()
     planned = trained_total = 0
+    eid = ids[0]
     try:
         for eid in ids:
             seeds = None if n_seeds is None else range(n_seeds)  # None: the plan's own count
@@ -137,10 +215,11 @@ def main(argv=None):
             how = ("cached" if trained is None else f"all {n} runs from the store" if not trained else
                    f"trained {trained} of {n} runs in {result['wall_seconds']:.1f}s")
             tqdm.write(f"[{eid}] {how}: {tables.summary_line(result)}")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated): the same clean stop
         runner.close(terminate=True)
-        print(f"\ninterrupted: finished runs are kept in {store.root}; rerun to resume", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(e, Terminated) else "\ninterrupted"
+        print(f"{how} in [{eid}]: finished runs are kept in {store.root}; rerun to resume", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     except CodeChanged as e:
         runner.close(terminate=True)
         print(f"[{eid}] {e}", file=sys.stderr)

@@ -6,6 +6,11 @@ length, evaluated in chunks of sums and of time steps (beyond.evaluate_sums; the
 from one time chunk to the next, so the result equals one pass over the whole sum). A seed is "exact" at a
 test length when all of that length's sums came out right on the full number of sums asked for (a length
 evaluated on fewer sums, because a shorter one already failed, never counts).
+
+Its fields, one list per seed with one entry per test length: "accuracy" is the exact-match accuracy on the full
+number of sums asked for, null where only the fallback sums were evaluated ("reduced"), whose exact-match accuracy
+is "fallback_accuracy" (null where the full number was evaluated): counting accuracy == 1.0 counts exact seeds.
+"digit_accuracy" and "eval_sec" are over the "n_sums" sums evaluated, whichever they were.
 """
 import statistics
 
@@ -27,7 +32,8 @@ def length_eval(model, run, seed, lengths, sums, fallback_sums, quick=False):
         keep = [i for i, length in enumerate(lengths) if length <= 100]
         lengths, sums = [lengths[i] for i in keep], [min(50, sums[i]) for i in keep]
         fallback_sums = min(fallback_sums, 10)
-    out = {k: [] for k in ("lengths", "accuracy", "digit_accuracy", "n_sums", "reduced", "eval_sec")}
+    out = {k: [] for k in ("lengths", "accuracy", "fallback_accuracy", "digit_accuracy", "n_sums", "reduced",
+                           "eval_sec")}
     exact_so_far = True
     for length, n in zip(lengths, sums, strict=False):
         length, n = check_int("length", length, 1), check_int("sums", n, 1)
@@ -36,13 +42,22 @@ def length_eval(model, run, seed, lengths, sums, fallback_sums, quick=False):
         acc, digit, sec = evaluate_sums(model, lambda k, length=length, rng=rng: gen_data(k, length, "test", rng),
                                         n_used)
         exact_so_far = exact_so_far and acc == 1.0
-        for k, v in zip(out, (length, acc, digit, n_used, n_used < n, sec), strict=False):
+        full = n_used == n  # on fewer sums, the exact-match accuracy is stored apart: it is no evidence of exactness
+        for k, v in zip(out, (length, acc if full else None, None if full else acc, digit, n_used, not full, sec),
+                        strict=True):
             out[k].append(v)
     return out
 
 def seed_exact(extra, i):
-    """Whether one seed's length_eval was exact at the i-th length on all the sums asked for."""
+    """Whether one seed's length_eval was exact at the i-th length on all the sums asked for (results stored before
+    "fallback_accuracy" existed hold a fallback score in "accuracy", hence the "reduced" check)."""
     return extra["accuracy"][i] == 1.0 and not extra["reduced"][i]
+
+def scored(extra):
+    """One seed's exact-match accuracy at each length, on whichever sums were evaluated there (the chart's)."""
+    fallback = extra.get("fallback_accuracy") or [None] * len(extra["accuracy"])
+    return [f if a is None else a for a, f in zip(extra["accuracy"], fallback, strict=True)]
+
 
 def exact_fraction(series, i):
     """Fraction of seeds exact at the i-th test length."""
@@ -68,7 +83,7 @@ def length_chart(result, path):
         style = dict(color=color, marker=markers[k % len(markers)], markersize=6, markeredgecolor="white",
                      label=s["label"], linestyle=("-", "--", ":", "-.")[k % 4])
         for ax, key in ((axes[0], "accuracy"), (axes[2], "digit_accuracy")):
-            vals = [[1 - v if key == "digit_accuracy" else v for v in e[key]] for e in s["extra"]]
+            vals = [[1 - v for v in e[key]] if key == "digit_accuracy" else scored(e) for e in s["extra"]]
             if key == "digit_accuracy":
                 vals = [[max(v, 1e-8) for v in c] for c in vals]  # error 0 drawn at the 1e-8 floor
             mean, lo, hi = band(vals)

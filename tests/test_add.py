@@ -76,8 +76,11 @@ def test_a_certificate_is_used_and_rechecked_and_a_store_option_picks_a_store_mo
     assert add.main(["1", "2", "--certificate", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not a readable certificate" in err
-    add.main(["12", "30", "--certificate", str(path), "--maxlen", "1"])  # a store model (1-digit, trained in
-    out = capsys.readouterr().out  # seconds): no certificate is read
+    assert add.main(["12", "30", "--certificate", str(path), "--maxlen", "1"]) == 2  # two models named: refused
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--certificate picks a proven model, --maxlen a store model" in err
+    add.main(["12", "30", "--maxlen", "1"])  # a store model (1-digit, trained in seconds)
+    out = capsys.readouterr().out
     assert "not proven" in out and "trained on 1-digit sums" in out
 
 
@@ -108,8 +111,15 @@ def lines_of(out):
     (["1", "2", "--file", "x"], "either as arguments or with --file"),
     (["1", "2", "--maxlen", "0"], "--maxlen must be >= 1"),
     (["1", "2", "--chain-fraction", "1.5"], "--chain-fraction must be in [0, 1], got 1.5"),
+    (["12", "34", "--certificate", "/nonexistent.npz"], "--certificate /nonexistent.npz does not exist"),
+    (["1", "2", "--certificate", "x.npz", "--cell", "lstm", "--seed", "1"],
+     "--certificate picks a proven model, --cell, --seed a store model: give either --certificate or the store-model "
+     "options (--cell, --nonlinearity, --maxlen, --chain-fraction, --seed), not both"),
+    (["1", "2", "--cell", "lstm", "--nonlinearity", "relu"],
+     "--nonlinearity relu applies to --cell rnn only, not --cell lstm"),
 ])
-def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys, monkeypatch):
+    monkeypatch.setattr(add, "train_run", lambda *a, **k: pytest.fail("bad input trained a model"))
     assert add.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith("add.py: ")

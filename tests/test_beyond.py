@@ -107,6 +107,22 @@ def test_trained_model_is_exact_on_long_sums_checked_with_python_ints():
     assert all(n == 50 or (r and n == 5) for n, r in zip(out["n_sums"], out["reduced"], strict=False))
 
 
+@pytest.mark.parametrize("scores, asked, accuracy, fallback", [
+    ([0.9, 1.0, 1.0], [50, 5, 5], [0.9, None, None], [None, 1.0, 1.0]),  # failed first: 5 sums, each right
+    ([1.0, 0.5, 1.0], [50, 50, 5], [1.0, 0.5, None], [None, None, 1.0]),
+    ([1.0, 1.0, 1.0], [50, 50, 50], [1.0, 1.0, 1.0], [None, None, None]),
+])
+def test_a_fallback_evaluation_is_stored_apart_from_accuracy(monkeypatch, scores, asked, accuracy, fallback):
+    """"accuracy" holds only evaluations on the full number of sums: counting accuracy == 1.0 counts exact seeds."""
+    calls, it = [], iter(scores)
+    monkeypatch.setattr(length, "evaluate_sums", lambda model, make, n: (calls.append(n), (next(it), 0.5, 0.0))[1])
+    out = length.length_eval(None, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
+    assert calls == asked and out["n_sums"] == asked and out["reduced"] == [n < 50 for n in asked]
+    assert out["accuracy"] == accuracy and out["fallback_accuracy"] == fallback
+    assert [a == 1.0 for a in out["accuracy"]] == [length.seed_exact(out, i) for i in range(3)]
+    assert length.scored(out) == scores  # the chart draws every evaluation
+
+
 def test_linear_probe_separates_synthetic_states():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(6000, 32))
