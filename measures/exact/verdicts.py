@@ -1,7 +1,8 @@
 """Per-seed verdicts of exact_adder (proven / no failure found / failing), their report lines, and the certificate.
 
 A seed's verdict names its test:
-    proven             proof.check closed on boxes for the seed's model: every sum of every length is right
+    proven             both checkers (proof.check, recheck) accepted boxes for the seed's model: every sum of every
+                       length is right (the smallest such model's certificate file is kept: write_certificate)
     no failure found   it passed the worst-case suite and, where attacked, the adversarial searches found no
                        failing sum (the checks and the number of candidate sums are stated beside it)
     failing            the suite or a search found a wrong sum; its smallest failing length is the fewest digits
@@ -124,34 +125,23 @@ def proven_models(result):
 
 
 def write_certificate(result, out_dir):
-    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound).
-
-    A certificate of that very model that still verifies is left as it is; with no proven model, a certificate
-    left from an earlier result is set aside as .stale (never shown as current). Returns the path or None.
-    """
+    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound),
+    through certificate.write (origin "trained", no auxiliary targets): a certificate of that very model that still
+    verifies is left as it is; with no proven model (or one whose search does not repeat), a certificate left from
+    an earlier result is set aside as .stale (never shown as current). Returns the path or None."""
     from measures.exact import certificate
 
     path = Path(out_dir) / CERTIFICATE
     best = proven_models(result)
     if not best:
-        if path.exists():
-            path.replace(path.with_name(CERTIFICATE + ".stale"))
+        certificate.set_aside(path)
         return None
     _, _, _, seed, s, p = best[0]
     model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS}, p["weights"])
-    want = certificate.model_hash(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
-    try:
-        kept = certificate.verify(path) if path.exists() else None
-    except ValueError:
-        kept = None  # not a certificate (or damaged): written anew below
-    if kept is not None and kept["sha256"] == want and kept["proven"]:
-        return path
     args = result["config"]["runs"][best[0][2]]["after"]["args"]["proof"]
-    out = certificate.prove(model, path, m=args["m"], max_iter=args["max_iter"], budget_s=args["budget_s"],
-                            meta={"series": s["label"], "seed": seed, "settings": s["settings"]})
-    if not out["proven"] and path.exists():  # the search did not repeat (a budget_s cut): no stale certificate
-        path.replace(path.with_name(CERTIFICATE + ".stale"))
-    return path if out["proven"] else None
+    return certificate.write(path, model, origin="trained", targets=[], m=args["m"], max_iter=args["max_iter"],
+                             budget_s=args["budget_s"],
+                             meta={"series": s["label"], "seed": seed, "settings": s["settings"]})[0]
 
 
 def attack_lines(result):
