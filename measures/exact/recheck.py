@@ -280,6 +280,7 @@ def check_bytes(raw):
             raise ValueError(f"not a certificate of format {FORMAT!r}")
         config, m = _json(data, "config"), data["m"]
         tanh_err = tanh_allowance(_json(data, "assumptions"))
+        _json(data, "meta")  # not used here, but read: JSON of one meaning too
         if m.dtype != np.int64 or m.shape != () or not 1 <= int(m) <= 2:
             raise ValueError(f"m must be an integer 1 or 2, got {m!r}")
         weights = {k[2:]: v for k, v in data.items() if k.startswith("w/")}
