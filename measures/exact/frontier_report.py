@@ -138,9 +138,9 @@ def frontier_chart(result, path):
     fig, ax = plt.subplots(figsize=(7, 4))
     for seed, e in pruned(result):
         tried = attempts(e)
-        won = [a for a in tried if a["proven"]]
+        won = [a for a in tried if proven(a)]
         line = ax.plot([a["units"] for a in won], [a["min_margin_bound"] for a in won], "o-", label=f"seed {seed}")[0]
-        lost = [a["units"] for a in tried if not a["proven"]]
+        lost = [a["units"] for a in tried if not proven(a)]
         ax.plot(lost, [0] * len(lost), "o", mfc="none", color=line.get_color())
     ax.axhline(0, color="grey", lw=0.5)
     ax.invert_xaxis()
@@ -192,7 +192,10 @@ def frontier_section(result):
         return lines + ["No seed was pruned.", *footer(result)]
     lines += table(result) + [""]
     best = smallest(result)
-    if best is None:
+    if best is None and any(a["proven"] for _, e in seeds for a in attempts(e)):
+        lines.append("None of these attempts meets the standard: they were made before a proven step had to pass both "
+                     "checkers and keep its weights (\"proof.check only\"); rerun `python source.py exact_frontier`.")
+    elif best is None:
         lines.append("No pruned seed was proven at its start.")
     else:
         units, margin, seed, e = best
