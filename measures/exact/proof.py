@@ -12,24 +12,31 @@ builds one box (per-coordinate interval of every layer's state) per context such
 Then, by induction on t, every state the model reaches on any sum of any length is in the box of its true context,
 so every digit is right: "proven for every length". Boxes are pushed through the step by interval arithmetic on
 the pre-activations (mid/radius form) and the monotone activation; m = 2 keeps apart the states that one step
-of history separates (a tighter region than one box per (pair, carry)).
+of history separates (a tighter region than one box per (pair, carry)). With more than one layer, layer l > 0 of a
+step's image is computed from layer l - 1 of the *target* box (LAYER_RULE), whose own containment is checked too: the
+same obligation as recheck.py's, so the two checkers agree on multi-layer certificates.
 
 Rounding: the certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off
 (machinery/numerics.py turns it off; proof_eval refuses a CUDA model while TF32 is on, see tf32_problem). Every
 image box is widened by a bound on the float32 error of one step in any summation order: gamma_n = n u / (1 - n u),
 u = 2^-24, times the sum of the absolute terms (relative error), plus an absolute term for underflow: an operation
 whose result is below 2^-126 (subnormal, or flushed to zero under flush-to-zero, torch.set_flush_denormal) loses up
-to 2^-126, and a subnormal operand read as zero up to 2^-126 times the other, so a dot product of n terms may lose
-2 * 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds TANH_ERR (relu 2^-126) and the float64
-arithmetic of the check a relative 1e-12. Output margins subtract the same kind of bound. So the boxes hold the
-float32 states as the model computes them, not only the real-arithmetic ones, and a model whose logits underflow is
-not proven however right it is in real arithmetic. The bound holds only without overflow: a pre-activation or logit
-whose absolute terms could sum to OVERFLOW (a partial sum near float32's largest, 2^128) gets an unbounded image
-(or margin), so it is never proven (in float32 it could be inf, and inf - inf = NaN spreads to every unit).
+to 2^-126, and a subnormal operand read as zero up to 2^-126 times the other, so a dot product of n terms may lose 2
+* 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds its allowance (net["tanh_err"], at least TANH_ERR;
+relu 2^-126) and the float64 arithmetic of the check a relative 1e-12, and every box end and margin bound is then
+rounded outward by one float64 step (np.nextafter), so no end lands on a value the exact checker refuses. Output
+margins subtract the same kind of bound. So the boxes hold the float32 states as the model computes them, not only
+the real-arithmetic ones, and a model whose logits underflow is not proven however right it is in real arithmetic.
+The bound holds only without overflow: a pre-activation or logit whose absolute terms could sum to OVERFLOW (a
+partial sum near float32's largest, 2^128) gets an unbounded image (or margin), so it is never proven (in float32 it
+could be inf, and inf - inf = NaN spreads to every unit).
 TANH_ERR is measured, not assumed: tanh_error.py compares torch's float32 tanh on the CPU with the true tanh
-(benchmarks/bench_tanh.py over every float32), and the proof is for the CPU (add.py runs a proven model there).
+(benchmarks/bench_tanh.py over every float32), and the proof is for the CPU (add.py runs a proven model there). A
+certificate records what its boxes were checked under (assumptions(): the allowance, ROUNDING, CONTEXT_RULE,
+LAYER_RULE); read_assumptions() refuses a file whose rules are not this module's. The search never widens a box past
+the range of the images (_range: derived from the allowance, not a fixed literal).
 
-Long (about 400 lines) on purpose: the search and its soundness argument (every widening above) are one piece;
+Long (about 500 lines) on purpose: the search and its soundness argument (every widening above) are one piece;
 split, a reader could check one half of the error model without the other.
 
 search() finds the boxes (Kleene iteration from the zero state: join images into their target box, widen a
