@@ -4,8 +4,9 @@ proof checkers' tanh allowance (measures/exact/tanh_error.py says how).
     python -m benchmarks.bench_tanh              all 2^32 bit patterns (a few minutes on one core)
     python -m benchmarks.bench_tanh --stride 97  every 97th pattern (seconds)
 
-Prints, per kernel (ATen's vectorised one, the scalar loop), the largest error in float32 ulps of the true value,
-the largest absolute error and where, beside the allowance each checker uses.
+Prints, per way torch computes tanh (tanh_error.PATHS: a contiguous tensor, a short tail, a strided view, nn.RNN at
+batch 1) and the kernels those ran (named by tanh_error.kernels), the largest error in float32 ulps of the true
+value, the largest absolute error and where, beside the allowance each checker uses.
 """
 from machinery import numerics  # noqa: I001 - first: the CPU kernels the project runs with
 import argparse
@@ -34,7 +35,7 @@ def main(argv=None):
             worst = part
         else:
             worst["n"] += part["n"]
-            for k in ("vector", "scalar"):
+            for k in tanh_error.PATHS:
                 if part[k]["ulps"] > worst[k]["ulps"]:
                     worst[k].update(ulps=part[k]["ulps"], worst=part[k]["worst"])
                 worst[k]["abs"] = max(worst[k]["abs"], part[k]["abs"])
@@ -42,9 +43,11 @@ def main(argv=None):
                 if line.startswith("model name")), "?") if Path("/proc/cpuinfo").exists() else "?"
     print(f"torch {torch.__version__}, ATen {torch.backends.cpu.get_cpu_capability()}, {cpu}"
           f" ({numerics.mode()} numerics): {worst['n']:,} finite float32 values in {time.perf_counter() - t0:.0f} s")
-    for k in ("vector", "scalar"):
+    for g in worst["kernels"]:
+        print(f"  kernel {g['kernel']}: ran the paths {', '.join(g['paths'])}")
+    for k in tanh_error.PATHS:
         w = worst[k]
-        print(f"  {k:6s} kernel: max {w['ulps']:.4f} ulp (at x = {w['worst']!r}), max absolute error {w['abs']:.3g}")
+        print(f"  {k:10s} path: max {w['ulps']:.4f} ulp (at x = {w['worst']!r}), max absolute error {w['abs']:.3g}")
     print(f"  allowance: proof.TANH_ERR {proof.TANH_ERR:g}, recheck.TANH_ERR {recheck.TANH_ERR:g} (absolute)")
 
 

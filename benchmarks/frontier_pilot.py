@@ -83,7 +83,7 @@ def certify(path, seed, start, args):
     rec = [r for r in d["steps"] if r["proven"]][-1]
     prove = {**args["prove"], **({"m": 2, **args["m2"]} if rec["m"] == 2 else {})}
     label = f"{experiments.FRONTIER_SERIES}, pruned to {model.cfg.hidden_size} units"
-    out = certificate.prove(model, path, **prove, meta={"series": label, "seed": seed,
+    out = certificate.prove(model, path, origin="pruned", targets=[], **prove, meta={"series": label, "seed": seed,
                                                         "units": model.cfg.hidden_size, "made_by": "benchmarks/"
                                                         "frontier_pilot.py (exact_frontier's series, pilot)"})
     print(f"{path}: {'written' if out['proven'] else 'NOT proven, not written'} (m={out['m']}, margin bound "

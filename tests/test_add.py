@@ -65,7 +65,7 @@ def test_a_certificate_is_used_and_rechecked_and_a_store_option_picks_a_store_mo
     from measures.exact import certificate
 
     path = tmp_path / "hand.npz"
-    assert certificate.prove(hand_adder(), path, max_iter=50)["proven"]
+    assert certificate.prove(hand_adder(), path, origin="constructed", targets=[], max_iter=50)["proven"]
     a, b = 10**300 - 1, 1
     assert add.main([str(a), str(b), "--certificate", str(path), "--full"]) == 0
     out = capsys.readouterr().out

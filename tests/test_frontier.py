@@ -98,19 +98,24 @@ def test_fine_tune_steps_counts_the_steps_harden_ran(monkeypatch):
 
 
 def test_the_report_counts_the_seeds_proven_per_size():
-    start = {"units": 8, "proven": True, "m": 1, "min_margin_bound": 2.0}
-    step = lambda u, p, margin: {"units": u, "proven": p, "m": 1, "min_margin_bound": margin,  # noqa: E731
-                                 "fine_tune_steps": 10, "sec": 60.0, "attack_clean": True}
-    e0 = {"start": start, "steps": [step(6, True, 1.5), step(4, False, -3.0)],
+    """Proven: both checkers accepted and the weights were kept; a record of proof.check alone is not counted."""
+    kept = {"recheck": True, "weights": {"w": [[1], "AAAAAA=="]}}
+    start = {"units": 8, "proven": True, "m": 1, "min_margin_bound": 2.0, **kept}
+    step = lambda u, p, margin, **k: {"units": u, "proven": p, "m": 1, "min_margin_bound": margin,  # noqa: E731
+                                      "fine_tune_steps": 10, "sec": 60.0, "attack_clean": True, **k}
+    e0 = {"start": start, "steps": [step(6, True, 1.5, **kept), step(4, False, -3.0)],
           "smallest": {"units": 6, "m": 1, "min_margin_bound": 1.5}}
     e1 = {"start": start, "steps": [step(6, False, -1.0)], "smallest": {"units": 8, "m": 1, "min_margin_bound": 2.0}}
-    result = {"series": [{"seeds": [0, 1, 2], "extra": [e0, {}, e1], "settings": {"embed_size": 32},
+    e2 = {"start": start, "steps": [step(4, True, 0.5)],  # proof.check only (an older record): not proven
+          "smallest": {"units": 4, "m": 1, "min_margin_bound": 0.5}}
+    result = {"series": [{"seeds": [0, 1, 2, 3], "extra": [e0, {}, e1, e2], "settings": {"embed_size": 32},
                           "label": "x"}]}
     rows = frontier_report.table(result)
-    assert rows[0].startswith("| units | parameters | seeds proven") and "seed 0 | seed 2" in rows[0]
-    assert [r.split(" | ")[2] for r in rows[2:]] == ["2/2", "1/2", "0/1"]
+    assert rows[0].startswith("| units | parameters | seeds proven") and "seed 0 | seed 2 | seed 3" in rows[0]
+    assert [r.split(" | ")[2] for r in rows[2:]] == ["3/3", "1/2", "0/2"]
     assert rows[3].split(" | ")[1] == f"{6 * (64 + 6 + 2) + 70:,}" and rows[3].split(" | ")[3] == "1.5"
-    assert frontier_report.smallest(result)[:3] == (6, -1.5, 0)
+    assert "proof.check only" in rows[4]
+    assert frontier_report.smallest(result)[:3] == (6, -1.5, 0)  # seed 3's 4 units are not proven
 
 
 def test_shrinking_drives_the_targets_outgoing_weights_down_and_not_the_others():
@@ -137,3 +142,32 @@ def test_the_hook_runs_on_its_seeds_only_and_prunes_only_a_proven_start():
     out = frontier.frontier_eval(model, run, 0, args["harden"], args["frontier"], seeds=[0], quick=True)
     assert out["start"]["units"] == 6 and not out["start"]["proven"] and out["steps"] == [] and "smallest" not in out
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the stored run is not changed
+
+
+def test_every_proven_step_keeps_weights_and_a_certificate_both_checkers_accept(tmp_path, capsys):
+    """prove_model holds a model to both checkers and keeps its weights; write_certificates writes one file per
+    proven attempt (origin trained for the start, pruned after a cut) that the certificate command accepts."""
+    from test_exact import hand_adder
+
+    from measures.exact import certificate
+
+    good, broken = hand_adder(), hand_adder()
+    with torch.no_grad():  # digits 3 and 4 swap their output rows
+        broken.out.weight[[3, 4]] = broken.out.weight[[4, 3]].clone()
+        broken.out.bias[[3, 4]] = broken.out.bias[[4, 3]].clone()
+    prove = {"m": 1, "max_iter": 50, "budget_s": 20}
+    rec = frontier.proof_summary(frontier.prove_model(good, **prove))
+    assert rec["proven"] and rec["proof_check"] and rec["recheck"] and rec["weights"]
+    bad = frontier.proof_summary(frontier.prove_model(broken, **prove))
+    assert not bad["proven"] and not bad["recheck"] and "weights" not in bad
+    settings = {**good.cfg.to_dict(), "maxlen": 3}
+    e = {"start": {"units": 19, **rec}, "steps": [{"units": 19 - 1, **bad}]}
+    result = {"series": [{"seeds": [7], "extra": [e], "settings": settings, "label": "hand"}],
+              "config": {"runs": [{"after": {"args": {"frontier": {"prove": prove, "m2": {}}}}}]}}
+    written = frontier_report.write_certificates(result, tmp_path)
+    path = tmp_path / frontier_report.FOLDER / frontier_report.certificate_name(7, 19)
+    assert written == {(7, 19): path} and certificate.main([str(path)]) == 0
+    assert "origin trained" in capsys.readouterr().out
+    assert certificate.verify(path)["meta"] == {"series": "hand", "seed": 7, "units": 19, "iterations":
+                                                certificate.verify(path)["meta"]["iterations"],
+                                                "origin": "trained", "targets": []}

@@ -135,6 +135,15 @@ def test_write_certificate_keeps_the_smallest_proven_model_and_sets_a_stale_one_
     assert not path.exists() and (tmp_path / (verdicts.CERTIFICATE + ".stale")).exists()
 
 
+def test_every_proven_seed_gets_a_certificate_both_checkers_accept(tmp_path):
+    written = verdicts.write_certificates(hand_result(), tmp_path)
+    path = tmp_path / verdicts.FOLDER / "hand_seed0.npz"
+    assert written == {("hand", 0): path}
+    v = certificate.verify(path)
+    assert v["proven"] and v["proof_check"] and v["recheck"] and v["meta"]["origin"] == "trained"
+    assert verdicts.write_certificates(hand_result(proven=False), tmp_path / "none") == {}
+
+
 def test_the_committed_certificate_proves_its_model_from_the_file_alone():
     path = ROOT / "plots" / verdicts.CERTIFICATE
     if not (ROOT / "plots" / "exact_adder.json").exists():

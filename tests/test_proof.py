@@ -144,7 +144,7 @@ def hand_certificate(tmp_path):
     lo, hi, _, closed, _ = proof.search(net, m=1, budget_s=20)
     assert closed
     path = tmp_path / "hand.npz"
-    certificate.save(path, model, lo, hi, 1, {"what": "hand adder"})
+    certificate.save(path, model, lo, hi, 1, origin="constructed", targets=[], meta={"what": "hand adder"})
     return model, path
 
 
@@ -152,7 +152,8 @@ def test_certificate_round_trips_and_verifies(tmp_path):
     model, path = hand_certificate(tmp_path)
     out = certificate.verify(path)
     assert out["proven"] and out["transitions_certified"] == out["transitions"] == 20000
-    assert out["model"] == model.cfg.to_dict() and out["meta"] == {"what": "hand adder"} and out["m"] == 1
+    assert out["model"] == model.cfg.to_dict() and out["m"] == 1
+    assert out["meta"] == {"what": "hand adder", "origin": "constructed", "targets": []}
     loaded = certificate.load_model(path)
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v)  # bit for bit
@@ -225,7 +226,7 @@ def test_a_depth_one_certificate_lifted_to_depth_two_verifies(tmp_path):
     one = ctx.carry_last * 100 + ctx.pairs[:, -1]
     lo2, hi2 = lo[one], hi[one]
     path = tmp_path / "m2.npz"
-    certificate.save(path, model, lo2, hi2, 2)
+    certificate.save(path, model, lo2, hi2, 2, origin="constructed", targets=[])
     out = certificate.verify(path)
     assert out["proven"] and out["recheck"] and out["m"] == 2 and out["transitions"] == 100 * out["reached"]
     assert out["reached"] == 20000
@@ -237,17 +238,18 @@ def test_a_depth_one_certificate_lifted_to_depth_two_verifies(tmp_path):
 def test_prove_writes_a_certificate_only_for_a_proven_model_and_the_command_verifies_it(tmp_path, capsys):
     model = hand_adder()
     path = tmp_path / "hand.npz"
-    out = certificate.prove(model, path, budget_s=20, meta={"seed": 0})
+    out = certificate.prove(model, path, origin="constructed", targets=[], budget_s=20, meta={"seed": 0})
     assert out["proven"] and out["closed"] and path.exists()
     assert certificate.main([str(path)]) == 0 and "PROVEN exact at every length" in capsys.readouterr().out
     with torch.no_grad():  # digits 3 and 4 swap their output rows
         model.out.weight[[3, 4]] = model.out.weight[[4, 3]].clone()
         model.out.bias[[3, 4]] = model.out.bias[[4, 3]].clone()
     broken = tmp_path / "broken.npz"
-    assert not certificate.prove(model, broken, budget_s=20)["proven"] and not broken.exists()
+    assert not certificate.prove(model, broken, origin="constructed", targets=[], budget_s=20)["proven"]
+    assert not broken.exists() and not list(tmp_path.glob("broken*"))
     net = proof.extract(hand_adder())
     lo, hi, _, _, _ = proof.search(net, m=1, budget_s=20)
-    certificate.save(broken, model, lo, hi, 1)  # the broken model with the good model's boxes
+    certificate.save(broken, model, lo, hi, 1, origin="constructed", targets=[])  # the broken model, good boxes
     assert certificate.main([str(path), str(broken)]) == 1 and "NOT proven" in capsys.readouterr().out
     (tmp_path / "bad.npz").write_bytes(b"junk")
     assert certificate.main([str(tmp_path / "bad.npz")]) == 2

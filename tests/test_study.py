@@ -164,6 +164,7 @@ def test_exact_chart_axes_read_as_seed_counts_and_sizes(quick_results, monkeypat
     figs = []
     monkeypatch.setattr(plot, "save", lambda fig, path, title: figs.append(fig))
     monkeypatch.setattr(verdicts, "write_certificate", lambda result, folder: None)
+    monkeypatch.setattr(verdicts, "write_certificates", lambda result, folder: {})
     experiments.chart(experiments.planned("exact_adder"))(result, tmp_path / "exact_adder.png")
     fig = figs[0]
     fig.canvas.draw()

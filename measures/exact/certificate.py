@@ -1,140 +1,54 @@
-"""A proof certificate file: a model's exact float32 weights and the boxes that prove it adds at every length.
+"""Proof certificates: prove a model and write its certificate, verify one from the file alone, and the command.
 
-The file is a numpy .npz (no pickles) holding
-    format       FORMAT, to tell a certificate from any other .npz
-    config       the model's settings (models.ModelConfig) as JSON
-    w/<name>     every tensor of the model's state_dict, float32, bit for bit
-    sha256       SHA-256 of the settings and the weights (model_hash): a damaged or altered model is refused
-    m, lo, hi    the context depth (an integer scalar) and the boxes (finite float64, lo <= hi, one per context)
-    meta         JSON: whatever the writer wants to keep beside them (which run, seed, search statistics)
-and nothing else; _read checks each field's type, shape and values. content_hash() is the SHA-256 of all of it: the
-name of one certificate (add.py trusts its meta only for the one it pins).
+A certificate (its format: certificate_file.py) holds a model's exact float32 weights, the boxes that prove it adds
+at every length, the assumptions they are checked under and its meta (origin, auxiliary targets).
 
 verify() rebuilds the model from the file alone and runs two checkers on the file's boxes: proof.check() and
-recheck.check(), an independent one in exact arithmetic; the model is proven only if both accept. Nothing of the
-search that found the boxes is trusted, so a certificate is as good as the checkers whoever wrote it. load_model()
-gives the model (add.py can answer with a proven model). A file that is not a whole, well-typed certificate gets a
-one-line ValueError (exit 2 from the command).
+recheck.check_bytes(), an independent one in exact arithmetic that reads the same bytes with its own reader; the
+model is proven only if both accept. Nothing of the search that found the boxes is trusted, so a certificate is as
+good as the checkers whoever wrote it. write() is the one writer (exact_adder's, exact_frontier's and the constructed
+adder's certificates): it keeps a file of the same model and meta that verifies, else searches, writes and verifies
+(prove()). rounding_problem() probes this process's float32 rounding (add.py asks before it says "proven"). A file
+that is not a whole, well-typed certificate gets a one-line ValueError (exit 2 from the command).
 """
-import hashlib
 import json
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from measures.exact import proof, recheck
+from measures.exact import certificate_file, proof, recheck
+from measures.exact.certificate_file import ORIGINS, check_boxes, check_meta, encode, model_hash, read
 from models import ModelConfig, myPTRNNModel
 
-FORMAT = "rnn-adder proof certificate v1"  # the format field's value
-MAX_M = 2  # deepest context a certificate may use (m = 3 would be 2,000,000 boxes)
+__all__ = ["ORIGINS", "ModelConfig", "model_hash", "myPTRNNModel"]  # names tests and callers use from here
 
 
-def model_hash(config, weights):
-    """SHA-256 (hex) of the settings (a dict) and the weights ({name: float32 array}), in a fixed order."""
-    h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
-    for name in sorted(weights):
-        w = np.ascontiguousarray(weights[name], dtype="<f4")
-        h.update(f"{name}:{w.shape}".encode())
-        h.update(w.tobytes())
-    return h.hexdigest()
+def save(path, model, lo, hi, m, *, origin, targets, meta=None, tanh_err=proof.TANH_ERR):
+    """Write model (an rnn myPTRNNModel) and its boxes (lo, hi: (2 * 100^m, L, H)) as a certificate at path.
 
-
-def save(path, model, lo, hi, m, meta=None):
-    """Write model (an rnn myPTRNNModel) and its boxes (lo, hi: (2 * 100^m, L, H)) as a certificate at path."""
+    origin: "trained", "pruned" or "constructed"; targets: the auxiliary training targets (a list of names, []
+    when trained from sums alone); meta: anything else to keep (JSON-ready dict); tanh_err: the tanh allowance the
+    boxes were checked under (recorded in the file's assumptions). Written whole or not at all (a temporary file
+    renamed), with bytes that depend on the content alone."""
     if not isinstance(model, myPTRNNModel):
         raise ValueError(f"a certificate holds an rnn adder (models.myPTRNNModel), got {type(model).__name__}")
+    meta = check_meta({**(meta or {}), "origin": origin, "targets": list(targets)})
     config = model.cfg.to_dict()
     weights = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
-    _check_boxes(lo, hi, m, config)
-    arrays = {"format": np.array(FORMAT), "config": np.array(json.dumps(config, sort_keys=True)),
+    check_boxes(lo, hi, m, config)
+    arrays = {"format": np.array(certificate_file.FORMAT), "config": np.array(json.dumps(config, sort_keys=True)),
               "sha256": np.array(model_hash(config, weights)), "m": np.array(m, dtype=np.int64), "lo": lo, "hi": hi,
-              "meta": np.array(json.dumps(meta or {}, sort_keys=True))}
+              "assumptions": np.array(json.dumps(proof.assumptions(tanh_err), sort_keys=True)),
+              "meta": np.array(json.dumps(meta, sort_keys=True))}
     arrays.update({f"w/{k}": v for k, v in weights.items()})
-    with open(path, "wb") as f:  # a file object: numpy would append .npz to a path without it
-        np.savez_compressed(f, **arrays)
-
-
-def _check_boxes(lo, hi, m, config):
-    """Boxes as a certificate holds them: float64 (real, native order), finite, lo <= hi, one per context."""
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= MAX_M:
-        raise ValueError(f"context depth m must be an integer in 1..{MAX_M}, got {m!r}")
-    shape = (2 * proof.PAIRS**m, config["num_layers"], config["hidden_size"])
-    if lo.dtype != np.float64 or hi.dtype != np.float64:
-        raise ValueError(f"boxes must be float64, got {lo.dtype} and {hi.dtype}")
-    if lo.shape != shape or hi.shape != shape:
-        raise ValueError(f"boxes must have shape {shape} (contexts, layers, units), got {lo.shape} and {hi.shape}")
-    if not (np.isfinite(lo).all() and np.isfinite(hi).all()) or (lo > hi).any():
-        raise ValueError("boxes must be finite with lo <= hi")
-
-
-FIELDS = ("format", "config", "sha256", "m", "lo", "hi", "meta")  # a certificate's arrays besides w/<name>
-
-
-def content_hash(data):
-    """SHA-256 (hex) of every array of a certificate ({name: array}): names, dtypes, shapes and bytes, in name
-    order. Weights, boxes, settings and meta all count: it names one file's whole content (add.SHIPPED_SHA256)."""
-    h = hashlib.sha256()
-    for name in sorted(data):
-        a = np.ascontiguousarray(data[name])
-        h.update(f"{name}:{a.dtype.str}:{a.shape}:".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _text(data, name):
-    """A 0-d unicode array's string, else a ValueError naming the field."""
-    a = data[name]
-    if a.dtype.kind != "U" or a.shape != ():
-        raise ValueError(f"field {name!r} must be a text scalar, got {a.dtype} {a.shape}")
-    return str(a)
-
-
-def _read(path):
-    """The certificate's fields, each checked for type, shape and integrity (not yet for the proof); a one-line
-    ValueError naming the file and what is wrong otherwise."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as e:  # numpy/zipfile/zlib raise many kinds for a truncated or foreign file: all mean unreadable
-        raise ValueError(f"{path} is not a readable certificate ({type(e).__name__})") from None
-    missing = [k for k in FIELDS if k not in data]
-    if missing or data["format"].dtype.kind != "U" or str(data["format"]) != FORMAT:
-        raise ValueError(f"{path} is not a certificate of format {FORMAT!r} (missing: {', '.join(missing) or 'none'})")
-    try:
-        return _fields(data)
-    except ValueError as e:
-        raise ValueError(f"{path}: {str(e).splitlines()[0]}") from None
-
-
-def _fields(data):
-    extra = [k for k in data if k not in FIELDS and not k.startswith("w/")]
-    if extra:
-        raise ValueError(f"unexpected fields {', '.join(map(repr, extra))}")
-    try:
-        config, meta = json.loads(_text(data, "config")), json.loads(_text(data, "meta"))
-        if not isinstance(config, dict) or set(config) != set(ModelConfig().to_dict()):
-            raise ValueError(f"settings must name exactly {', '.join(sorted(ModelConfig().to_dict()))}")
-        ModelConfig(**config)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"its settings do not describe a model ({str(e).splitlines()[0]})") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"meta must be a JSON object, got {type(meta).__name__}")
-    sha = _text(data, "sha256")
-    m = data["m"]
-    if m.dtype.kind != "i" or m.shape != () or not 1 <= int(m) <= MAX_M:
-        raise ValueError(f"m must be an integer scalar in 1..{MAX_M}, got {m.dtype} {m!r}")
-    weights = {k[2:]: v for k, v in data.items() if k.startswith("w/")}
-    for name, v in weights.items():
-        if v.dtype != np.float32 or not np.isfinite(v).all():
-            raise ValueError(f"weight {name!r} must be finite float32, got {v.dtype}")
-    if model_hash(config, weights) != sha:
-        raise ValueError("the model's SHA-256 does not match the one recorded (altered or damaged)")
-    lo, hi = data["lo"], data["hi"]
-    _check_boxes(lo, hi, int(m), config)
-    return {"config": config, "weights": weights, "sha256": sha, "m": int(m), "lo": lo, "hi": hi, "meta": meta,
-            "certificate_sha256": content_hash(data)}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(encode(arrays))
+    os.replace(tmp, path)
 
 
 def _model(path, cert):
@@ -166,53 +80,113 @@ def model_from_text(config, text):
 
 def load_model(path):
     """The model a certificate holds (weights checked against its SHA-256; whether it is proven: verify())."""
-    return _model(path, _read(path))
+    return _model(path, read(path))
 
 
 def verify(path):
-    """Re-check a certificate from the file alone: proof.check()'s result plus the model's settings, hash and meta."""
+    """Re-check a certificate from the file alone: both()'s result plus the model's settings, hashes and meta."""
     return verified_model(path)[1]
 
 
-def both(net, config, weights, lo, hi, m):
+def both(net, config, weights, lo, hi, m, raw=None):
     """proof.check()'s result with the second checker's verdict: "proof_check" and "recheck" (each True if that
-    checker accepts), "proven" only if both do, and each one's seconds ("sec_check", "sec_recheck")."""
+    checker accepts), "proven" only if both do, and each one's seconds ("sec_check", "sec_recheck"). raw: the
+    certificate file's bytes, which recheck then reads with its own reader (else it checks the arrays given)."""
     t0 = time.perf_counter()
     out = proof.check(net, lo, hi, m=m)
     t1 = time.perf_counter()
-    second = recheck.check(config, weights, m, lo, hi)
+    second = recheck.check_bytes(raw) if raw is not None else \
+        recheck.check(config, weights, m, lo, hi, tanh_err=net["tanh_err"])
     out.update(proof_check=out["proven"], recheck=bool(second), proven=bool(out["proven"] and second),
                sec_check=t1 - t0, sec_recheck=time.perf_counter() - t1)
     return out
 
 
 def verified_model(path):
-    """(the model a certificate holds, verify()'s result), from one read of the file. The result is both()'s plus the
-    model's settings, its weights' SHA-256, the certificate's content SHA-256 (certificate_sha256) and meta."""
-    cert = _read(path)
+    """(the model a certificate holds, verify()'s result), from one read of the file's bytes: proof.check on the
+    arrays read here, recheck on the same bytes through its own reader. The result is both()'s plus the model's
+    settings, its weights' SHA-256, the SHA-256 of the file's bytes (certificate_sha256), the tanh allowance and
+    meta."""
+    cert = read(path)
     model = _model(path, cert)
     try:
-        net = proof.extract(model)
-        out = both(net, cert["config"], cert["weights"], cert["lo"], cert["hi"], cert["m"])
+        net = proof.extract(model, tanh_err=cert["tanh_err"])
+        out = both(net, cert["config"], cert["weights"], cert["lo"], cert["hi"], cert["m"], raw=cert["raw"])
     except ValueError as e:
         raise ValueError(f"{path}: {str(e).splitlines()[0]}") from None
     out.update(model=cert["config"], sha256=cert["sha256"], certificate_sha256=cert["certificate_sha256"],
-               meta=cert["meta"])
+               tanh_err=cert["tanh_err"], meta=cert["meta"])
     return model, out
 
 
-def prove(model, path, m=1, max_iter=300, budget_s=60, meta=None):
-    """Search boxes for model, check them with both checkers, and write the certificate at path only if both accept.
-
-    Returns both()'s result plus the search's iterations, closed and certified steps.
-    """
+def prove(model, path, *, origin, targets, m=1, max_iter=300, budget_s=60, meta=None):
+    """Search boxes for model, write them as a certificate, and keep it at path only if both checkers accept the
+    file (verify(): each reads it). origin, targets, meta: as save() takes them (the search's iterations are added
+    to meta). Returns verify()'s result, or the search's check when proof.check already refuses, plus the search's
+    iterations, closed and certified steps."""
     net, lo, hi, out = proof.attempt(model, m=m, max_iter=max_iter, budget_s=budget_s)
+    search = {k: out[k] for k in ("iterations", "closed", "certified_steps")}
+    if not out["proven"]:
+        return {**out, "proof_check": False, "recheck": False}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".new")
+    save(tmp, model, lo, hi, m, origin=origin, targets=targets, meta={**(meta or {}), "iterations": out["iterations"]})
+    out = {**verify(tmp), **search}
     if out["proven"]:
-        weights = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
-        out.update(both(net, model.cfg.to_dict(), weights, lo, hi, m))
-    if out["proven"]:
-        save(path, model, lo, hi, m, {**(meta or {}), "iterations": out["iterations"]})
+        os.replace(tmp, path)
+    else:
+        tmp.unlink()  # written just now by this call
     return out
+
+
+def set_aside(path):
+    """Move an earlier certificate at path to path.stale (never shown as current; nothing is deleted)."""
+    path = Path(path)
+    if path.exists():
+        path.replace(path.with_name(path.name + ".stale"))
+
+
+def write(path, model, *, origin, targets, meta=None, m=1, max_iter=300, budget_s=60):
+    """The one certificate writer: keep path if it holds this very model with this meta (origin, targets and the
+    rest; the search's iterations aside) and both checkers accept it; else prove() the model there (search, write,
+    verify). A certificate that cannot be proven leaves no file: an earlier one is set aside as .stale.
+
+    Returns (path or None, verify()'s or prove()'s result). origin: one of ORIGINS ("trained", "pruned",
+    "constructed"); targets: the auxiliary training targets' names ([] when trained from sums alone)."""
+    path = Path(path)
+    want_meta = check_meta({**(meta or {}), "origin": origin, "targets": list(targets)})
+    want = model_hash(model.cfg.to_dict(), {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()})
+    try:
+        kept = verify(path) if path.exists() else None
+    except ValueError:
+        kept = None  # not a certificate (or damaged, or of an older format): written anew below
+    if kept is not None and kept["sha256"] == want and kept["proven"] and kept["m"] == m and \
+            {k: v for k, v in kept["meta"].items() if k != "iterations"} == want_meta:
+        return path, kept
+    out = prove(model, path, origin=origin, targets=targets, m=m, max_iter=max_iter, budget_s=budget_s, meta=meta)
+    if not out["proven"]:
+        set_aside(path)
+        return None, out
+    return path, out
+
+
+def rounding_problem():
+    """Why this process's float32 arithmetic may not round as the proof assumes (proof.ROUNDING: to nearest, ties to
+    even), or None. Probed in numpy and torch on the CPU, element-wise and in a matrix product: 1 + 2^-24 is 1 (a tie,
+    kept even), (1 + 2^-23) + 2^-24 is 1 + 2^-22 (a tie, rounded up to even), -1 - 2^-24 is -1; rounding towards
+    zero, up or down fails one of them."""
+    u = 2.0**-24
+    cases = ((1.0, u, 1.0), (1.0 + 2 * u, u, 1.0 + 4 * u), (-1.0, -u, -1.0))
+    for a, b, want in cases:
+        got = {"numpy": float(np.float32(a) + np.float32(b)),
+               "torch": float(torch.tensor([a], dtype=torch.float32) + torch.tensor([b], dtype=torch.float32)),
+               "torch matmul": float(torch.tensor([[a, b]], dtype=torch.float32)
+                                     @ torch.ones(2, 1, dtype=torch.float32))}
+        for where, v in got.items():
+            if v != want:
+                return (f"{where} gives {a!r} + {b!r} = {v!r} in float32, not {want!r}: this process does not round "
+                        "to nearest even, which the proof assumes")
+    return None
 
 
 def words(out):
@@ -239,9 +213,10 @@ def main(argv=None):
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        print(f"{path}: {words(out)} (m={out['m']}, {out['transitions_certified']}/{out['transitions']} transitions, "
+        print(f"{path}: {words(out)} (origin {out['meta']['origin']}, m={out['m']}, tanh allowance "
+              f"{out['tanh_err']:g}, {out['transitions_certified']}/{out['transitions']} transitions, "
               f"{out['outputs_certified']}/{out['reached']} outputs, margin bound {out['min_margin_bound']:.4g}; "
-              f"checked in {out['sec_check']:.1f} s and {out['sec_recheck']:.1f} s; certificate SHA-256 "
+              f"checked in {out['sec_check']:.1f} s and {out['sec_recheck']:.1f} s; file SHA-256 "
               f"{out['certificate_sha256']})")
         status = max(status, 0 if out["proven"] else 1)
     return status

@@ -234,6 +234,7 @@ def exact_chart(result, path, goal):
         a.grid(alpha=0.3)
     save(fig, path, heading(result))
     verdicts.write_certificate(result, path.parent)  # beside the chart: the smallest proven model's
+    verdicts.write_certificates(result, path.parent)  # and every proven seed's
 
 
 def exact_section(result, goal):

@@ -12,7 +12,9 @@ series() starts from a proven model of H units and repeats, until a step of one 
        with half as many units (4 -> 2 -> 1), and a failed one-unit step ends the series.
 
 Every attempt is recorded (units, units cut and which, proven and at what m, margin bound, fine-tuning steps and
-rounds, whether the attack was clean, seconds), so the frontier is what was run. Everything is drawn from the seed:
+rounds, whether the attack was clean, seconds), so the frontier is what was run. "Proven" is the project's one
+standard: proof.check and recheck both accept (prove_model), and every proven model's weights are kept in its record,
+from which frontier_report writes its certificate file for anyone to re-check. Everything is drawn from the seed:
 the states of each fold from (seed, units) (prune.reached_states), each hardening's attacks and fine-tuning from the
 step seed STEP_SEED * seed + units (harden.harden's seed); the proof's budget_s is a safety valve, as in
 exact_adder (max_iter decides). frontier_eval is the "after" hook of the exact_frontier experiment.
@@ -23,7 +25,7 @@ import time
 import numpy as np
 
 from measures.exact import harden as harden_module
-from measures.exact import proof, prune
+from measures.exact import proof, prune, recheck
 from measures.exact import shrink as shrink_module
 
 STEP_SEED = 1000  # a step's hardening seed: STEP_SEED * seed + units (> every training seed, so no stream is shared)
@@ -38,20 +40,39 @@ def fine_tune_steps(log, steps, saturate_steps):
 
 
 def proof_summary(out):
-    """The JSON-ready fields of a proof.attempt result the frontier keeps."""
-    return {k: out[k] for k in ("proven", "m", "min_margin_bound", "certified_steps", "outputs_certified", "reached",
-                                "iterations")}
+    """The JSON-ready fields of a prove() result the frontier keeps."""
+    return {k: out[k] for k in ("proven", "proof_check", "recheck", "m", "min_margin_bound", "certified_steps",
+                                "outputs_certified", "reached", "iterations") if k in out} | \
+        ({"weights": out["weights"]} if out.get("weights") else {})
+
+
+def prove_model(model, **kwargs):
+    """proof.attempt on `model` (its keywords: m, max_iter, budget_s), held to the project's standard: "proven" only
+    if proof.check and recheck both accept the boxes ("proof_check", "recheck"), and then the model's weights are
+    kept ("weights", certificate.weights_text) so the report writes its certificate file from them (the search is
+    deterministic) and anyone can re-check it."""
+    from measures.exact import certificate
+
+    net, lo, hi, out = proof.attempt(model, **kwargs)
+    out["proof_check"], out["recheck"] = out["proven"], False
+    if out["proven"]:
+        weights = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+        out["recheck"] = recheck.check(model.cfg.to_dict(), weights, out["m"], lo, hi, tanh_err=net["tanh_err"])
+        out["proven"] = out["recheck"]
+    if out["proven"]:
+        out["weights"] = certificate.weights_text(model)
+    return out
 
 
 def attempt(model, seed, maxlen, harden, prove, m2=None, quick=False):
     """Prove `model` as it is; if that fails, harden it in place and prove again (module docstring, step 2).
     Returns the record of the attempt (without the units, which series() adds)."""
     t0 = time.perf_counter()
-    out = proof_summary(proof.attempt(model, **prove)[3])
+    out = proof_summary(prove_model(model, **prove))
     rec = {"proven_as_cut": out["proven"], "fine_tune_steps": 0, "rounds": 0, "attack_clean": None}
     if not out["proven"]:
         log = harden_module.harden(model, seed, maxlen, **harden, quick=quick)
-        out = proof_summary(proof.attempt(model, **prove)[3])
+        out = proof_summary(prove_model(model, **prove))
         if quick:
             caps = (min(harden["steps"], 20), 20)  # harden's quick caps
         else:
@@ -59,7 +80,7 @@ def attempt(model, seed, maxlen, harden, prove, m2=None, quick=False):
         rec.update(fine_tune_steps=fine_tune_steps(log, *caps), rounds=len(log["rounds"]) - 1,
                    attack_clean=bool(log["found_nothing"]), accuracy=log["accuracy"])
         if not out["proven"] and log["found_nothing"] and m2 and not quick:  # a near miss: one pair deeper
-            deeper = proof_summary(proof.attempt(model, m=2, **m2)[3])
+            deeper = proof_summary(prove_model(model, m=2, **m2))
             rec["m1" if deeper["proven"] else "m2"] = out if deeper["proven"] else deeper  # the other depth's proof
             out = deeper if deeper["proven"] else out
     rec.update(out, sec=time.perf_counter() - t0)
@@ -120,7 +141,7 @@ def frontier_eval(model, run, seed, harden, frontier, seeds=(), quick=False):
     t0 = time.perf_counter()
     out = {"harden": harden_module.harden(model, seed, maxlen, **harden, quick=quick)}
     prove = frontier["prove"] if not quick else {**frontier["prove"], "max_iter": 20, "budget_s": 10}
-    out["start"] = {"units": model.cfg.hidden_size, **proof_summary(proof.attempt(model, **prove)[3])}
+    out["start"] = {"units": model.cfg.hidden_size, **proof_summary(prove_model(model, **prove))}
     out["steps"] = []
     if out["start"]["proven"]:
         best, out["steps"] = series(model, seed, maxlen, frontier["harden"], prove, frontier.get("first_step", 4),

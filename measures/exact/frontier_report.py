@@ -1,15 +1,21 @@
-"""exact_frontier's chart, report section and certificate: units -> seeds proven, margin bounds, the smallest model.
+"""exact_frontier's chart, report section and certificates: units -> seeds proven, margin bounds, the smallest model,
+and the floor (the constructed 2-unit adder; 1 unit cannot add: constructed.py).
 
-write_certificate() keeps plots/exact_certificate_small.npz (certificate.py) of the smallest proven pruned model
-(fewest units, then the widest margin bound): rebuilt from the weights the result keeps for each seed's smallest
-proven model, its boxes searched again (proof.search is deterministic) and checked at the depth m it was proven at.
+"Proven" is the project's one standard: both checkers (proof.check, recheck) accepted the model's boxes (frontier.
+prove_model) and its weights were kept, from which write_certificates() keeps a certificate file of every proven
+step in plots/FOLDER (certificate.write: rebuilt from the kept weights, its boxes searched again, proof.search being
+deterministic, and kept only if both checkers accept the file). write_certificate() keeps the smallest proven pruned
+model's as plots/exact_certificate_small.npz (fewest units, then the widest margin bound), and the constructed adder's
+as plots/exact_certificate_constructed.npz. A record made before both checkers were required (no "recheck" or no
+kept weights) is shown as proof.check's alone, never counted as proven.
 """
 from pathlib import Path
 
-from measures.exact import verdicts
+from measures.exact import constructed, verdicts
 from models import ModelConfig
 
 CERTIFICATE = "exact_certificate_small.npz"  # next to exact_frontier.png in plots/
+FOLDER = "exact_frontier_certificates"  # in plots/: one certificate per proven step, seed<S>_<U>units.npz
 
 
 def pruned(result):
@@ -27,6 +33,16 @@ def attempts(e):
     return [e["start"]] + e["steps"]
 
 
+def proven(a):
+    """An attempt proven by the project's standard: both checkers accepted and its weights are kept."""
+    return bool(a["proven"] and a.get("recheck") and a.get("weights"))
+
+
+def certificate_name(seed, units):
+    """The file of a proven step's certificate in FOLDER."""
+    return f"seed{seed}_{units}units.npz"
+
+
 def table(result):
     """Markdown rows: per number of units, the seeds proven at it (of those that tried it), the widest margin bound,
     and per seed its outcome (margin bound, fine-tuning steps, minutes)."""
@@ -37,10 +53,10 @@ def table(result):
              + " | ".join(f"seed {seed}" for seed, _ in seeds) + " |", "|---" * (4 + len(seeds)) + "|"]
     for u in units:
         tried = [(seed, a) for seed, e in seeds for a in attempts(e) if a["units"] == u]
-        won = [a for _, a in tried if a["proven"]]
+        won = [a for _, a in tried if proven(a)]
         cells = ["; ".join(cell(a) for a in attempts(e) if a["units"] == u) or "-" for _, e in seeds]
         best = max((a["min_margin_bound"] for a in won), default=None)
-        lines.append(f"| {u} | {params(settings, u):,} | {len({s for s, a in tried if a['proven']})}/"
+        lines.append(f"| {u} | {params(settings, u):,} | {len({s for s, a in tried if proven(a)})}/"
                      f"{len({s for s, _ in tried})} | " + (f"{best:.3g}" if best is not None else "-") + " | "
                      + " | ".join(cells) + " |")
     return lines
@@ -54,46 +70,65 @@ def cell(a):
         how += f"; {steps:,} steps, {(a['sec'] + a.get('cut_sec', 0)) / 60:.1f} min"
         if not a["proven"] and a.get("attack_clean"):
             how += ", attack clean"
+    if a["proven"] and not proven(a):
+        return f"proof.check only, not re-checked ({how})"
     return f"{'proven' if a['proven'] else 'not proven'} ({how})"
 
 
 def smallest(result):
     """(units, -margin, seed, record) of the smallest proven pruned model, or None."""
     best = [(e["smallest"]["units"], -e["smallest"]["min_margin_bound"], seed, e) for seed, e in pruned(result)
-            if e.get("smallest")]
+            if e.get("smallest") and any(proven(a) and a["units"] == e["smallest"]["units"] for a in attempts(e))]
     return min(best, key=lambda t: t[:3]) if best else None
 
 
+def _config(result, units):
+    s = result["series"][0]
+    return {**{k: v for k, v in s["settings"].items() if k in ModelConfig.__dataclass_fields__}, "hidden_size": units}
+
+
+def _prove_args(result, m):
+    """certificate.write's search keywords for a step proven at depth m (the hook's own settings)."""
+    f = result["config"]["runs"][0]["after"]["args"]["frontier"]
+    return {**f["prove"], **(f["m2"] if m == 2 else {}), "m": m}
+
+
+def _write(result, path, seed, a, start_units):
+    """certificate.write of one proven attempt a of `seed` at path; (path or None, its result)."""
+    from measures.exact import certificate
+
+    s = result["series"][0]
+    model = certificate.model_from_text(_config(result, a["units"]), a["weights"])
+    origin = "trained" if a["units"] == start_units else "pruned"
+    what = s["label"] if origin == "trained" else f"{s['label']} to {a['units']} units"
+    return certificate.write(path, model, origin=origin, targets=[], **_prove_args(result, a["m"]),
+                             meta={"series": what, "seed": seed, "units": a["units"]})
+
+
+def write_certificates(result, out_dir):
+    """Keep out_dir/FOLDER/<certificate_name> of every proven attempt of every seed (certificate.write: kept if it
+    still verifies, else written anew from the kept weights and kept only if both checkers accept the file).
+    Returns {(seed, units): path or None}."""
+    folder = Path(out_dir) / FOLDER
+    folder.mkdir(exist_ok=True)
+    return {(seed, a["units"]): _write(result, folder / certificate_name(seed, a["units"]), seed, a,
+                                       e["start"]["units"])[0]
+            for seed, e in pruned(result) for a in attempts(e) if proven(a)}
+
+
 def write_certificate(result, out_dir):
-    """Keep out_dir/CERTIFICATE for smallest()'s model (a kept one of that very model that verifies is left as it
-    is); with none, an earlier file is set aside as .stale. Returns the path or None."""
+    """Keep out_dir/CERTIFICATE for smallest()'s model (certificate.write); with none, an earlier file is set aside
+    as .stale. Returns the path or None."""
     from measures.exact import certificate
 
     path = Path(out_dir) / CERTIFICATE
     best = smallest(result)
     if best is None:
-        if path.exists():
-            path.replace(path.with_name(CERTIFICATE + ".stale"))
+        certificate.set_aside(path)
         return None
     units, _, seed, e = best
-    s = result["series"][0]
-    config = {**{k: v for k, v in s["settings"].items() if k in ModelConfig.__dataclass_fields__}, "hidden_size": units}
-    model = certificate.model_from_text(config, e["smallest"]["weights"])
-    want = certificate.model_hash(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
-    try:
-        kept = certificate.verify(path) if path.exists() else None
-    except ValueError:
-        kept = None
-    if kept is not None and kept["sha256"] == want and kept["proven"]:
-        return path
-    prove = {**result["config"]["runs"][0]["after"]["args"]["frontier"]["prove"]}
-    if e["smallest"]["m"] == 2:
-        prove.update(m=2, **result["config"]["runs"][0]["after"]["args"]["frontier"]["m2"])
-    out = certificate.prove(model, path, **prove, meta={"series": f"{s['label']} to {units} units", "seed": seed,
-                                                        "units": units})
-    if not out["proven"] and path.exists():
-        path.replace(path.with_name(CERTIFICATE + ".stale"))
-    return path if out["proven"] else None
+    a = next(a for a in attempts(e) if proven(a) and a["units"] == units)
+    return _write(result, path, seed, a, e["start"]["units"])[0]
 
 
 def frontier_chart(result, path):
@@ -103,9 +138,9 @@ def frontier_chart(result, path):
     fig, ax = plt.subplots(figsize=(7, 4))
     for seed, e in pruned(result):
         tried = attempts(e)
-        won = [a for a in tried if a["proven"]]
+        won = [a for a in tried if proven(a)]
         line = ax.plot([a["units"] for a in won], [a["min_margin_bound"] for a in won], "o-", label=f"seed {seed}")[0]
-        lost = [a["units"] for a in tried if not a["proven"]]
+        lost = [a["units"] for a in tried if not proven(a)]
         ax.plot(lost, [0] * len(lost), "o", mfc="none", color=line.get_color())
     ax.axhline(0, color="grey", lw=0.5)
     ax.invert_xaxis()
@@ -114,6 +149,24 @@ def frontier_chart(result, path):
         ax.legend(title="filled: proven; hollow: not")
     save(fig, path, "the smallest proven adder: proof margin bound vs units, per seed")
     write_certificate(result, Path(path).parent)
+    if pruned(result):
+        write_certificates(result, Path(path).parent)
+    constructed.write_certificate(Path(path).parent)  # the floor: 2 units, constructed and proven
+
+
+def floor_lines():
+    """The lower bound: 1 unit cannot add, 2 suffice (the constructed adder, proven by both checkers now)."""
+    out = constructed.proof_summary()
+    n = params({"embed_size": 1}, constructed.UNITS)
+    return [f"**The floor: 1 unit cannot add; 2 suffice (constructed, proven).** No one-layer RNN of this shape with "
+            "1 unit adds, for any weights, embedding size or monotone activation (the argument is in "
+            "`measures/exact/constructed.py`: with one state each digit's region is an interval, the states that carry "
+            "and those that do not must lie apart, and then digits 0 and 1 would each need states of both kinds). A "
+            f"2-unit tanh adder built by a rule (embedding size 1; {n} parameters counted as in the table, {n + 10} "
+            "with its embedding: a graded sum unit and a saturated carry unit) is "
+            + (f"proven by both checkers (m = 1, {out['transitions']:,} transitions, margin bound "
+               f"{out['min_margin_bound']:.3g}); its certificate is `{constructed.CERTIFICATE}` beside this page."
+               if out["proven"] else "NOT proven by both checkers with the current code: the floor is not shown.")]
 
 
 def frontier_section(result):
@@ -130,13 +183,19 @@ def frontier_section(result):
         f"{f['harden']['rounds']} rounds) and proven again" + (" (a near miss, clean under attack, also at m = 2)"
                                                                if f.get("m2") else "") + ". Margin bound: the proof's "
         "lowest bound on the right digit's logit minus any other; steps: Adam steps of the re-hardening (and of the "
-        "shrinking, if any); minutes: the step's cut, hardening and proofs.", ""]
+        "shrinking, if any); minutes: the step's cut, hardening and proofs. Proven: both checkers (`proof.check` and "
+        "the independent `recheck`) accepted the model's boxes and its weights were kept; each proven step's "
+        f"certificate is kept in `{FOLDER}/` beside this page (`python -m measures.exact.certificate "
+        f"plots/{FOLDER}/*.npz` re-checks them all from the files alone).", "", *floor_lines(), ""]
     seeds = pruned(result)
     if not seeds:
         return lines + ["No seed was pruned.", *footer(result)]
     lines += table(result) + [""]
     best = smallest(result)
-    if best is None:
+    if best is None and any(a["proven"] for _, e in seeds for a in attempts(e)):
+        lines.append("None of these attempts meets the standard: they were made before a proven step had to pass both "
+                     "checkers and keep its weights (\"proof.check only\"); rerun `python source.py exact_frontier`.")
+    elif best is None:
         lines.append("No pruned seed was proven at its start.")
     else:
         units, margin, seed, e = best

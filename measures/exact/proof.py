@@ -12,24 +12,31 @@ builds one box (per-coordinate interval of every layer's state) per context such
 Then, by induction on t, every state the model reaches on any sum of any length is in the box of its true context,
 so every digit is right: "proven for every length". Boxes are pushed through the step by interval arithmetic on
 the pre-activations (mid/radius form) and the monotone activation; m = 2 keeps apart the states that one step
-of history separates (a tighter region than one box per (pair, carry)).
+of history separates (a tighter region than one box per (pair, carry)). With more than one layer, layer l > 0 of a
+step's image is computed from layer l - 1 of the *target* box (LAYER_RULE), whose own containment is checked too: the
+same obligation as recheck.py's, so the two checkers agree on multi-layer certificates.
 
 Rounding: the certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off
 (machinery/numerics.py turns it off; proof_eval refuses a CUDA model while TF32 is on, see tf32_problem). Every
 image box is widened by a bound on the float32 error of one step in any summation order: gamma_n = n u / (1 - n u),
 u = 2^-24, times the sum of the absolute terms (relative error), plus an absolute term for underflow: an operation
 whose result is below 2^-126 (subnormal, or flushed to zero under flush-to-zero, torch.set_flush_denormal) loses up
-to 2^-126, and a subnormal operand read as zero up to 2^-126 times the other, so a dot product of n terms may lose
-2 * 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds TANH_ERR (relu 2^-126) and the float64
-arithmetic of the check a relative 1e-12. Output margins subtract the same kind of bound. So the boxes hold the
-float32 states as the model computes them, not only the real-arithmetic ones, and a model whose logits underflow is
-not proven however right it is in real arithmetic. The bound holds only without overflow: a pre-activation or logit
-whose absolute terms could sum to OVERFLOW (a partial sum near float32's largest, 2^128) gets an unbounded image
-(or margin), so it is never proven (in float32 it could be inf, and inf - inf = NaN spreads to every unit).
+to 2^-126, and a subnormal operand read as zero up to 2^-126 times the other, so a dot product of n terms may lose 2
+* 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds its allowance (net["tanh_err"], at least TANH_ERR;
+relu 2^-126) and the float64 arithmetic of the check a relative 1e-12, and every box end and margin bound is then
+rounded outward by one float64 step (np.nextafter), so no end lands on a value the exact checker refuses. Output
+margins subtract the same kind of bound. So the boxes hold the float32 states as the model computes them, not only
+the real-arithmetic ones, and a model whose logits underflow is not proven however right it is in real arithmetic.
+The bound holds only without overflow: a pre-activation or logit whose absolute terms could sum to OVERFLOW (a
+partial sum near float32's largest, 2^128) gets an unbounded image (or margin), so it is never proven (in float32 it
+could be inf, and inf - inf = NaN spreads to every unit).
 TANH_ERR is measured, not assumed: tanh_error.py compares torch's float32 tanh on the CPU with the true tanh
-(benchmarks/bench_tanh.py over every float32), and the proof is for the CPU (add.py runs a proven model there).
+(benchmarks/bench_tanh.py over every float32), and the proof is for the CPU (add.py runs a proven model there). A
+certificate records what its boxes were checked under (assumptions(): the allowance, ROUNDING, CONTEXT_RULE,
+LAYER_RULE); read_assumptions() refuses a file whose rules are not this module's. The search never widens a box past
+the range of the images (_range: derived from the allowance, not a fixed literal).
 
-Long (about 400 lines) on purpose: the search and its soundness argument (every widening above) are one piece;
+Long (about 500 lines) on purpose: the search and its soundness argument (every widening above) are one piece;
 split, a reader could check one half of the error model without the other.
 
 search() finds the boxes (Kleene iteration from the zero state: join images into their target box, widen a
@@ -52,8 +59,52 @@ OVERFLOW = 2.0**127  # sums of absolute terms from here on might overflow float3
 TINY = 2.0**-126  # smallest normal float32: the most one flushed or underflowing operation loses, absolute
 REL64 = 1e-12  # relative slack for this module's own float64 arithmetic
 PAIRS = 100  # digit pairs (a, b) -> a * 10 + b
-RANGE = 1 + 1e-5  # tanh's images lie in [-RANGE, RANGE] (1 + TANH_ERR + slack), relu's above -RANGE * 2^-126
 CHUNK = 2000  # boxes per batch of images (x 100 pairs): bounds memory at m = 2 (20,000 boxes)
+# The rules a certificate's boxes are checked by, as a certificate file records them (its "assumptions"); the
+# second checker (recheck.py) holds its own copy of each text and refuses a file whose texts differ.
+ROUNDING = ("IEEE 754 binary32, round to nearest (ties to even); products and sums in any order, fused or not; "
+            "with or without flush-to-zero")  # the float32 model of this module
+CONTEXT_RULE = ("v1: context = (carry into the oldest of the last m pairs, those pairs oldest first), numbered "
+                "c * 100^m + pairs in base 100; the first pair y starts in context y")
+LAYER_RULE = ("v1: every layer reads the source box's own layer; layer l > 0 reads layer l - 1 of the target box, "
+              "whose own obligation is checked too")
+
+
+def assumptions(tanh_err=TANH_ERR):
+    """The assumptions a certificate's boxes are checked under, as its file records them (JSON-ready)."""
+    return {"tanh_abs_error": float(tanh_err), "rounding": ROUNDING, "contexts": CONTEXT_RULE, "layers": LAYER_RULE}
+
+
+def read_assumptions(a):
+    """The tanh allowance of a certificate's assumptions (a dict) that this checker can hold it to, else a one-line
+    ValueError: the rules must be this module's, and the allowance a number no smaller than TANH_ERR (measured)."""
+    if not isinstance(a, dict) or set(a) != set(assumptions()):
+        raise ValueError(f"assumptions must name exactly {', '.join(sorted(assumptions()))}")
+    for key, want in (("rounding", ROUNDING), ("contexts", CONTEXT_RULE), ("layers", LAYER_RULE)):
+        if a[key] != want:
+            raise ValueError(f"assumption {key!r} is {str(a[key])[:60]!r}, not the rule proof.check holds")
+    t = a["tanh_abs_error"]
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not TANH_ERR <= t < 0.5:
+        raise ValueError(f"assumption 'tanh_abs_error' must be a number in [{TANH_ERR:g}, 0.5), got {t!r}")
+    return float(t)
+
+
+def _down(a):
+    """a rounded one float64 step towards -inf: box ends computed in float64 are rounded outward."""
+    return np.nextafter(a, -np.inf)
+
+
+def _up(a):
+    return np.nextafter(a, np.inf)
+
+
+def _range(net):
+    """(floor, ceiling) below/above every image's end: tanh's lie in +-(1 + allowance + 2^-126 + float64 slack),
+    relu's above -(2^-126 + slack); derived from the net's tanh allowance, never a literal."""
+    if net["act"] == "tanh":
+        top = _up((1 + 2 * REL64) + net["tanh_err"] + 2 * TINY)
+        return -top, top
+    return -2 * TINY, np.inf
 
 
 def gamma(n):
@@ -93,8 +144,9 @@ def tf32_problem(device):
             f"(machinery/numerics.apply does) or prove the model on the CPU")
 
 
-def extract(model):
-    """The model as float64 arrays: per-pair input term of layer 1, per layer (W_ih, W_hh, b_ih, b_hh), output."""
+def extract(model, tanh_err=TANH_ERR):
+    """The model as float64 arrays: per-pair input term of layer 1, per layer (W_ih, W_hh, b_ih, b_hh), output;
+    tanh_err: the absolute error allowed to float32 tanh (at least TANH_ERR; a certificate records its own)."""
     rnn = model.rnn
     if model.cfg.hidden_mode == "carry":  # the proof starts every sum from zeros, as modes none and zero do
         raise ValueError("the proof handles models that start from zeros (hidden_mode none or zero), not carry")
@@ -107,7 +159,7 @@ def extract(model):
     a, b = np.divmod(np.arange(PAIRS), 10)
     x = np.concatenate([emb[a], emb[b]], axis=1)  # (100, 2E): each pair's input, exact float32 values
     return {"x": x, "layers": layers, "act": rnn.nonlinearity, "V": model.out.weight.detach().double().numpy(),
-            "c": model.out.bias.detach().double().numpy()}
+            "c": model.out.bias.detach().double().numpy(), "tanh_err": float(tanh_err)}
 
 
 def _act(z, act):
@@ -124,10 +176,14 @@ def _side(w, lo, hi, g):
     return mid @ w.T, (rad + g * mag) @ np.abs(w).T + 2 * TINY * mag.sum(axis=-1)[..., None]
 
 
-def _steps(net, lo, hi, y=None):
+def _steps(net, lo, hi, y=None, targets=None):
     """Boxes (N, L, H) -> the boxes holding every float32 state of one step: under pairs y (N,), (N, L, H); or,
     y None, under every pair, (N, 100, L, H). The first layer's input terms are computed once per pair and its
-    state terms once per box, so a box's 100 images cost one matrix product, not 100."""
+    state terms once per box, so a box's 100 images cost one matrix product, not 100.
+
+    Layer l > 0 reads layer l - 1 of the target box (LAYER_RULE; targets: (t_lo, t_hi) shaped as the result), or
+    of the image itself where no target is given or the target is unreached (an infinite end: check() refuses a
+    step into it anyway). Every end is rounded outward by one float64 step after the slack of this arithmetic."""
     out_lo = np.empty((lo.shape[0], PAIRS) + lo.shape[1:]) if y is None else np.empty_like(lo)
     out_hi = np.empty_like(out_lo)
     below = None
@@ -142,27 +198,33 @@ def _steps(net, lo, hi, y=None):
             x_mid, x_err = _side(w_ih, net["x"], net["x"], g)  # (100, H)
             x_mid, x_err = (x_mid[y], x_err[y]) if y is not None else (x_mid[None], x_err[None])
         else:
+            if targets is not None:  # the target box's layer below, where it is reached
+                t_lo, t_hi = targets[0][..., li - 1, :], targets[1][..., li - 1, :]
+                ok = np.isfinite(t_lo) & np.isfinite(t_hi)
+                below = np.where(ok, t_lo, below[0]), np.where(ok, t_hi, below[1])
             x_mid, x_err = _side(w_ih, below[0], below[1], g)
         if y is None:
             h_mid, h_err = h_mid[:, None], h_err[:, None]
         z, r = x_mid + h_mid + const[0], x_err + h_err + const[1]
-        err = (TANH_ERR if net["act"] == "tanh" else 0.0) + TINY  # the activation's own error, or its flush
+        err = (net["tanh_err"] if net["act"] == "tanh" else 0.0) + TINY  # the activation's own error, or its flush
         a, b = _act(z - r, net["act"]), _act(z + r, net["act"])  # monotone: the ends of the interval
         over = r * ((1 + g) / g) >= OVERFLOW  # r >= g * sum of absolute terms: a partial sum could overflow
-        out_lo[..., li, :] = np.where(over, -np.inf, a - REL64 * np.abs(a) - err)
-        out_hi[..., li, :] = np.where(over, np.inf, b + REL64 * np.abs(b) + err)
+        out_lo[..., li, :] = np.where(over, -np.inf, _down(a - REL64 * np.abs(a) - err))
+        out_hi[..., li, :] = np.where(over, np.inf, _up(b + REL64 * np.abs(b) + err))
         below = out_lo[..., li, :], out_hi[..., li, :]
     return out_lo, out_hi
 
 
-def image(net, lo, hi, y):
-    """Boxes (N, L, H) and next pairs y (N,) -> boxes holding every float32 state the step can produce."""
-    return _steps(net, lo, hi, np.asarray(y))
+def image(net, lo, hi, y, targets=None):
+    """Boxes (N, L, H) and next pairs y (N,) -> boxes holding every float32 state the step can produce (targets:
+    the boxes (N, L, H) the states must land in, whose lower layers feed the upper ones; see _steps)."""
+    return _steps(net, lo, hi, np.asarray(y), targets)
 
 
-def images(net, lo, hi):
-    """Boxes (N, L, H) -> their images under every next pair (N, 100, L, H), as image() gives them."""
-    return _steps(net, lo, hi)
+def images(net, lo, hi, targets=None):
+    """Boxes (N, L, H) -> their images under every next pair (N, 100, L, H), as image() gives them (targets:
+    (N, 100, L, H) each, or None)."""
+    return _steps(net, lo, hi, targets=targets)
 
 
 def output_margins(net, lo, hi, digit):
@@ -177,7 +239,7 @@ def output_margins(net, lo, hi, digit):
     low[np.arange(len(digit)), digit] = np.inf
     g = gamma(V.shape[1] + 1)
     over = (err * ((1 + g) / g) >= OVERFLOW).any(axis=1)  # err >= g * sum of absolute terms: could overflow
-    return np.where(over, -np.inf, low.min(axis=1))
+    return np.where(over, -np.inf, _down(low.min(axis=1)))
 
 
 class Contexts:
@@ -235,13 +297,17 @@ def search(net, m=1, max_iter=300, widen=0.02, widen_from=10, limit=1e6, budget_
     i_lo, i_hi = image(net, z_lo, z_hi, y)
     np.minimum.at(lo, ctx.start(y), i_lo)
     np.maximum.at(hi, ctx.start(y), i_hi)
-    floor, ceiling = (-RANGE, RANGE) if net["act"] == "tanh" else (-RANGE * TINY, np.inf)  # below every image's
+    floor, ceiling = _range(net)  # below / above every image's end
     t0, it, closed = time.perf_counter(), 0, False
     certified = 1 if (_margins_ok(net, ctx, lo, hi)) else 0  # every sum of <= `certified` steps is proven right
     while it < max_iter and time.perf_counter() - t0 < budget_s:
         it += 1
         new_lo, new_hi = lo.copy(), hi.copy()
         _join_images(net, ctx, lo, hi, np.nonzero(np.isfinite(lo[:, 0, 0]))[0], new_lo, new_hi)
+        if len(net["layers"]) > 1:  # the first steps again: their upper layers read the grown target boxes
+            i_lo, i_hi = image(net, z_lo, z_hi, y, _targets(net, lo, hi, ctx.start(y)))
+            np.minimum.at(new_lo, ctx.start(y), i_lo)
+            np.maximum.at(new_hi, ctx.start(y), i_hi)
         grew = (new_lo < lo) | (new_hi > hi)
         if not grew.any():
             closed = True
@@ -267,7 +333,7 @@ def _post(net, ctx, lo, hi):
     n_lo, n_hi = np.full_like(lo, np.inf), np.full_like(hi, -np.inf)
     y = np.arange(PAIRS)
     z_lo, z_hi = _zero_state(net, PAIRS)
-    i_lo, i_hi = image(net, z_lo, z_hi, y)
+    i_lo, i_hi = image(net, z_lo, z_hi, y, _targets(net, lo, hi, ctx.start(y)))
     np.minimum.at(n_lo, ctx.start(y), i_lo)
     np.maximum.at(n_hi, ctx.start(y), i_hi)
     _join_images(net, ctx, lo, hi, np.nonzero(np.isfinite(lo[:, 0, 0]))[0], n_lo, n_hi)
@@ -307,14 +373,20 @@ def _join_images(net, ctx, lo, hi, ks, new_lo, new_hi):
     """Join into new_lo/new_hi (in place) the image of every box ks under every next pair, CHUNK boxes at a time."""
     for start in range(0, len(ks), CHUNK):
         part = ks[start : start + CHUNK]
-        i_lo, i_hi = images(net, lo[part], hi[part])  # (n, 100, L, H): box k under pair y goes to shift_base[k] + y
         base = ctx.shift_base[part]
+        i_lo, i_hi = images(net, lo[part], hi[part], _targets(net, lo, hi, base[:, None] + np.arange(PAIRS)))
+        # (n, 100, L, H): box k under pair y goes to shift_base[k] + y
         order = np.argsort(base, kind="stable")  # group the boxes by target row: one reduceat per group
         b = base[order]
         first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
         tgt = b[first][:, None] + np.arange(PAIRS)  # (groups, 100)
         new_lo[tgt] = np.minimum(new_lo[tgt], np.minimum.reduceat(i_lo[order], first, axis=0))
         new_hi[tgt] = np.maximum(new_hi[tgt], np.maximum.reduceat(i_hi[order], first, axis=0))
+
+
+def _targets(net, lo, hi, tgt):
+    """The boxes at indices tgt, whose lower layers feed the upper ones (LAYER_RULE); None for one layer."""
+    return (lo[tgt], hi[tgt]) if len(net["layers"]) > 1 else None
 
 
 def _margins_ok(net, ctx, lo, hi):
@@ -331,6 +403,9 @@ def validate(net, lo, hi, m):
     layers = net.get("layers") if isinstance(net, dict) else None
     if not layers or net.get("act") not in ("tanh", "relu"):
         raise ValueError("net must be extract()'s dict of an nn.RNN (tanh or relu)")
+    t = net.get("tanh_err")
+    if isinstance(t, bool) or not isinstance(t, float) or not TANH_ERR <= t < 0.5:
+        raise ValueError(f"the tanh allowance must be a float in [{TANH_ERR:g}, 0.5), got {t!r}")
     h = layers[0][1].shape[0] if getattr(layers[0][1], "ndim", 0) == 2 else -1
     arrays = [net["x"], net["V"], net["c"]] + [a for layer in layers for a in layer]
     if not all(isinstance(a, np.ndarray) and a.dtype == np.float64 and np.isfinite(a).all() for a in arrays):
@@ -357,15 +432,15 @@ def check(net, lo, hi, m=1):
     reached = np.isfinite(lo).all(axis=(1, 2)) & np.isfinite(hi).all(axis=(1, 2))  # a box with any inf or nan is
     y = np.arange(PAIRS)  # not reached: a step into it fails
     z_lo, z_hi = _zero_state(net, PAIRS)
-    s_lo, s_hi = image(net, z_lo, z_hi, y)
     s_tgt = ctx.start(y)
+    s_lo, s_hi = image(net, z_lo, z_hi, y, _targets(net, lo, hi, s_tgt))
     init_ok = reached[s_tgt] & (s_lo >= lo[s_tgt]).all(axis=(1, 2)) & (s_hi <= hi[s_tgt]).all(axis=(1, 2))
     ks = np.nonzero(reached)[0]
     step_ok = np.zeros((len(ks), PAIRS), dtype=bool)
     for start in range(0, len(ks), CHUNK):
         part = ks[start : start + CHUNK]
-        i_lo, i_hi = images(net, lo[part], hi[part])  # (n, 100, L, H)
         tgt = ctx.next(part[:, None], y)
+        i_lo, i_hi = images(net, lo[part], hi[part], _targets(net, lo, hi, tgt))  # (n, 100, L, H)
         ok = reached[tgt] & (i_lo >= lo[tgt]).all(axis=(2, 3)) & (i_hi <= hi[tgt]).all(axis=(2, 3))
         step_ok[start : start + len(part)] = ok
     margin = output_margins(net, lo[ks], hi[ks], ctx.digit[ks]) if len(ks) else np.array([-np.inf])

@@ -6,8 +6,11 @@ p = 10 a + b, oldest first; c0 the carry into p_1) shows digit (a_m + b_m + carr
 to k' = (carry out of p_1) * 100^m + p_2 ... p_m y, and the first pair y of a sum starts in context y. If check()
 returns True, then for every sum of two non-negative integers of any length, the model run on the CPU in float32
 (matrix products summed in any order, with or without flush-to-zero) keeps each state in its true context's box and
-puts the largest logit on the true digit at every step: it adds exactly. Assumed: float32 rounding to nearest;
-torch's float32 tanh within TANH_ERR of tanh (measured by tanh_error.py on the CPU).
+puts the largest logit on the true digit at every step: it adds exactly. Assumed (and recorded in the file, whose
+"assumptions" must name exactly this checker's ROUNDING, CONTEXT_RULE and LAYER_RULE): float32 rounding to nearest;
+torch's float32 tanh within the file's allowance of tanh, at least TANH_ERR (measured by tanh_error.py on the CPU).
+check_bytes() reads the file with this module's own reader (zipfile and its own .npy header parse, not np.load):
+each member once, each a .npy array of a type a certificate holds, JSON without duplicate keys.
 
 Proof obligations, checked for every box k (and the zero state, towards contexts 0..99), pair y, layer l, unit j:
  - a pre-activation z = sum of n terms t_i (products w v, two biases) lies in [z_lo, z_hi] over the box (v's ends
@@ -22,15 +25,28 @@ Every float32 weight and float64 box end is a dyadic rational: sums and products
 the denominator 2^(2P); atanh is enclosed by mpmath interval arithmetic (outward rounding). The terms from box k
 and from target t enter a condition additively, so each target needs only the extreme over its source boxes.
 """
+import ast
+import io
 import json
+import zipfile
 from fractions import Fraction
 
 import numpy as np
 from mpmath import iv
 
-TANH_ERR = 1e-6  # absolute error allowed to float32 tanh (tanh_error.py measures torch's: ~3e-8 on the CPU)
+TANH_ERR = 1e-6  # least absolute error allowed to float32 tanh (tanh_error.py measures torch's: ~3e-8 on the CPU)
 PREC = 100  # bits of the interval arithmetic for atanh
 INF = float("inf")  # a threshold nothing passes (or, negated, that everything passes); Python compares it exactly
+FORMAT = "rnn-adder proof certificate v2"  # the certificates this checker reads
+# The rules this checker holds a file to, word for word as the file must record them ("assumptions"); proof.py keeps
+# its own copy of each (tests compare them), so neither checker trusts the other's.
+ROUNDING = ("IEEE 754 binary32, round to nearest (ties to even); products and sums in any order, fused or not; "
+            "with or without flush-to-zero")
+CONTEXT_RULE = ("v1: context = (carry into the oldest of the last m pairs, those pairs oldest first), numbered "
+                "c * 100^m + pairs in base 100; the first pair y starts in context y")
+LAYER_RULE = ("v1: every layer reads the source box's own layer; layer l > 0 reads layer l - 1 of the target box, "
+              "whose own obligation is checked too")
+DTYPES = {"<f4", "<f8", "<i8"}  # the .npy types of a certificate's numbers (text: "<U<n>")
 
 
 def _ints(a, p):
@@ -72,11 +88,11 @@ def _atanh_bound(y, d, q, upper):
     return _scaled(a._mpi_[1] if upper else a._mpi_[0], d, q, upper)
 
 
-def _thresholds(lo, hi, d, q, cache):
+def _thresholds(lo, hi, d, q, cache, tanh_err):
     """Per target box end: z - e must reach CL = d atanh(lo + T), z + e stay within CH = d atanh(hi - T) (integers at
     2^-q, rounded towards the safe side; -INF / INF where a side is free / impossible)."""
     cl, ch = np.empty(lo.shape, dtype=object), np.empty(hi.shape, dtype=object)
-    t = Fraction(TANH_ERR) + Fraction(2) ** -126  # the tanh allowance, and a result flushed to zero
+    t = Fraction(tanh_err) + Fraction(2) ** -126  # the tanh allowance, and a result flushed to zero
     for i, v in np.ndenumerate(lo):
         y = Fraction(float(v)) + t
         if (0, y, d) not in cache:
@@ -102,8 +118,11 @@ def contexts(m):
     return first_out * n + (k % n) % (n // 100) * 100, digit
 
 
-def check(config, weights, m, lo, hi):
-    """True if the certificate (config dict, {name: float32 array}, depth m, float64 boxes) proves its model."""
+def check(config, weights, m, lo, hi, tanh_err=TANH_ERR):
+    """True if the certificate (config dict, {name: float32 array}, depth m, float64 boxes) proves its model with
+    float32 tanh within tanh_err (at least TANH_ERR) of tanh."""
+    if isinstance(tanh_err, bool) or not isinstance(tanh_err, float) or not TANH_ERR <= tanh_err < 0.5:
+        raise ValueError(f"recheck: the tanh allowance must be a float in [{TANH_ERR:g}, 0.5), got {tanh_err!r}")
     layers, h = config["num_layers"], config["hidden_size"]
     if config["cell"] != "rnn" or config["hidden_mode"] not in ("none", "zero") or config["nonlinearity"] != "tanh":
         return False  # beyond this checker: zero-started tanh nn.RNN adders only
@@ -150,7 +169,7 @@ def check(config, weights, m, lo, hi):
         tau_t = (i_mag << (p - 125))[:, None] + tau_c
         tgt_lo = d * (i_lo + bias - tau_t) - n * (i_abs + b_abs)
         tgt_hi = d * (i_hi + bias + tau_t) + n * (i_abs + b_abs)
-        cl, ch = (v[inv] for v in _thresholds(lo[:, li], hi[:, li], d, q, cache))
+        cl, ch = (v[inv] for v in _thresholds(lo[:, li], hi[:, li], d, q, cache, tanh_err))
         for b, ks in groups.items():
             lo_min, hi_max, abs_max = src_lo[ks].min(axis=0), src_hi[ks].max(axis=0), s_abs[ks].max(axis=0)
             if b == 0:  # the first step: from the zero state
@@ -179,21 +198,107 @@ def check(config, weights, m, lo, hi):
     return True
 
 
-def check_file(path):
-    """check() on a certificate file read here (numpy, no pickles; the weights' hash is certificate.py's job); a
-    ValueError for a file it cannot read as one."""
+def _npy(blob, name):
+    """One .npy member's bytes -> its array, parsed here (magic, version, header dict, data of exactly the right
+    length; no pickles, C order, little-endian numbers or text), not by np.load."""
+    if blob[:6] != b"\x93NUMPY" or blob[6:7] not in (b"\x01", b"\x02", b"\x03"):
+        raise ValueError(f"member {name!r} is not a .npy array")
+    size = 2 if blob[6] == 1 else 4
+    start = 8 + size
+    header = blob[8:start]
+    if len(header) < size:
+        raise ValueError(f"member {name!r} is cut short")
+    end = start + int.from_bytes(header, "little")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-        config, m = json.loads(str(data["config"])), data["m"]
-        if m.dtype.kind != "i" or m.shape != () or not 1 <= int(m) <= 2:
+        meta = ast.literal_eval(blob[start:end].decode("utf8" if blob[6] == 3 else "latin1"))
+    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+        raise ValueError(f"member {name!r} has no readable .npy header") from None
+    if not isinstance(meta, dict) or set(meta) != {"descr", "fortran_order", "shape"} or \
+            meta["fortran_order"] is not False or not isinstance(meta["shape"], tuple) or \
+            not all(type(n) is int and n >= 0 for n in meta["shape"]):
+        raise ValueError(f"member {name!r} has a .npy header this checker does not read")
+    descr = meta["descr"]
+    if not isinstance(descr, str) or not (descr in DTYPES or (descr.startswith("<U") and descr[2:].isdigit())):
+        raise ValueError(f"member {name!r} has type {descr!r}, not one a certificate holds")
+    dtype = np.dtype(descr)
+    count = int(np.prod(meta["shape"], dtype=object))
+    data = blob[end:]
+    if len(data) != count * dtype.itemsize:
+        raise ValueError(f"member {name!r} holds {len(data)} bytes, not the {count * dtype.itemsize} of its header")
+    return np.frombuffer(data, dtype=dtype).reshape(meta["shape"]).copy()
+
+
+def read_bytes(raw):
+    """A certificate file's bytes -> {field: array}, read here: zip members (each name once, each a .npy array)."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        names = z.namelist()
+        if len(set(names)) != len(names):
+            raise ValueError("a zip member appears twice (two meanings for one file)")
+        if not all(n.endswith(".npy") for n in names):
+            raise ValueError("a zip member is not a .npy array")
+        return {n[:-4]: _npy(z.read(n), n) for n in names}
+
+
+def _unique_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a JSON key appears twice (two meanings for one file)")
+    return dict(pairs)
+
+
+def _json(data, name):
+    a = data[name]
+    if a.dtype.kind != "U" or a.shape != ():
+        raise ValueError(f"field {name!r} must be text")
+    return json.loads(str(a), object_pairs_hook=_unique_keys, parse_constant=_finite)
+
+
+def _finite(name):
+    raise ValueError(f"JSON number {name} is not finite")
+
+
+def tanh_allowance(a):
+    """The tanh allowance of a file's assumptions, if every rule it names is this checker's (else ValueError)."""
+    want = {"rounding": ROUNDING, "contexts": CONTEXT_RULE, "layers": LAYER_RULE}
+    if not isinstance(a, dict) or set(a) != set(want) | {"tanh_abs_error"}:
+        raise ValueError("the assumptions do not name the tanh allowance and the rounding, context and layer rules")
+    if any(a[k] != v for k, v in want.items()):
+        raise ValueError("the assumptions' rules are not the ones recheck holds")
+    t = a["tanh_abs_error"]
+    if type(t) not in (int, float) or not TANH_ERR <= t < 0.5:
+        raise ValueError(f"the tanh allowance must be a number in [{TANH_ERR:g}, 0.5), got {t!r}")
+    return float(t)
+
+
+def check_bytes(raw):
+    """check() on a certificate file's bytes, read by this module's own reader (not np.load; the weights' hash is
+    certificate.py's job); a one-line ValueError for bytes it cannot read as a certificate."""
+    try:
+        data = read_bytes(raw)
+        fmt = data["format"]
+        if fmt.dtype.kind != "U" or fmt.shape != () or str(fmt) != FORMAT:
+            raise ValueError(f"not a certificate of format {FORMAT!r}")
+        config, m = _json(data, "config"), data["m"]
+        tanh_err = tanh_allowance(_json(data, "assumptions"))
+        _json(data, "meta")  # not used here, but read: JSON of one meaning too
+        if m.dtype != np.int64 or m.shape != () or not 1 <= int(m) <= 2:
             raise ValueError(f"m must be an integer 1 or 2, got {m!r}")
         weights = {k[2:]: v for k, v in data.items() if k.startswith("w/")}
         if data["lo"].dtype != np.float64 or data["hi"].dtype != np.float64 or \
                 any(v.dtype != np.float32 for v in weights.values()):
             raise ValueError("boxes must be float64 and weights float32")
-        return check(config, weights, int(m), data["lo"], data["hi"])
+        return check(config, weights, int(m), data["lo"], data["hi"], tanh_err)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise ValueError(f"recheck: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     except Exception as e:  # a missing field, settings of the wrong type, a file that is no zip of arrays
-        raise ValueError(f"{path}: not a certificate recheck can read ({type(e).__name__})") from None
+        raise ValueError(f"not a certificate recheck can read ({type(e).__name__})") from None
+
+
+def check_file(path):
+    """check_bytes() on the file at path; a one-line ValueError naming it for a file it cannot read as one."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        return check_bytes(raw)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"{path}: {e}") from None

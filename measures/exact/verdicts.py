@@ -1,14 +1,16 @@
 """Per-seed verdicts of exact_adder (proven / no failure found / failing), their report lines, and the certificate.
 
 A seed's verdict names its test:
-    proven             proof.check closed on boxes for the seed's model: every sum of every length is right
+    proven             both checkers (proof.check, recheck) accepted boxes for the seed's model: every sum of every
+                       length is right (the smallest such model's certificate file is kept: write_certificate)
     no failure found   it passed the worst-case suite and, where attacked, the adversarial searches found no
                        failing sum (the checks and the number of candidate sums are stated beside it)
     failing            the suite or a search found a wrong sum; its smallest failing length is the fewest digits
                        of a stored failing sum (sums.py: each is cut to its shortest failing prefix)
 
-write_certificate() keeps plots/exact_certificate.npz (certificate.py) of the smallest proven model: rebuilt from the
-weights the result keeps for each proven seed, its boxes searched again (proof.search is deterministic) and checked.
+write_certificate() keeps plots/exact_certificate.npz (certificate.py) of the smallest proven model, and
+write_certificates() one file per proven seed in plots/FOLDER: each rebuilt from the weights the result keeps for
+the seed, its boxes searched again (proof.search is deterministic), kept only if both checkers accept the file.
 """
 import statistics
 from pathlib import Path
@@ -18,6 +20,7 @@ from models import ModelConfig
 MODEL_KEYS = set(ModelConfig.__dataclass_fields__)  # a series' settings that build its model
 
 CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
+FOLDER = "exact_adder_certificates"  # in plots/: a certificate of every proven seed, <series>_seed<S>.npz
 
 
 def digits_word(n):
@@ -124,34 +127,51 @@ def proven_models(result):
 
 
 def write_certificate(result, out_dir):
-    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound).
-
-    A certificate of that very model that still verifies is left as it is; with no proven model, a certificate
-    left from an earlier result is set aside as .stale (never shown as current). Returns the path or None.
-    """
+    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound),
+    through certificate.write (origin "trained", no auxiliary targets): a certificate of that very model that still
+    verifies is left as it is; with no proven model (or one whose search does not repeat), a certificate left from
+    an earlier result is set aside as .stale (never shown as current). Returns the path or None."""
     from measures.exact import certificate
 
     path = Path(out_dir) / CERTIFICATE
     best = proven_models(result)
     if not best:
-        if path.exists():
-            path.replace(path.with_name(CERTIFICATE + ".stale"))
+        certificate.set_aside(path)
         return None
     _, _, _, seed, s, p = best[0]
     model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS}, p["weights"])
-    want = certificate.model_hash(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
-    try:
-        kept = certificate.verify(path) if path.exists() else None
-    except ValueError:
-        kept = None  # not a certificate (or damaged): written anew below
-    if kept is not None and kept["sha256"] == want and kept["proven"]:
-        return path
     args = result["config"]["runs"][best[0][2]]["after"]["args"]["proof"]
-    out = certificate.prove(model, path, m=args["m"], max_iter=args["max_iter"], budget_s=args["budget_s"],
-                            meta={"series": s["label"], "seed": seed, "settings": s["settings"]})
-    if not out["proven"] and path.exists():  # the search did not repeat (a budget_s cut): no stale certificate
-        path.replace(path.with_name(CERTIFICATE + ".stale"))
-    return path if out["proven"] else None
+    return certificate.write(path, model, origin="trained", targets=[], m=args["m"], max_iter=args["max_iter"],
+                             budget_s=args["budget_s"],
+                             meta={"series": s["label"], "seed": seed, "settings": s["settings"]})[0]
+
+
+def certificate_name(s, seed):
+    """A proven seed's certificate file in FOLDER: the series label in lower-case words joined by '_', and the seed."""
+    words = "".join(ch if ch.isalnum() else " " for ch in s["label"].lower()).split()
+    return f"{'_'.join(words)}_seed{seed}.npz"
+
+
+def write_certificates(result, out_dir):
+    """Keep out_dir/FOLDER/<certificate_name> of every proven seed (certificate.write, origin "trained", no
+    auxiliary targets). Returns {(series label, seed): path or None}."""
+    from measures.exact import certificate
+
+    folder = Path(out_dir) / FOLDER
+    out = {}
+    for i, s in enumerate(result["series"]):
+        for seed, p in measured(s, "proof"):
+            if not (p["proven"] and p.get("weights")):
+                continue
+            folder.mkdir(exist_ok=True)
+            model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS},
+                                                p["weights"])
+            args = result["config"]["runs"][i]["after"]["args"]["proof"]
+            out[s["label"], seed] = certificate.write(
+                folder / certificate_name(s, seed), model, origin="trained", targets=[], m=args["m"],
+                max_iter=args["max_iter"], budget_s=args["budget_s"],
+                meta={"series": s["label"], "seed": seed, "settings": s["settings"]})[0]
+    return out
 
 
 def attack_lines(result):
@@ -206,5 +226,6 @@ def proof_lines(result):
                    f"parameters; margin bound {p['min_margin_bound']:.3g}, {p['transitions']:,} transitions) is "
                    f"written beside this page as `{CERTIFICATE}`: `python -m measures.exact.certificate "
                    f"plots/{CERTIFICATE}` re-checks it from the file alone with two independent checkers, and "
-                   "`python add.py` adds with its model.")
+                   f"`python add.py` adds with its model. Every proven seed's certificate is kept in `{FOLDER}/` "
+                   f"(`python -m measures.exact.certificate plots/{FOLDER}/*.npz`).")
     return out
