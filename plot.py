@@ -8,6 +8,7 @@ the map, never confused with reaching 1.0 at the cap), the number of seeds that 
 red, how many diverged. Colours run as in the source's heatmaps: dark = few steps, light = many.
 """
 import math
+import re
 import statistics
 import textwrap
 
@@ -36,9 +37,61 @@ def band(values):
     return mean, lo, hi
 
 
+SETTING_WORDS = {  # a setting's code name -> words a chart's reader needs no code to read
+    "hidden_mode": "initial state of each batch", "num_layers": "layers", "lr": "learning rate",
+    "maxlen": "digits per operand", "h0_init": "first state (carried)", "hidden_size": "units per layer",
+}
+VALUE_WORDS = {  # (setting, value) -> words; the values of models.py's and train.py's options
+    ("hidden_mode", "carry"): "state carried between batches (detached)",
+    ("hidden_mode", "none"): "no state passed (torch's zeros)",
+    ("hidden_mode", "zero"): "explicit zero state",
+    ("h0_init", "randn"): "first state random normal",
+    ("h0_init", "randn10"): "first state random normal x 10",
+    ("h0_init", "zero"): "first state zeros",
+    ("h0_init", "xavier"): "first state Xavier uniform",
+    ("h0_init", "xavier_he"): "first state He (Kaiming) uniform",
+}
+ROW_WORDS = {"carry": "carried", "none": "none passed", "zero": "explicit zeros"}  # heatmap rows of hidden_mode
+
+
+def setting_words(part):
+    """One "name=value" part of a series label in words ("num_layers=2" -> "2 layers"); other parts unchanged."""
+    name, eq, value = part.partition("=")
+    if not eq:
+        return part
+    if (name, value) in VALUE_WORDS:
+        return VALUE_WORDS[(name, value)]
+    if name == "num_layers":
+        return f"{value} layer" + ("" if value == "1" else "s")
+    if name == "maxlen":
+        return f"{value}-digit operands"
+    if name == "hidden_size":
+        return f"{value} units"
+    if name == "lr":
+        return f"learning rate {value}"
+    return f"{SETTING_WORDS.get(name, name)} {value}"
+
+
+def words(label):
+    """A series label in words: "lr=0.01, x0.5 at [100]" -> "learning rate 0.01, halved at step 100"."""
+    schedule = re.search(r"x([\d.]+) at \[([\d, ]+)\]$", label)  # train.py's step schedule, "x0.5 at [100]"
+    if schedule:
+        factor, steps = schedule.groups()
+        label = label[:schedule.start()] + ("halved" if factor == "0.5" else f"multiplied by {factor}") + \
+            " at step" + ("s " if "," in steps else " ") + steps
+    return ", ".join(setting_words(part) for part in label.split(", "))
+
+
 def legend_label(series):
     n_div, n = sum(series["diverged"]), len(series["seeds"])
-    return series["label"] + (f"  [diverged {n_div}/{n}]" if n_div else "")
+    return words(series["label"]) + (f"  [diverged {n_div}/{n}]" if n_div else "")
+
+
+def family_note(result):
+    """"" for the default numerics family (portable); else a line naming the family the numbers were made in."""
+    family = (result.get("numerics") or {}).get("family") or (result.get("fingerprint") or {}).get("numerics")
+    return "" if family in (None, "portable") else (f"numerics family {family} (not the default, portable): "
+                                                    "other last bits, other weights from the same seeds")
 
 
 def twin_of(series, earlier):
@@ -64,7 +117,7 @@ def line_panels(result, ax_loss, ax_acc):
         twin = twin_of(s, result["series"][:i])
         style = dict(linestyle="--", marker="o", markerfacecolor="none", markersize=7, linewidth=2) if twin else \
             dict(marker=".")
-        label = legend_label(s) + (f"  (identical to {twin['label']})" if twin else "")
+        label = legend_label(s) + (f"  (identical to {words(twin['label'])})" if twin else "")
         for ax, x, key in ((ax_loss, s["loss_steps"], "loss"), (ax_acc, s["steps"], "accuracy")):
             mean, lo, hi = band(s[key])
             ax.plot(x, mean, color=color, label=label, **style)
@@ -78,23 +131,90 @@ def line_panels(result, ax_loss, ax_acc):
                title="accuracy on " + where.removeprefix("held-out "))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=8, loc="lower right")
 
 
-def finish(fig, result, path):
+def legend_below(fig, ax, handles=None, ncol=None):
+    """The legend of `ax` under every panel of `fig`, never over a curve (finish() leaves it room)."""
+    handles, labels = (handles, [h.get_label() for h in handles]) if handles else ax.get_legend_handles_labels()
+    ncol = ncol or min(len(labels), 4 if max(map(len, labels)) < 40 else 2)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=9, frameon=False)
+    return math.ceil(len(labels) / ncol)  # rows of legend
+
+
+def finish(fig, result, path, legend_rows=0, what="mean and min-max band"):
     n_seeds = max(len(s["seeds"]) for s in result["series"])
-    title = f"{result['title']}  (mean and min-max band over {n_seeds} seeds)"
+    title = f"{result['title']}  ({what} over {n_seeds} seeds)"
     width = int(fig.get_size_inches()[0] * 9)  # characters that fit the figure's width at the default font
-    fig.suptitle("\n".join(textwrap.wrap(title, width)))
-    fig.tight_layout()
+    lines = textwrap.wrap(title, width) + textwrap.wrap(family_note(result), width)
+    fig.suptitle("\n".join(lines))
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, (0.12 + 0.22 * legend_rows) / height if legend_rows else 0, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
+SMALL_MULTIPLES = 6  # a line chart with at least this many series draws each series' accuracy in a panel of its own
+
+
 def line_chart(result, path):
+    if len(result["series"]) >= SMALL_MULTIPLES:
+        return small_multiples(result, path)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
     line_panels(result, ax_loss, ax_acc)
-    finish(fig, result, path)
+    rows = legend_below(fig, ax_acc)
+    fig.set_size_inches(12, 4.5 + 0.25 * rows)
+    finish(fig, result, path, rows)
+
+
+def nan_median(arr):
+    """Median over seeds (axis 0) ignoring NaN gaps; NaN where no seed has a value (and no warning about it)."""
+    out = np.full(arr.shape[1] if arr.ndim == 2 else 0, np.nan)
+    has = ~np.isnan(arr).all(axis=0) if arr.size else np.zeros(0, bool)
+    out[has] = np.nanmedian(arr[:, has], axis=0)
+    return out
+
+
+def small_multiples(result, path):
+    """Many series: the median loss of each on one panel (no bands), and each series' accuracy in its own panel,
+    every seed a thin line and the median a thick one, so no curve hides another."""
+    series = result["series"]
+    cols = math.ceil(len(series) / 2)
+    fig = plt.figure(figsize=(4 + 2.8 * cols, 6.5))
+    grid = fig.add_gridspec(2, cols + 2)
+    ax_loss = fig.add_subplot(grid[:, :2])
+    where = {"test": "test-range", "train": "train-range"}.get(eval_range(result), "held-out")
+    first = None
+    for i, s in enumerate(series):
+        color = f"C{i % 10}"
+        loss = curves(s["loss"])
+        median = nan_median(np.where(np.isfinite(loss), loss, np.nan))
+        ax_loss.plot(s["loss_steps"], median, color=color, marker=".", label=legend_label(s))
+        ax = fig.add_subplot(grid[i // cols, 2 + i % cols], sharex=first, sharey=first)
+        first = first or ax
+        acc = curves(s["accuracy"])
+        for c in acc:
+            ax.plot(s["steps"], c, color=color, linewidth=0.6, alpha=0.5)
+        ax.plot(s["steps"], nan_median(acc), color=color, linewidth=2.2)
+        n_div = sum(s["diverged"])
+        ax.set_title("\n".join(textwrap.wrap(legend_label(s), 30)), fontsize=9, color=color)
+        at = [a for a in s.get("diverged_at") or [] if a is not None]
+        if n_div:
+            when = f"at step {min(at)}" + (f"-{max(at)}" if max(at) > min(at) else "") if at else ""
+            ax.text(0.5, 0.5, f"diverged (loss NaN/inf)\n{when}\nin {n_div} of {len(s['seeds'])} seeds", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=9, color=color)
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+        if i % cols == 0:
+            ax.set_ylabel(f"exact match ({where} sums)", fontsize=8)
+        if i // cols == 1 or i + cols >= len(series):
+            ax.set_xlabel("training step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    ax_loss.set(xlabel="training step", ylabel="cross-entropy loss (median over seeds)", yscale="log",
+                title="training loss (median over seeds)")
+    ax_loss.grid(alpha=0.3)
+    rows = legend_below(fig, ax_loss, ncol=min(len(series), 4))
+    fig.set_size_inches(4 + 2.8 * cols, 6.5 + 0.25 * rows)
+    finish(fig, result, path, rows, what="accuracy: each seed thin, median thick; loss: median;")
 
 
 def heatmap_cells(result):
@@ -135,7 +255,12 @@ def heatmap(result, path):
     values = np.array([[np.nan if v is None else v for v, _, _ in row] for row in cells], dtype=float)
     cmap = matplotlib.colormaps[HEAT_CMAP].with_extremes(bad=NEVER_COLOR)  # NaN = never: its own color
     fig, ax = plt.subplots(figsize=(1.3 * len(hm["cols"]) + 3, 0.9 * len(hm["rows"]) + 2))
-    im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=hm["cap"], aspect="auto")
+    reached = values[~np.isnan(values)]
+    low, high = (reached.min(), reached.max()) if reached.size else (0, hm["cap"])
+    if high - low < 1:  # one value (or none): a scale around it
+        low, high = low - 25, high + 25
+    low -= 0.15 * (high - low)  # the fewest steps dark, not black
+    im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=low, vmax=high, aspect="auto")
     for r, c in np.ndindex(values.shape):
         dark = False
         if np.isnan(values[r, c]):
@@ -150,9 +275,13 @@ def heatmap(result, path):
         ax.text(c, r, cell_text(*cells[r][c], div[r][c]), ha="center", va="center",
                 color="white" if dark else "black", fontsize=8, weight="bold" if div[r][c] else "normal")
     ax.set_xticks(range(len(hm["cols"])), [str(c) for c in hm["cols"]])
-    ax.set_yticks(range(len(hm["rows"])), [str(r) for r in hm["rows"]])
-    ax.set(xlabel=hm["col_name"], ylabel=hm["row_name"], title=result["title"])
-    fig.colorbar(im, ax=ax, label=f"median first exact step\n(hatched: never in {hm['cap']}; red: diverged)")
+    ax.set_yticks(range(len(hm["rows"])), [ROW_WORDS.get(str(r), str(r)) if hm["row_name"] == "hidden_mode" else
+                                           str(r) for r in hm["rows"]])
+    ax.set(xlabel=SETTING_WORDS.get(hm["col_name"], hm["col_name"]),
+           ylabel=SETTING_WORDS.get(hm["row_name"], hm["row_name"]),
+           title="\n".join([result["title"], *([family_note(result)] if family_note(result) else [])]))
+    fig.colorbar(im, ax=ax, label=f"median first exact step (scale: the steps reached)\n"
+                                  f"(hatched: never in {hm['cap']}; red frame: diverged)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -190,8 +319,11 @@ def count_axis(ax, n):
     ax.set_xticks(range(0, n + 1, max(1, n // 5)))
 
 
-def save(fig, path, title):
-    fig.suptitle(title)
-    fig.tight_layout()
+def save(fig, path, title, result=None):
+    """Title the figure (with its numerics family when not the default), lay it out and write it."""
+    note = family_note(result) if result else ""
+    fig.suptitle(title + (f"\n{note}" if note else ""))
+    if fig.get_layout_engine() is None:  # a figure made with layout="constrained" keeps its own
+        fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -62,6 +62,8 @@ def median_first_fail(series):
 
 
 def chain_chart(result, path):
+    import matplotlib.ticker
+
     fig, ax = plt.subplots(figsize=(9, 5))
     for k, s in enumerate(result["series"]):
         mean, lo, hi = band([e["accuracy"] for e in s["extra"]])
@@ -70,13 +72,17 @@ def chain_chart(result, path):
         ax.fill_between(x, lo, hi, color=f"C{k}", alpha=0.15, linewidth=0)
     ax.axvline(longest_chain_possible(result["series"][0]["settings"]["maxlen"]), color="gray",
                linestyle=":", label="longest chain a training sum can hold")
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlim(-0.3, 1.3 * max(result["series"][0]["extra"][0]["chains"]))
+    ax.set_xscale("symlog", linthresh=1)  # k = 0 has a place of its own; ticks read as chain lengths, not powers
+    top = max(result["series"][0]["extra"][0]["chains"])
+    ticks = [k for k in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if k < 0.7 * top] + [top]
+    ax.set_xticks(ticks, [f"{k:,}" for k in ticks])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlim(-0.3, 1.3 * top)
     ax.set(xlabel="longest carry chain k (digit sums of 9 after a generating pair)",
            ylabel="exact-match accuracy", ylim=(-0.02, 1.02))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save(fig, path, result["title"])
+    ax.legend(fontsize=8, loc="lower left")
+    save(fig, path, result["title"], result)
 
 def chain_section(result):
     chains = result["series"][0]["extra"][0]["chains"]

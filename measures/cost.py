@@ -80,6 +80,8 @@ def cost_rows(result):
 
 
 def cost_chart(result, path):
+    from plot import words
+
     rows = cost_rows(result)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for ax, j, name in ((axes[0], 1, "training steps"), (axes[1], 2, "training sums"),
@@ -90,7 +92,8 @@ def cost_chart(result, path):
             scale = s["settings"].get("batch_size", BATCH_SIZE) if j == 2 else 1
             ax.plot([k] * len(per_seed), [v * scale for v in per_seed if v is not None]
                     + [np.nan] * sum(v is None for v in per_seed), "k.", markersize=6)
-        ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=20, ha="right", fontsize=8)
+        ax.set_xticks(range(len(rows)), [words(r[0].replace("hidden_mode ", "hidden_mode=")) for r in rows],
+                      rotation=20, ha="right", fontsize=8)
         ax.set(title=name, ylabel="median (bar) and per seed (dots)")
         ax.grid(alpha=0.3, axis="y")
     save(fig, path, f"{result['title']}: each run stops at its first exact evaluation")

@@ -92,7 +92,7 @@ def length_chart(result, path):
         axes[1].plot(x, [exact_fraction(s, i) for i in range(len(lengths))], **style)
     axes[0].set(ylabel="exact-match accuracy", ylim=(-0.02, 1.02), title="exact match (mean, min-max band)")
     axes[1].set(ylabel="fraction of seeds exact", ylim=(-0.02, 1.02), title="seeds with every test sum right")
-    axes[1].axhline(GOAL_FRACTION, color="gray", linestyle=":")
+    axes[1].axhline(GOAL_FRACTION, color="gray", linestyle=":", label=f"goal: {GOAL_FRACTION:.0%} of seeds exact")
     axes[2].set(ylabel="per-digit error rate (0 drawn at 1e-8)", yscale="log", title="per-digit error")
     for ax in axes:
         ax.set(xscale="log", xlabel="test length (digits per operand; series shifted sideways to stay visible)")

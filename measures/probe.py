@@ -129,45 +129,59 @@ def probe_eval(model, run, seed, sums, length, norm_length, norm_sums, norm_poin
 
 def probe_chart(result, path):
     """PCA scatters per cell (by carry, by sum digit), probe accuracy per layer, norm along the sum."""
+    import matplotlib.ticker
     from matplotlib.gridspec import GridSpec
 
     from plot import plt, save
 
     series, n = result["series"], len(result["series"])
-    fig = plt.figure(figsize=(4.2 * n, 11))
+    fig = plt.figure(figsize=(4.2 * n, 11.5))
     grid = GridSpec(3, 2 * n, figure=fig)
+    carry_colors = {0: "#3b4cc0", 1: "#b40426"}  # the carry bit: two colours, a legend (not a colour scale)
     for k, s in enumerate(series):
         pca = s["extra"][0]["pca"]
-        for row, key, cmap, top in ((0, "carry_out", "coolwarm", 1), (1, "digit", "tab10", 9)):
+        for row, key in ((0, "carry_out"), (1, "digit")):
             ax = fig.add_subplot(grid[row, 2 * k : 2 * k + 2])
-            sc = ax.scatter(pca["x"], pca["y"], c=pca[key], cmap=cmap, s=8, vmin=0, vmax=top)
+            if key == "carry_out":
+                for bit, color in carry_colors.items():
+                    pick = [i for i, v in enumerate(pca[key]) if v == bit]
+                    ax.scatter([pca["x"][i] for i in pick], [pca["y"][i] for i in pick], color=color, s=8,
+                               label=f"carry {bit}")
+                ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False,
+                          title="carry\npassed on", title_fontsize=8, handletextpad=0.2)
+            else:
+                sc = ax.scatter(pca["x"], pca["y"], c=pca[key], cmap="tab10", s=8, vmin=-0.5, vmax=9.5)
+                fig.colorbar(sc, ax=ax, ticks=range(10), label="sum digit written")
             ax.set_title(f"{s['label']} (seed {s['seeds'][0]}), last layer: "
                          f"{'carry passed on' if row == 0 else 'sum digit'}", fontsize=9)
             ax.set(xlabel="PC 1", ylabel="PC 2")
-            fig.colorbar(sc, ax=ax)
     ax = fig.add_subplot(grid[2, :n])
     layers = series[0]["extra"][0]["layers"]
     width = 0.8 / n
     for k, s in enumerate(series):
-        for key, hatch in (("probe_carry_out", None),):
-            acc = [np.mean([e[key][i] for e in s["extra"]]) for i in range(len(layers))]
-            ax.bar(np.arange(len(layers)) + k * width, acc, width, label=s["label"], color=f"C{k}", hatch=hatch)
+        acc = [np.mean([e["probe_carry_out"][i] for e in s["extra"]]) for i in range(len(layers))]
+        bars = ax.bar(np.arange(len(layers)) + k * width, acc, width, label=s["label"], color=f"C{k}")
+        ax.bar_label(bars, labels=[f"{a:.3f}" for a in acc], fontsize=7, padding=2)
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (the majority bit, about 0.5)")
     ax.set(xticks=np.arange(len(layers)) + 0.4 - width / 2, xticklabels=[f"layer {li}" for li in layers],
-           ylim=(0.4, 1.01), ylabel="probe accuracy, held-out sums", title="linear probe: the carry passed on")
-    ax.legend(fontsize=8)
+           ylim=(0, 1.12), ylabel="probe accuracy, held-out sums", title="linear probe: the carry passed on")
+    ax.legend(fontsize=8, ncol=n + 1, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     ax2 = fig.add_subplot(grid[2, n:])
     for k, s in enumerate(series):
         norm = s["extra"][0]["norm"]
         for li, values in enumerate(norm["per_layer"]):
             values = [np.nan if v is None else v for v in values]
             ax2.plot(norm["steps"], values, color=f"C{k}", linestyle="-" if li else ":",
-                     label=f"{s['label']} L{li + 1}")
-    ax2.set(xscale="log", yscale="log", xlabel="step", ylabel="mean hidden-state norm",
-            title="hidden-state norm along one sum, from zeros")
-    ax2.legend(fontsize=6, ncol=2)
+                     label=f"{s['label']}, layer {li + 1}")
+    length = series[0]["extra"][0]["norm"]["steps"][-1] - 1  # digits per operand; the last step is the padding
+    ax2.set(xscale="log", yscale="log", xlabel=f"step (digit position along sums of {length:,} digits)",
+            ylabel="mean hidden-state norm", title="hidden-state norm along one sum, from zeros")
+    ax2.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax2.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
+    ax2.legend(fontsize=7, ncol=n, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     for a in (ax, ax2):
         a.grid(alpha=0.3)
-    save(fig, path, result["title"])
+    save(fig, path, result["title"], result)
 
 
 def probe_section(result):

@@ -68,23 +68,42 @@ def maxlen_chart(result, path):
     """Loss, accuracy, and the per-position error rates on test-range (solid) and train-range (dashed) sums."""
     if not has_positions(result):  # a result stored before the hook existed
         return plot.line_chart(result, path)
-    fig, axes = plt.subplots(1, 3, figsize=(18, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(20, 4.5), width_ratios=[1, 1, 1.7])
     plot.line_panels(result, axes[0], axes[1])
     from matplotlib.lines import Line2D
 
-    styles = {"test": dict(linestyle="-", marker="o"), "train": dict(linestyle="--", marker="x")}
-    for i, s in enumerate(result["series"]):
+    # one row per maxlen: a thin line over the positions the sum has (no wrong digit there), a marker sized by
+    # the wrong digits at each position that has any, test range above the row's line and train range below it
+    ax, series = axes[2], result["series"]
+    n = len(series[0]["extra"]) * series[0]["extra"][0]["sums"]  # seeds x held-out sums per range
+    per = 10_000  # wrong digits are counted per this many sums
+    styles = {"test": dict(marker="o", offset=-0.16), "train": dict(marker="x", offset=0.16)}
+    for i, s in enumerate(series):
+        ax.plot([0, len(mean_errors(s, "test")) - 1], [i, i], color=f"C{i % 10}", linewidth=1)
         for split, style in styles.items():
-            err = mean_errors(s, split)[::-1]  # from the top result digit down
-            axes[2].plot(range(len(err)), np.maximum(err, 1e-4), color=f"C{i % 10}", markersize=4, **style)
-    handles = [Line2D([], [], color=f"C{i % 10}", label=s["label"]) for i, s in enumerate(result["series"])]
-    handles += [Line2D([], [], color="black", label="test range (top result digit 1)", **styles["test"]),
-                Line2D([], [], color="black", label="train range (top result digit 0)", **styles["train"])]
-    axes[2].set(xscale="symlog", yscale="log", xlabel="result position, counted from the top digit (0 = top)",
-                ylabel="digit error rate (0 drawn at 1e-4)", title="final errors by position: test vs train range")
-    axes[2].grid(alpha=0.3)
-    axes[2].legend(handles=handles, fontsize=7, ncol=2)
-    plot.finish(fig, result, path)
+            err = mean_errors(s, split)[::-1] * per  # from the top result digit down, per 10,000 sums
+            at = np.nonzero(err)[0]
+            ax.scatter(at, i + style["offset"] + 0 * at, s=14, marker=style["marker"], color=f"C{i % 10}",
+                       linewidths=1.2)
+            for x, v in zip(at, err[at], strict=True):  # the count above (test) or below (train) its mark,
+                up = (6 + 7 * (x % 2)) * (1 if split == "test" else -1)  # staggered so neighbours' counts part
+                ax.annotate(f"{v:.0f}", (x, i + style["offset"]), textcoords="offset points", ha="center",
+                            xytext=(0, up), fontsize=6.5, va="center", color=f"C{i % 10}")
+    ax.set_yticks(range(len(series)), [plot.words(s["label"]) for s in series], fontsize=8)
+    ax.set_ylim(len(series) - 0.5, -0.6)
+    ax.set_xlim(-1.5, max(len(mean_errors(s, "test")) for s in series) + 1)
+    ax.set(xlabel="result digit position from the top (0 = the leading digit, the final carry out)",
+           title=f"wrong digits per {per:,} sums at each position, after training ({n:,} sums per range)")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], color="grey", marker="o", linestyle="none",
+                      label="test-range sums (leading digit always 1)"),
+               Line2D([], [], color="grey", marker="x", linestyle="none",
+                      label="train-range sums (leading digit always 0)"),
+               Line2D([], [], color="grey", label="the sum's positions: a line without marks = no wrong digit")]
+    by_series = plot.legend_below(fig, axes[1], ncol=len(series))
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.06))
+    fig.set_size_inches(20, 5.4)
+    plot.finish(fig, result, path, by_series + 1)
 
 
 def maxlen_section(result):

@@ -1,5 +1,5 @@
 """The layout: the import graph of every project module (no cycle, no other module's _private names) and the
-README's layout table against the tree."""
+layout table (docs/layout.md) against the tree."""
 import ast
 import re
 from pathlib import Path
@@ -104,9 +104,12 @@ def test_no_module_uses_another_modules_private_names():
     assert used == {}
 
 
+LAYOUT_PAGE = ROOT / "docs" / "layout.md"  # the layout table, linked from the README
+
+
 def layout_table():
-    """The paths the README's layout table names (backticked, in its first column)."""
-    text = (ROOT / "README.md").read_text()
+    """The paths the layout table (docs/layout.md) names (backticked, in its first column)."""
+    text = LAYOUT_PAGE.read_text()
     section = text.split("## Layout\n", 1)[1].split("\n## ", 1)[0]
     names = set()
     for line in section.splitlines():
@@ -121,9 +124,16 @@ def test_readme_layout_table_matches_the_tree():
                if p.parent.relative_to(ROOT).parts[0] not in OUTSIDE}
     files = {m.replace(".", "/") + ".py" for m, p in project_modules().items() if p.name != "__init__.py"}
     missing = sorted((folders | files | {"plots/", "tests/", "benchmarks/"}) - named)
-    assert missing == [], f"the README's layout table does not name {missing}"
+    assert missing == [], f"the layout table does not name {missing}"
     gone = sorted(n for n in named if not (ROOT / n).exists())
-    assert gone == [], f"the README's layout table names {gone}, which do not exist"
+    assert gone == [], f"the layout table names {gone}, which do not exist"
+
+
+def test_readme_links_every_docs_page():
+    """The README's first screen leads to every reference page in docs/ (a page no link reaches is lost)."""
+    readme = (ROOT / "README.md").read_text()
+    pages = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    assert pages and [p for p in pages if f"(docs/{p})" not in readme] == []
 
 
 def fingerprint_of(root, monkeypatch, module, name):
@@ -196,8 +206,9 @@ EXTERNAL = {"pt.py"}  # files of the source code the study reproduces (../shared
 
 
 def test_files_and_constants_the_code_cites_exist():
-    """A path a module or the README names (tests/test_numerics.py, machinery/runner.py, store.py) is a file of the
-    project, and a module.CONSTANT it cites (runner.RUN_THREADS) is defined in that module: no stale citation."""
+    """A path a module, the README or a docs/ page names (tests/test_numerics.py, machinery/runner.py, store.py) is a
+    file of the project, and a module.CONSTANT it cites (runner.RUN_THREADS) is defined in that module: no stale
+    citation."""
     modules = project_modules()
     files = {p.name for p in ROOT.rglob("*.py") if not any(q.startswith(".") for q in p.relative_to(ROOT).parts)}
     defined = {}
@@ -211,7 +222,8 @@ def test_files_and_constants_the_code_cites_exist():
                           for n in ast.walk(t) if isinstance(n, ast.Name)}
         defined.setdefault(m.rpartition(".")[2], set()).update(names)
     stale = []
-    for path in [*modules.values(), ROOT / "README.md"]:
+    docs = [p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "EXPERIMENTS.md"]  # the spec cites the source
+    for path in [*modules.values(), ROOT / "README.md", *docs]:
         text = path.read_text()
         for cited in re.findall(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.py)\b", text):
             if not ((ROOT / cited).exists() if "/" in cited else cited in files | EXTERNAL):

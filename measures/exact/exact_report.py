@@ -119,12 +119,12 @@ def heading(result):
             f"{maxlen} digits)")
 
 
-def wrap(label, width=26):
-    """A long series label over at most two lines (y tick labels that fit the figure)."""
+def wrap(label, width=26, whole=False):
+    """A long series label over at most two lines (legend entries that fit the figure); whole: every line."""
     import textwrap
 
     lines = textwrap.wrap(label, width)
-    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
+    return "\n".join(lines if whole else lines[:2]) + ("…" if len(lines) > 2 and not whole else "")
 
 
 def exact_chart(result, path, goal):
@@ -137,27 +137,33 @@ def exact_chart(result, path, goal):
     series = result["series"]
     best = smallest_series(result, goal)
     shown = [series[0]] + ([best] if best is not None and best is not series[0] else [])
-    fig = plt.figure(figsize=(16, 12))
-    grid = fig.add_gridspec(3, 2, height_ratios=[1.3, 1, 1])
+    examples = [(s, (s["extra"][0] or {}).get("examples", [])) for s in shown]
+    width = max((len(ex["true"]) for _, exs in examples for ex in exs), default=1)
+    lines = max(2.0, sum(1.5 + 4.6 * len(exs) for _, exs in examples))  # text rows: heading, 4 per sum, gaps
+    fig = plt.figure(figsize=(16, 9.5 + 0.2 * lines), layout="constrained")  # rows spaced by their own labels
+    grid = fig.add_gridspec(3, 2, height_ratios=[0.2 * lines, 4.2, 4])
     ax = fig.add_subplot(grid[0, :])
     ax.axis("off")
-    y = 1.0
-    for s in shown:
-        ax.text(0, y, f"{s['label']} ({s['settings']['num_layers']} x {s['settings']['hidden_size']}), seed 0",
-                fontsize=10, weight="bold", transform=ax.transAxes)
-        y -= 0.06
-        for ex in (s["extra"][0] or {}).get("examples", []):
-            width = len(ex["true"])
-            for row, text in (("a", ex["a"]), ("b", ex["b"]), ("true", ex["true"]), ("model", ex["model"])):
-                ax.text(0, y, f"{ex['name'] if row == 'a' else '':<22}{row:>6} ", family="monospace", fontsize=7.5,
-                        transform=ax.transAxes)
+    label_cols = 24  # columns left of the digits: the sum's name, then the row's
+    ax.set(xlim=(-label_cols, width), ylim=(lines, -0.5))
+    y = 0.0
+    for s, exs in examples:
+        ax.text(-label_cols, y, f"{s['label']} ({s['settings']['num_layers']} x {s['settings']['hidden_size']}), "
+                "seed 0", fontsize=10, weight="bold", va="center")
+        y += 1.5
+        for ex in exs:
+            for row, text in (("a", ex["a"]), ("b", ex["b"]), ("true sum", ex["true"]), ("model", ex["model"])):
+                if row == "a":
+                    ax.text(-label_cols, y, ex["name"], fontsize=9, va="center")
+                ax.text(-1, y, row, fontsize=9, va="center", ha="right", family="monospace")
                 for i, ch in enumerate(text[-width:].rjust(width)):
                     wrong = row == "model" and ch != ex["true"][i]
-                    ax.text(0.24 + i * 0.0155, y, ch, family="monospace", fontsize=7.5, transform=ax.transAxes,
+                    ax.text(i + 0.5, y, ch, family="monospace", fontsize=9, ha="center", va="center",
                             color="red" if wrong else "black", weight="bold" if wrong else "normal")
-                y -= 0.035
-            y -= 0.015
-    ax.set_title("the model's answer under the true sum (wrong digits in red)", fontsize=10)
+                y += 1
+            y += 0.6
+    ax.set_title("the model's answer under the true sum, digits most significant first (wrong digits in red)",
+                 fontsize=10)
     ax = fig.add_subplot(grid[1, 0])
     sized = [s for s in series if s["label"] == f"{s['settings']['num_layers']} x {s['settings']['hidden_size']}"]
     by_layers = {}
@@ -173,12 +179,14 @@ def exact_chart(result, path, goal):
         st = best["settings"]
         ax.plot([st["hidden_size"]], [passed(best)], marker="*", markersize=14, linestyle="none", color="C3",
                 label=f"{st['num_layers']} layer(s): {wrap(best['label'], 40)}")
-    ax.axhline(goal * len(result["config"]["seeds"]), color="gray", linestyle=":")
+    n_seeds = len(result["config"]["seeds"])
+    ax.axhline(goal * n_seeds, color="gray", linestyle=":",
+               label=f"goal: {goal:.0%} of seeds pass ({goal * n_seeds:g} of {n_seeds})")
     value_axis(ax, [s["settings"]["hidden_size"] for s in sized] + ([st["hidden_size"]] if recipes else []))
     ax.set(xlabel="hidden units per layer", ylabel="seeds passing the whole suite",
            title="seeds passing the worst-case suite vs network size",
            ylim=(-0.3, len(result["config"]["seeds"]) + 0.3))
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.14), ncol=2, frameon=False)
     ax = fig.add_subplot(grid[1, 1])
     first = suite_of(series[0])[0]
     lengths = first.get("lengths", result["config"]["runs"][0]["after"]["args"]["suite"]["lengths"])
@@ -197,7 +205,7 @@ def exact_chart(result, path, goal):
     ax.set_xlim(0, len(result["config"]["seeds"]) * 1.6)  # room right of the bars for their notes
     count_axis(ax, len(result["config"]["seeds"]))
     ax.set(yticks=range(len(series)), xlabel="seeds", title="where each seed first fails the worst-case suite")
-    ax.set_yticklabels([wrap(s["label"]) for s in series], fontsize=8)
+    ax.set_yticklabels([wrap(s["label"], 34, whole=True) for s in series], fontsize=8)
     ax.invert_yaxis()
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)  # below the bars, never on them
     ax = fig.add_subplot(grid[2, 0])
@@ -212,7 +220,7 @@ def exact_chart(result, path, goal):
     ax.set(xscale="log", xlabel="candidate sums tried", ylabel="smallest margin found (logit units)",
            title="adversarial search (float32 re-implementation of the step)")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, frameon=False)
     if not planned(result, "attack"):
         ax.text(0.5, 0.5, MISSING["attack"].replace(": ", ":\n"), ha="center", va="center", transform=ax.transAxes)
     ax = fig.add_subplot(grid[2, 1])
@@ -227,7 +235,7 @@ def exact_chart(result, path, goal):
     ax.set(xscale="log", xlabel="widest side of the box (per digit pair and carry in)",
            ylabel="bound on the output margin", title="proof attempts: boxes at the end of the search")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, frameon=False)
     if not planned(result, "proof"):
         ax.text(0.5, 0.5, MISSING["proof"].replace(": ", ":\n"), ha="center", va="center", transform=ax.transAxes)
     for a in fig.axes[1:]:

@@ -132,22 +132,43 @@ def write_certificate(result, out_dir):
 
 
 def frontier_chart(result, path):
-    """Margin bound vs units per seed (filled: proven; hollow at the axis: not proven); beside it the certificate."""
+    """Margin bound vs units per seed: filled = a proven model (joined in pruning order), hollow on the lower strip =
+    a cut that did not prove (pruning then tried a smaller cut from the last proven model); the smallest proven
+    model named; beside it the certificate."""
+    from matplotlib.lines import Line2D
+
     from plot import plt, save
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for seed, e in pruned(result):
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    strip = -0.45  # where failed cuts are drawn: below the margin bounds, which are > 0 for a proven model
+    for k, (seed, e) in enumerate(pruned(result)):
         tried = attempts(e)
         won = [a for a in tried if proven(a)]
-        line = ax.plot([a["units"] for a in won], [a["min_margin_bound"] for a in won], "o-", label=f"seed {seed}")[0]
+        color = f"C{k % 10}"
+        ax.plot([a["units"] for a in won], [a["min_margin_bound"] for a in won], "o-", color=color,
+                label=f"seed {seed}")
         lost = [a["units"] for a in tried if not proven(a)]
-        ax.plot(lost, [0] * len(lost), "o", mfc="none", color=line.get_color())
+        ax.plot(lost, [strip - 0.12 * k] * len(lost), "o", mfc="none", color=color)
+    best = smallest(result)
+    if best is not None:
+        units, margin, seed, _ = best
+        ax.annotate(f"smallest proven: {units} units (seed {seed})", (units, -margin), textcoords="offset points",
+                    xytext=(-10, 28), ha="right", fontsize=9, arrowprops=dict(arrowstyle="->", color="black"))
     ax.axhline(0, color="grey", lw=0.5)
+    ax.text(0.01, 0.02, "not proven", transform=ax.transAxes, fontsize=8, color="grey")
     ax.invert_xaxis()
-    ax.set(xlabel="units (one layer)", ylabel="margin bound of the proof")
+    ax.set(xlabel="hidden units (one layer; pruned from the right-hand 32)",
+           ylabel="margin bound of the proof (> 0: proven)")
+    ax.set_yticks([t for t in ax.get_yticks() if t >= 0])
+    ax.grid(alpha=0.3)
     if pruned(result):
-        ax.legend(title="filled: proven; hollow: not")
-    save(fig, path, "the smallest proven adder: proof margin bound vs units, per seed")
+        handles = [*ax.get_legend_handles_labels()[0],
+                   Line2D([], [], marker="o", color="grey", label="filled: proven at that size (joined in order)"),
+                   Line2D([], [], marker="o", mfc="none", linestyle="none", color="grey",
+                          label="hollow, below 0: a cut that did not prove;\npruning went on from the last proven "
+                                "model\nwith a smaller cut (e.g. 20 -> 18 failed, 20 -> 19 -> 18 proved)")]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    save(fig, path, "the smallest proven adder: proof margin bound vs units, per seed", result)
     write_certificate(result, Path(path).parent)
     if pruned(result):
         write_certificates(result, Path(path).parent)
