@@ -165,7 +165,7 @@ def first_before(text, name_a, a, name_b, b, cap_step):
         return "never" if m is None else f"{m:g}"
 
     stat = (f"median first exact step {name_a} {med(a)} vs {name_b} {med(b)}; {name_a} {s.stat()}; "
-            f"Wilcoxon (never at {cap_step}, not deciding) p = {s.wilcoxon(cap_step):.3f}")
+            f"Wilcoxon (never at {cap_step}, normal approximation, not deciding) p = {s.wilcoxon(cap_step):.3f}")
     part = Part(text, "undecided", s.test, "-", stat, s.n, [(s.test, s.p, HOLDS if s.later > s.earlier
                                                            else "contradicted")], s.diff, None,
                 s.seeds_needed, "the estimate points toward the claim" if s.later > s.earlier else
