@@ -46,7 +46,9 @@ def short_p(p):
 
 def answer_line(cid, plain, parts, verdict):
     """'- **C2** none beats carry ...: **mixed**. carry about 4x slower: contradicted, 15.7x [15.2x, 16.3x] (...)'."""
-    head = f"- **{cid}** {plain}: **{verdict}**"
+    counted = [p for p in parts if p.outcome not in NOT_COUNTED]
+    held = sum(p.outcome.startswith(HOLDS) for p in counted)
+    head = f"- **{cid}** {plain}: **{verdict}**" + (f", {held} of {len(counted)} parts hold" if counted else "")
     p = deciding(parts, verdict)
     if p is None:
         return clip(head + ".", MAX_LINE)

@@ -36,6 +36,21 @@ def drop_seed(results, seed):
             for eid, r in results.items()}
 
 
+def unseen(results, pilot):
+    """The results without seeds 0..pilot-1 in every series that has seeds beyond them (the seeds a plan was written
+    after); series with no seed beyond them are kept whole."""
+    def cut(s):
+        seeds = s.get("seeds")
+        if not isinstance(seeds, list) or not any(isinstance(x, int) and x >= pilot for x in seeds):
+            return s
+        keep = [i for i, x in enumerate(seeds) if x >= pilot]
+        return {k: [v[i] for i in keep] if k in PER_SEED and isinstance(v, list) and len(v) == len(seeds) else v
+                for k, v in s.items()}
+
+    return {eid: {**r, "series": [cut(s) for s in r["series"]]} if isinstance(r.get("series"), list) else r
+            for eid, r in results.items()}
+
+
 def _halve(series):
     steps = series.get("steps")
     if not isinstance(steps, list) or len(steps) < 2 or "accuracy" not in series:

@@ -293,7 +293,8 @@ def test_the_claims_answer_first_then_list_every_part():
     first, rows = claims.claims_table({"h0_init": h0(SAME, FAST), "cells": cells(FAST, FAST, SLOW, SLOW,
                                                                                 drop=("gru",))})
     assert [line.split("**")[1] for line in first] == [c[0] for c in claims.CLAIMS]  # one line per claim, in order
-    assert first[7].startswith("- **C8** a zero initial state learns best: **refuted**. zero learns faster than ")
+    assert first[7].startswith("- **C8** a zero initial state learns best: **refuted**, 0 of 2 parts hold. zero learns "
+                               "faster than ")
     assert ": alike, zero minus " in first[7] and "(TOST, Holm p < 0.001)" in first[7]
     assert first[0] == "- **C1** reaches exact sums within 200 steps (maxlen 10): **-**."
     assert answers.HEADER in rows and all(len(r) <= answers.MAX_LINE for r in first + rows if r.startswith("|"))
@@ -615,3 +616,16 @@ def test_margin_curves_cross_the_adjusted_level_where_each_equivalence_starts_to
     assert "![margins](margins.png)" in text
     assert_drawn(tmp_path / "margins.png")
     assert margins.lines({"C1": ([other], [], "mixed")}, {"C1": 2}, tmp_path / "none") == []
+
+
+def test_verdicts_on_the_seeds_after_the_pilot_are_compared():
+    """Seeds beyond the pilot's are judged alone too; a verdict that differs there is named."""
+    other = [0.6] * 10 + [0.4] * 5  # zero 0.3 ahead on the pilot's ten seeds, 0.3 behind on five later ones
+    res = {"h0_init": h0([0.9] * 10 + [0.1] * 5, other, inits=("randn", "zero"))}
+    fresh = robust.unseen(res, 10)
+    assert fresh["h0_init"]["series"][0]["seeds"] == [10, 11, 12, 13, 14]
+    assert robust.unseen({"h0_init": h0(FAST, SLOW)}, 10) == {"h0_init": h0(FAST, SLOW)}  # nothing beyond: whole
+    verdicts = claims.settled(res)[0]
+    line = " ".join(claims.unseen_lines(res, verdicts))
+    assert "on the later seeds alone these verdicts differ: C8 undecided at n = 15" in line and "-> refuted" in line
+    assert claims.unseen_lines({"h0_init": h0(FAST, SLOW)}, claims.settled({"h0_init": h0(FAST, SLOW)})[0]) == []
