@@ -113,11 +113,13 @@ def table_rows(cid, parts):
 
 
 def note_line(cid, parts, extra):
-    """A claim's notes: margins' reasons, what undecided parts need, then the rule's own notes."""
-    bits = [f"{p.text}: margin {p.why}" for p in parts if p.why]
+    """A claim's notes: extra[0] (the claim and its rule), margins' reasons, what undecided parts need, the full
+    statistics a table row cut, then the rule's own notes (extra[1:])."""
+    bits = list(extra[:1])  # the claim and its rule first
+    bits += [f"{p.text}: margin {p.why}" for p in parts if p.why]
     bits += [f"{p.text}: {p.note()}" for p in parts if p.note()]
     bits += [f"{p.text}: {p.stat}" for p in parts if len(p.stat) > 120 or len(p.text) > 60]
-    bits += list(extra)
+    bits += list(extra[1:])
     return f"- **{cid}.** " + "; ".join(bits) + "." if bits else ""
 
 
