@@ -42,6 +42,8 @@ from models import ModelConfig
 from train import SETTINGS, check_settings, train_run
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
+CLAIM_SEEDS = 30  # seeds of the claim experiments (pt_main, hidden_mode_*, lr, layers, layers_zero, cells), from the
+# power calculation of ANALYSIS_PLAN.md §7 at each claim's adjusted level; the other experiments keep SEEDS
 
 # --- pt_main: report §2.2, the basic model ---
 PT_MAIN_MAXLEN = 10  # digits per operand
@@ -277,7 +279,7 @@ def heatmap(title, rows, cols, row_name, col_name, cap, make):
 def pt_main():
     return {"title": "pt_main: {num_layers}-layer ReLU RNN, maxlen {maxlen} (report §2.2)",
             "runs": [run(f"maxlen={PT_MAIN_MAXLEN}, lr={PT_MAIN_LR}", maxlen=PT_MAIN_MAXLEN, lr=PT_MAIN_LR,
-                         num_layers=PT_MAIN_LAYERS, steps=PT_MAIN_STEPS)]}
+                         num_layers=PT_MAIN_LAYERS, steps=PT_MAIN_STEPS)], "seeds": CLAIM_SEEDS}
 
 
 def pt_adv_main():
@@ -289,7 +291,7 @@ def pt_adv_main():
 def _modes(title, maxlen, num_layers):
     return {"title": title, "runs": [run(f"hidden_mode={m}", hidden_mode=m, maxlen=maxlen, num_layers=num_layers,
                                          lr=HIDDEN_MODE_LR, steps=HIDDEN_MODE_STEPS)
-                                     for m in HIDDEN_MODES]}
+                                     for m in HIDDEN_MODES], "seeds": CLAIM_SEEDS}
 
 
 def hidden_mode_len5():
@@ -329,7 +331,7 @@ def lr():
     runs = [run(f"lr={v}", lr=v, maxlen=LR_MAXLEN, steps=LR_STEPS) for v in LR_VALUES]
     s = LR_SCHEDULE
     runs.append(run(f"lr={s['lr']}, x{s['gamma']} at {s['milestones']}", maxlen=LR_MAXLEN, steps=LR_STEPS, **s))
-    return {"title": "learning rate, maxlen {maxlen} (report fig. 6)", "runs": runs}
+    return {"title": "learning rate, maxlen {maxlen} (report fig. 6)", "runs": runs, "seeds": CLAIM_SEEDS}
 
 
 def heat_lr_maxlen():
@@ -341,7 +343,7 @@ def heat_lr_maxlen():
 def _layers(title, mode):
     return {"title": title, "runs": [run(f"num_layers={n}", num_layers=n, hidden_mode=mode, maxlen=LAYERS_MAXLEN,
                                          lr=LAYERS_LR, steps=LAYERS_STEPS)
-                                     for n in LAYERS_VALUES]}
+                                     for n in LAYERS_VALUES], "seeds": CLAIM_SEEDS}
 
 
 def layers():
@@ -367,7 +369,7 @@ def h0_init():
 def cells():
     return {"title": "cell type, maxlen {maxlen} (report fig. 9)",
             "runs": [run(f"{c}/{nl}" if nl else c, cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
-                         lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS]}
+                         lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS], "seeds": CLAIM_SEEDS}
 
 
 def _cell_label(cell, nl):
@@ -644,7 +646,7 @@ def hardened_sizes(name, v):
 
 CHECKS = {  # constant -> (its check, what else the check takes); check(name, value, *rest) raises ConstantError.
     # A setting a run is given (a maxlen, an lr, a cell) is checked by run() as the plan is made.
-    "SEEDS": (integer, 1), "SIZE_SUCCESS": (fraction,), "EXACT_GOAL": (fraction,),
+    "SEEDS": (integer, 1), "CLAIM_SEEDS": (integer, 1), "SIZE_SUCCESS": (fraction,), "EXACT_GOAL": (fraction,),
     "HIDDEN_MODES": (values, "hidden modes"), "MAXLEN_VALUES": (values, "operand lengths"),
     "LR_VALUES": (values, "learning rates"), "LR_SCHEDULE": (table, ("lr", "milestones", "gamma")),
     "HEAT_LR_VALUES": (values, "lr values"), "HEAT_LR_MAXLENS": (values, "maxlen values"),

@@ -302,9 +302,18 @@ def header(result):
     return [f"## `{rid}`: {result['title']}", "", f"![{rid}]({rid}.png)", ""]
 
 
+def trained_in(result):
+    """'in 1,234 s', or why no training time is shown: a file written by a rerun that trained nothing holds that
+    rerun's wall time (seconds), not the training's."""
+    wall = result.get("wall_seconds")
+    if not isinstance(wall, (int, float)) or wall < 1:
+        return "training time not kept (this file was last written by a rerun that trained nothing)"
+    return f"in {wall:,.0f} s"
+
+
 def footer(result):
-    return ["", f"Seeds {result['config']['seeds']}; trained and measured on {result['device']} in "
-                f"{result['wall_seconds']:.0f} s (torch {result['torch']}).", ""]
+    return ["", f"Seeds {result['config']['seeds']}; trained and measured on {result['device']} with torch "
+                f"{result['torch']}, {trained_in(result)}.", ""]
 
 
 def value_axis(ax, values):

@@ -95,5 +95,5 @@ def section(result):
     first = result["series"][0]["settings"]
     common = {k: v for k, v in first.items() if all(s["settings"].get(k) == v for s in result["series"])}
     lines += ["", f"Constants shared by every curve: `{json.dumps(common)}`; seeds {result['config']['seeds']}; "
-              f"trained on {result['device']} in {result['wall_seconds']:.0f} s (torch {result['torch']}).", ""]
+              f"trained on {result['device']} with torch {result['torch']}, {plot.trained_in(result)}.", ""]
     return lines

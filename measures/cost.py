@@ -147,7 +147,7 @@ def answer_232(result, rows):
         part = differs("carry later", "carry", a, "none", b, paired, margin=None)  # one unadjusted test
         verdict = {"holds": "passing the state in slows learning",
                    "contradicted": "passing the state in speeds learning",
-                   "undecided": f"no difference is shown, {part.note}"}[part.outcome]
+                   "undecided": f"no difference is shown, {part.note()}"}[part.outcome]
         text.append(f"With the previous batch's final state passed in (carry mode, detached), {c[0]} {steps(c)} "
                     f"({c[4]} seeds reaching) at {c[5]:.2f} ms/step; without it {steps(n)} ({n[4]} seeds reaching) "
                     f"at {n[5]:.2f} ms/step: {verdict} ({part.comparison.stat()}; that state belongs to unrelated "

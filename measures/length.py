@@ -141,8 +141,9 @@ def goal_lines(result):
     lines = [f"**Best configuration** (trained on {maxlen} digits; ranked by how far and by the fraction of seeds "
              f"exact at each length): " + ", ".join(f"`{s['label']}`" for s in best)
              + (" (tied: the same fractions at every length)" if len(best) > 1 else "")
-             + f", {GOAL_FRACTION:.0%} or more of seeds exact up to "
-             + (f"{far:,}-digit sums." if far else "no test length (not even the shortest).")]
+             + f", {GOAL_FRACTION:.0%} or more of seeds exact on random sums up to "
+             + (f"{far:,} digits (random sums, not the worst cases: `exact_adder` tests those)." if far else
+                "no test length (not even the shortest).")]
     asked = {s["label"]: [max(e["n_sums"][i] for e in s["extra"]) for i in range(len(lengths))] for s in trained}
     unequal = [i for i in range(len(lengths)) if len({a[i] for a in asked.values()}) > 1]
     if unequal:
@@ -156,7 +157,7 @@ def goal_lines(result):
             n_ok = sum(seed_exact(e, i) for e in s["extra"])
             reached = exact_fraction(s, i) >= GOAL_FRACTION and n_sums >= 1000
             found = "**reached**" if reached else "**not reached**" if n_sums >= 1000 else "**not checked**"
-            lines.append(f"Goal (exact on {GOAL_LENGTH:,}-digit sums for >= {GOAL_FRACTION:.0%} of seeds, on "
+            lines.append(f"Goal (exact on {GOAL_LENGTH:,}-digit random sums for >= {GOAL_FRACTION:.0%} of seeds, on "
                          f">= 1,000 sums), `{s['label']}`: {found}, {n_ok}/{len(s['extra'])} seeds exact on "
                          f"{n_sums:,} sums" + ("" if n_sums >= 1000 else " (fewer than the goal asks)") + ".")
             for j in range(i + 1, len(lengths)):

@@ -45,13 +45,17 @@ def smallest_failing_length(s):
     return min((shortest(x)["digits"] for x in suite_of(s) if shortest(x)), default=None)
 
 
+SHOWN = 2  # failing seeds whose sums a table cell shows (the shortest ones; the JSON holds every seed's)
+
+
 def failure_cell(seeds, xs, width=60):
-    """Per failing seed its shortest failing sum (cut to `width` characters here; the JSON holds it in full) and
-    its digits; results made before failures were stored give the first failing check instead."""
+    """The shortest failing sums of the SHOWN failing seeds with the fewest digits (cut to `width` characters here;
+    the JSON holds them in full) and how many more seeds fail; results made before failures were stored give the
+    first failing check instead."""
     out = []
-    for seed, x in zip(seeds, xs, strict=True):
-        if x["passed"]:
-            continue
+    failing = [(seed, x) for seed, x in zip(seeds, xs, strict=True) if not x["passed"]]
+    failing.sort(key=lambda sx: shortest(sx[1])["digits"] if shortest(sx[1]) else float("inf"))
+    for seed, x in failing[:SHOWN]:
         f = shortest(x)
         if f is None:
             out.append(f"seed {seed}: {first_wrong(x)}")
@@ -59,7 +63,9 @@ def failure_cell(seeds, xs, width=60):
             text = f["sum"] if f["sum"] is not None else f"(row {f['row']} of {f['check']}, too long to store)"
             text = text if len(text) <= width else text[: width - 1] + "…"
             out.append(f"seed {seed}: `{text}` ({digits_word(f['digits'])}, {f['check']})")
-    return "; ".join(out) or "none"
+    more = len(failing) - SHOWN
+    return "; ".join(out) + (f"; {more} more failing seed{'s' if more > 1 else ''} in the JSON" if more > 0 else
+                             "") if out else "none"
 
 
 def min_margin(x):
@@ -280,7 +286,7 @@ def exact_section(result, goal):
                   "digits d, cut to the shortest prefix that is still wrong); the table shows each failing seed's "
                   "shortest."]
     lines += ["", "| series | layers x units | parameters | settings | seeds passing | smallest failing length | "
-              "shortest failing sum (per failing seed) | median smallest margin |", "|---|---|---|---|---|---|---|---|"]
+              "shortest failing sums | median smallest margin |", "|---|---|---|---|---|---|---|---|"]
     for s in series:
         st, xs = s["settings"], suite_of(s)
         keys = ("lr", "steps", "milestones", "chain_fraction")
