@@ -25,9 +25,10 @@ The plan format (what an experiment function returns; source.py runs it, machine
      "chart": fn, "section": fn}   # optional: its own chart and report section (chart(), section(): else the defaults)
 
 A hook, chart and section are the functions themselves (thresholds bound with functools.partial); results and the
-run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, run, seed) on
-each trained model; its JSON-ready return is stored per seed as the series' "extra". A chart draws plots/<id>.png
-and a section writes the experiment's part of plots/README.md in place of the default line chart and table.
+run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, state, run,
+seed) on each trained model (state: the one a carry-mode training ended with, else None); its JSON-ready return
+is stored per seed as the series' "extra". A chart draws plots/<id>.png and a section writes the experiment's part
+of plots/README.md in place of the default line chart and table.
 --quick shrinks every plan to the QUICK caps (quick_plan).
 """
 import inspect
@@ -38,7 +39,7 @@ from data import check_int
 from judge import tables
 from measures import chains, cost, length, probe, sizes, split
 from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof
-from models import ModelConfig
+from models import MODEL_KEYS, ModelConfig
 from train import SETTINGS, check_settings, train_run
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
@@ -233,8 +234,6 @@ def quick_plan(plan):
         plan["heatmap"] = {**plan["heatmap"], "cap": QUICK["steps"]}
     return plan
 
-
-MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
 
 
 class ConstantError(ValueError):
@@ -700,7 +699,7 @@ def check(ids=None):
             if r.get("after"):  # the hook must accept its arguments, or it would fail later
                 fn, args = getattr(r["after"], "func", r["after"]), getattr(r["after"], "keywords", {})
                 try:
-                    inspect.signature(fn).bind(None, r, 0, **args)
+                    inspect.signature(fn).bind(None, None, r, 0, **args)
                 except TypeError as e:
                     raise ConstantError(f"{eid}: {fn.__name__} cannot take {args!r} ({e})") from None
                 for arg, (to, head) in HANDED_ON.get(fn, {}).items():

@@ -46,7 +46,7 @@ cfg = ModelConfig(cell={cell!r}, nonlinearity={nl!r})
 kw = dict(maxlen={maxlen}, lr=0.005, seed=0, device="cpu")
 train_run(cfg, steps=3, eval_every=3, loss_every=3, **kw)  # warm-up
 t0 = time.perf_counter()
-hist, model = train_run(cfg, steps={steps}, eval_every={steps}, loss_every={steps}, eval_size=200, **kw)
+hist, model, _ = train_run(cfg, steps={steps}, eval_every={steps}, loss_every={steps}, eval_size=200, **kw)
 ms = 1e3 * (time.perf_counter() - t0) / {steps}
 digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()[:10]
 print(json.dumps({{"ms": ms, "hash": digest, "aten": torch.backends.cpu.get_cpu_capability()}}))

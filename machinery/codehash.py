@@ -1,7 +1,7 @@
 """Code fingerprints found automatically: a function and every project definition it uses, transitively.
 
-closure("train", "fit") walks the syntax tree of train.fit (the training loop), follows each name it reads to
-the project definition behind it (a function, class or constant of its own module, or one imported
+closure("train", "learn") walks the syntax tree of train.learn (one run; its loop is train.fit), follows each name it
+reads to the project definition behind it (a function, class or constant of its own module, or one imported
 from another project module, at the top of the module or inside a function), and so on, and returns
 {"module.name": hash of that definition's syntax tree}. Docstrings, comments, formatting, line numbers and the
 messages of raised errors and failed asserts do not count; a chart function beside a measurement in the same file

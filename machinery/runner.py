@@ -63,6 +63,7 @@ def run_job(job):
     disk) it returns the weights as bytes for the driver to store.
     """
     torch.set_num_threads(RUN_THREADS)  # same numbers serial or parallel, whatever --workers is
+    numerics.apply()  # the kernels every machine runs (or an error if torch was loaded with others)
     run, req, todo = job["run"], job["req"], job["todo"]
     check_code(job["fp"], list(plans.hooks([run]).values()))
     st = Store(job["store"], job["fp"]) if job.get("store") else None
@@ -72,17 +73,19 @@ def run_job(job):
             done = None if st is None or job.get("force") else st.stored_run(req)  # another process trained it
             if done is not None:
                 hist, blob = done
-                model = model_from_blob(req["model"], blob, req["device"]) if "measure" in todo else None
+                if "measure" in todo:
+                    model, state = model_from_blob(req["model"], blob, req["device"])
             else:
-                hist, model = train_run(ModelConfig(**req["model"]), **req["train"], seed=req["seed"],
-                                        device=req["device"], stop_at_exact=req["stop"], progress=job.get("progress"))
-                blob = weights_blob(model)
+                hist, model, state = train_run(ModelConfig(**req["model"]), **req["train"], seed=req["seed"],
+                                               device=req["device"], stop_at_exact=req["stop"],
+                                               progress=job.get("progress"))
+                blob = weights_blob(model, state)
                 if st is not None:
                     st.save_run(req, hist, blob)
     else:
-        model = model_from_blob(req["model"], job["weights"], req["device"])
+        model, state = model_from_blob(req["model"], job["weights"], req["device"])
     if "measure" in todo:  # an experiment's own measurement of the trained model, stored per seed as "extra"
-        extra = run["after"](model, run, req["seed"])
+        extra = run["after"](model, state, run, req["seed"])
         if st is not None:
             st.save_measure(req, extra)
     return hist, extra, (None if st is not None else blob)

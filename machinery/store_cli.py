@@ -33,7 +33,7 @@ def summary(path=None):
     lines = [f"store: {s.root}{kind}",
              f"runs: {len(runs)} ({len(weights)} with weights, {len(stale)} from older code)",
              f"measurements: {len(measures)}", f"size: {size / 2**20:.1f} MiB",
-             f"code: {s.code} (train.fit and the {len(s.fp['code']) - 1} definitions it uses; "
+             f"code: {s.code} (train.learn and the {len(s.fp['code']) - 1} definitions it uses; "
              + ", ".join(f"{k} {s.fp[k]}" for k in ENVIRONMENT) + ")"]
     if corrupt:
         lines.insert(4, f"set aside as corrupt: {len(corrupt)} files (*.corrupt, kept for inspection)")

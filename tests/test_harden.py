@@ -12,7 +12,7 @@ from test_exact import hand_adder, small_rnn
 from data import LEADING_DIGITS, digits_to_ints
 from measures.exact import certificate, harden, verdicts
 from measures.exact.evaluate import exact_eval
-from train import fine_tune, layer_states, train_run
+from train import fine_tune, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def test_in_test_range_is_the_held_out_range_of_python_integers():
 def test_layer_states_are_the_models_own_states(layers):
     model = small_rnn(layers=layers, seed=0)
     a, b = torch.randint(0, 10, (5, 12)), torch.randint(0, 10, (5, 12))
-    states = layer_states(model, a, b)
+    states = model.layer_states(a, b)
     y, _ = model.run(a, b, model.initial_state(5))
     assert len(states) == layers and states[-1].shape == (5, 12, 8)
     torch.testing.assert_close(states[-1], y, atol=1e-5, rtol=0)
@@ -65,7 +65,7 @@ def test_saturation_term_drives_the_units_towards_one():
 
     def unsaturated():
         with torch.no_grad():
-            return float((1 - layer_states(model, a, b)[0] ** 2).mean())
+            return float((1 - model.layer_states(a, b)[0] ** 2).mean())
 
     before = unsaturated()
     losses = fine_tune(model, lambda g: harden.nine_run_batch(50, 10, g), 40, 0.01, saturation=5.0)
@@ -76,13 +76,13 @@ def test_saturation_term_drives_the_units_towards_one():
 
 
 def test_harden_fine_tunes_a_copy_on_windows_outside_the_test_range():
-    _, model = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "num_layers": 1,
+    _, model, _ = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "num_layers": 1,
                           "hidden_size": 16}, maxlen=5, steps=60, lr=0.01, seed=0, eval_every=60)
     before = copy.deepcopy(model.state_dict())
     settings = {"rounds": 2, "steps": 10, "lr": 0.001, "candidates": 200, "length": 61, "batch": 100, "elite": 10}
     suite = {"lengths": [60], "chains": [3], "chain_sums": 2, "gain_sums": 2, "random_sums": 2, "long_random": 1,
              "short_lengths": [10], "all_digits": 2}
-    out = exact_eval(model, {"train": {"maxlen": 5}}, 1, suite=suite, harden=settings)
+    out = exact_eval(model, None, {"train": {"maxlen": 5}}, 1, suite=suite, harden=settings)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the stored run is untouched
     h = out["harden"]
     assert [r["round"] for r in h["rounds"]] == list(range(len(h["rounds"]))) and 1 <= len(h["rounds"]) <= 3

@@ -7,7 +7,7 @@ part of its fingerprint (machinery/codehash.py): a measurement's store key must 
 from measures.exact.exact import examples_eval, suite_eval
 
 
-def exact_eval(model, run, seed, suite, harden=None, attack=None, attack_seeds=(), proof=None, proof_seeds=(),
+def exact_eval(model, state, run, seed, suite, harden=None, attack=None, attack_seeds=(), proof=None, proof_seeds=(),
                quick=False):
     """The exact_adder hook: the suite; on seed 0 the example sums; the attack and proof on the seeds named.
 

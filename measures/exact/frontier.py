@@ -107,7 +107,7 @@ def series(model, seed, maxlen, harden, prove, first_step=4, floor=5, m2=None, q
     return best, record
 
 
-def frontier_eval(model, run, seed, harden, frontier, seeds=(), quick=False):
+def frontier_eval(model, state, run, seed, harden, frontier, seeds=(), quick=False):
     """The exact_frontier hook: on the seeds named, harden a copy of the trained model as exact_adder's saturated
     series does (harden: its settings) and prove it; if proven, run series() with `frontier` (its keywords: harden,
     prove, first_step, floor, m2, shrink). Returns {} on other seeds."""

@@ -13,9 +13,7 @@ weights the result keeps for each proven seed, its boxes searched again (proof.s
 import statistics
 from pathlib import Path
 
-from models import ModelConfig
-
-MODEL_KEYS = set(ModelConfig.__dataclass_fields__)  # a series' settings that build its model
+from models import MODEL_KEYS
 
 CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
 
