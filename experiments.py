@@ -39,7 +39,7 @@ from data import check_int
 from judge import tables
 from measures import chains, cost, length, probe, sizes, split
 from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof
-from models import MODEL_KEYS, ModelConfig
+from models import MODEL_KEYS, ModelConfig, cell_label
 from train import SETTINGS, check_settings, train_run
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
@@ -365,12 +365,8 @@ def h0_init():
 
 def cells():
     return {"title": "cell type, maxlen {maxlen} (report fig. 9)",
-            "runs": [run(f"{c}/{nl}" if nl else c, cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
+            "runs": [run(cell_label(c, nl), cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
                          lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS]}
-
-
-def _cell_label(cell, nl):
-    return f"{cell}/{nl}" if nl else cell
 
 
 def _cell_settings(cell, nl):
@@ -387,12 +383,12 @@ def length_generalization():
         return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
 
     # the goal: the cell comparison's run of LENGTH_GOAL's cell (not its other train lengths or variants)
-    runs = [one(_cell_label(c, nl), c, nl, is_goal=_cell_settings(c, nl) == goal)
+    runs = [one(cell_label(c, nl), c, nl, is_goal=_cell_settings(c, nl) == goal)
             for c, nl in LENGTH_CELLS]
     c, nl = LENGTH_SHORT_LONG_CELL
-    runs += [one(f"{_cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
+    runs += [one(f"{cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
     for name, extra in LENGTH_VARIANTS.items():
-        runs.append(one(f"{_cell_label(c, nl)}, {name}", c, nl, **extra))
+        runs.append(one(f"{cell_label(c, nl)}, {name}", c, nl, **extra))
     return {"title": "length generalization: trained on {maxlen} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
             "chart": length.length_chart, "section": length.length_section}
@@ -400,7 +396,7 @@ def length_generalization():
 
 def carry_chains():
     after = partial(chains.chain_eval, length=CHAIN_LENGTH, chains=CHAIN_KS, sums=CHAIN_SUMS)
-    runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
+    runs = [{**run(cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
                      "(trained on {maxlen})", "runs": runs, "seeds": CHAIN_SEEDS,
@@ -410,7 +406,7 @@ def carry_chains():
 def hidden_probe():
     after = partial(probe.probe_eval, sums=PROBE_SUMS, length=PROBE_LENGTH, norm_length=PROBE_NORM_LENGTH,
                     norm_sums=PROBE_NORM_SUMS, norm_points=PROBE_NORM_POINTS)
-    runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
+    runs = [{**run(cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": "where the carry lives: linear probe, PCA and hidden-state norm (trained on {maxlen})",
             "runs": runs, "seeds": PROBE_SEEDS,
@@ -418,7 +414,7 @@ def hidden_probe():
 
 
 def hidden_size_min():
-    runs = [run(f"{_cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
+    runs = [run(f"{cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
                 lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl))
             for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
     return {"title": "smallest hidden size that learns maxlen {maxlen} within {steps} steps",
@@ -428,11 +424,11 @@ def hidden_size_min():
 
 def cost_to_exact():
     common = dict(maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=COST_CAP, eval_every=COST_EVERY, loss_every=COST_EVERY)
-    runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common)
+    runs = [run(cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common)
             for c, nl in LENGTH_CELLS]
     c, nl = COST_CARRY_CELL
     bptt = partial(cost.bptt_cost, depths=list(COST_BPTT_DEPTHS), maxlen=COST_BPTT_MAXLEN)
-    runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
+    runs.append({**run(f"{cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
                        **common), "after": bptt})
     return {"title": "cost to the first exact evaluation at maxlen {maxlen}", "runs": runs,
             "stop_at_exact": True, "chart": cost.cost_chart, "section": cost.cost_section}

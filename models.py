@@ -58,6 +58,11 @@ class ModelConfig:
 MODEL_KEYS = frozenset(ModelConfig.__dataclass_fields__)  # the settings that build a model (the rest train it)
 
 
+def cell_label(cell, nonlinearity=None):
+    """How a cell is named to readers: 'rnn/tanh' (an rnn with its nonlinearity), 'lstm', 'gru', 'linear'."""
+    return f"{cell}/{nonlinearity}" if cell == "rnn" and nonlinearity else cell
+
+
 def init_state(how, shape, device=None):
     """A fresh initial hidden state of `shape` (L, B, H) drawn as `how` (one of H0_INITS)."""
     _choice("h0_init", how, H0_INITS)

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from machinery import numerics
+from models import cell_label
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = [("rnn", "relu"), ("rnn", "tanh"), ("lstm", "relu"), ("gru", "relu")]  # (cell, nonlinearity)
@@ -82,7 +83,7 @@ def main(argv=None):
                     ms[m].append(r["ms"])
                     hashes.setdefault((cell, nl, maxlen), {})[m] = r["hash"]
             med = {m: statistics.median(v) for m, v in ms.items()}
-            label = f"{cell}/{nl}" if cell == "rnn" else cell
+            label = cell_label(cell, nl)
             ratios = [f"{med[m] / med['native']:.2f}x" for m in args.modes if m != "native" and "native" in med]
             print(f"| {label} | {maxlen} | {' | '.join(f'{med[m]:.2f}' for m in args.modes)} | {' | '.join(ratios)} |",
                   flush=True)
