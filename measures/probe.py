@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from data import check_int, gen_data, measure_rng
 from models import embed_pair
+from plot import footer, header, plt, save
 
 PCA_POINTS = 400  # points kept for the PCA scatter
 READABLE = 0.99  # probe accuracy at or above which the report calls the carry linearly readable
@@ -131,8 +132,6 @@ def probe_chart(result, path):
     """PCA scatters per cell (by carry, by sum digit), probe accuracy per layer, norm along the sum."""
     from matplotlib.gridspec import GridSpec
 
-    from plot import plt, save
-
     series, n = result["series"], len(result["series"])
     fig = plt.figure(figsize=(4.2 * n, 11))
     grid = GridSpec(3, 2 * n, figure=fig)
@@ -171,8 +170,6 @@ def probe_chart(result, path):
 
 
 def probe_section(result):
-    from plot import footer, header
-
     layers = result["series"][0]["extra"][0]["layers"]
     lines = header(result) + [
         "Linear probe (logistic regression on one layer's state after step t, fitted on half of the held-out sums, "

@@ -1,9 +1,12 @@
 """exact_eval, the "after" hook of exact_adder: the worst-case suite, the example sums, the attack and the proof.
 
 Its own module so that the suite (exact.py), which the adversary re-scores with, imports neither: no cycle.
-The attack and the proof are imported inside the hook, as they were before the move, because the hook's body is
-part of its fingerprint (machinery/codehash.py): a measurement's store key must not move when files do.
 """
+import copy
+
+from measures.exact import adversary, certificate
+from measures.exact import harden as harden_module
+from measures.exact import proof as proof_module
 from measures.exact.exact import examples_eval, suite_eval
 
 
@@ -17,25 +20,15 @@ def exact_eval(model, state, run, seed, suite, harden=None, attack=None, attack_
     """
     out = {}
     if harden is not None:
-        import copy
-
-        from measures.exact import harden as harden_module
-
         model = copy.deepcopy(model)
         out["harden"] = harden_module.harden(model, seed, run["train"]["maxlen"], **harden, quick=quick)
     out["suite"] = suite_eval(model, run, seed, **suite, quick=quick)
     if seed == 0:
         out["examples"] = examples_eval(model)
     if attack is not None and seed in attack_seeds and (harden is None or out["suite"]["passed"]):
-        from measures.exact import adversary
-
         out["attack"] = adversary.attack_eval(model, run, seed, **attack, quick=quick)
     if proof is not None and seed in proof_seeds and out["suite"]["passed"]:
-        from measures.exact import proof as proof_module
-
         out["proof"] = proof_module.proof_eval(model, **proof, quick=quick)
         if out["proof"]["proven"]:  # kept, so the report can write its certificate and add.py can use it
-            from measures.exact import certificate
-
             out["proof"]["weights"] = certificate.weights_text(model)
     return out

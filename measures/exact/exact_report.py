@@ -9,6 +9,7 @@ import numpy as np
 
 from measures.exact import verdicts
 from measures.exact.verdicts import digits_word, params
+from plot import count_axis, footer, header, plt, save, value_axis
 
 
 def suite_of(s):
@@ -132,8 +133,6 @@ def exact_chart(result, path, goal):
     and beside the chart the certificate of the smallest proven model (verdicts.write_certificate).
 
     goal: the fraction of seeds a size must pass (experiments.EXACT_GOAL)."""
-    from plot import count_axis, plt, save, value_axis
-
     series = result["series"]
     best = smallest_series(result, goal)
     shown = [series[0]] + ([best] if best is not None and best is not series[0] else [])
@@ -238,8 +237,6 @@ def exact_chart(result, path, goal):
 
 def exact_section(result, goal):
     """exact_adder's part of plots/README.md; goal: the fraction of seeds a size must pass (experiments.EXACT_GOAL)."""
-    from plot import footer, header
-
     series, n = result["series"], len(result["config"]["seeds"])
     suite = result["config"]["runs"][0]["after"]["args"]["suite"]
     xs0 = suite_of(series[0])

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
+from measures.exact import certificate, proof, prune
 from measures.exact import harden as harden_module
-from measures.exact import proof, prune
 from measures.exact import shrink as shrink_module
 
 STEP_SEED = 1000  # a step's hardening seed: STEP_SEED * seed + units (> every training seed, so no stream is shared)
@@ -113,8 +113,6 @@ def frontier_eval(model, state, run, seed, harden, frontier, seeds=(), quick=Fal
     prove, first_step, floor, m2, shrink). Returns {} on other seeds."""
     if seed not in seeds:
         return {}
-    from measures.exact import certificate
-
     maxlen = run["train"]["maxlen"]
     model = copy.deepcopy(model)
     t0 = time.perf_counter()

@@ -6,8 +6,9 @@ proven model, its boxes searched again (proof.search is deterministic) and check
 """
 from pathlib import Path
 
-from measures.exact import verdicts
+from measures.exact import certificate, verdicts
 from models import ModelConfig
+from plot import footer, header, plt, save
 
 CERTIFICATE = "exact_certificate_small.npz"  # next to exact_frontier.png in plots/
 
@@ -67,8 +68,6 @@ def smallest(result):
 def write_certificate(result, out_dir):
     """Keep out_dir/CERTIFICATE for smallest()'s model (a kept one of that very model that verifies is left as it
     is); with none, an earlier file is set aside as .stale. Returns the path or None."""
-    from measures.exact import certificate
-
     path = Path(out_dir) / CERTIFICATE
     best = smallest(result)
     if best is None:
@@ -98,8 +97,6 @@ def write_certificate(result, out_dir):
 
 def frontier_chart(result, path):
     """Margin bound vs units per seed (filled: proven; hollow at the axis: not proven); beside it the certificate."""
-    from plot import plt, save
-
     fig, ax = plt.subplots(figsize=(7, 4))
     for seed, e in pruned(result):
         tried = attempts(e)
@@ -117,8 +114,6 @@ def frontier_chart(result, path):
 
 
 def frontier_section(result):
-    from plot import footer, header
-
     args = result["config"]["runs"][0]["after"]["args"]
     f = args["frontier"]
     lines = header(result) + [

@@ -13,6 +13,7 @@ weights the result keeps for each proven seed, its boxes searched again (proof.s
 import statistics
 from pathlib import Path
 
+from measures.exact import certificate
 from models import MODEL_KEYS
 
 CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
@@ -127,8 +128,6 @@ def write_certificate(result, out_dir):
     A certificate of that very model that still verifies is left as it is; with no proven model, a certificate
     left from an earlier result is set aside as .stale (never shown as current). Returns the path or None.
     """
-    from measures.exact import certificate
-
     path = Path(out_dir) / CERTIFICATE
     best = proven_models(result)
     if not best:
