@@ -22,7 +22,8 @@ The plan format (what an experiment function returns; source.py runs it, machine
      "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
      "stop_at_exact": True,    # optional: each run ends at its first exact evaluation (a heatmap's runs do)
      "heatmap": {...},         # optional: a grid of runs (heatmap())
-     "chart": fn, "section": fn}   # optional: its own chart and report section (chart(), section(): else the defaults)
+     "chart": fn, "section": fn,   # optional: its own chart and report section (chart(), section(): else the defaults)
+     "keep": fn}               # optional: keep(result, out_dir) writes a file its hooks made (a certificate) beside it
 
 A hook, chart and section are the functions themselves (thresholds bound with functools.partial); results and the
 run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, state, run,
@@ -38,7 +39,7 @@ import plot
 from data import check_int
 from judge import tables
 from measures import chains, cost, length, probe, sizes, split
-from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof
+from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof, verdicts
 from models import MODEL_KEYS, ModelConfig, cell_label
 from train import SETTINGS, check_settings, train_run
 
@@ -466,7 +467,7 @@ def exact_adder():
         runs.append({**r, "after": partial(evaluate.exact_eval, **args)})
     return {"title": "worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
                      "(rnn/tanh trained on {maxlen} digits)", "runs": runs, "seeds": EXACT_SEEDS,
-            "chart": partial(exact_report.exact_chart, goal=EXACT_GOAL),
+            "chart": partial(exact_report.exact_chart, goal=EXACT_GOAL), "keep": verdicts.write_certificate,
             "section": partial(exact_report.exact_section, goal=EXACT_GOAL)}
 
 
@@ -501,7 +502,8 @@ def exact_frontier():
                     frontier={**FRONTIER, "harden": step, "prove": EXACT_PROOF}, seeds=list(FRONTIER_SEEDS))
     return {"title": f"the smallest proven adder: {FRONTIER_SERIES} pruned (rnn/tanh trained on {{maxlen}} digits)",
             "runs": [{**r, "after": after}], "seeds": max(FRONTIER_SEEDS) + 1,
-            "chart": frontier_report.frontier_chart, "section": frontier_report.frontier_section}
+            "chart": frontier_report.frontier_chart, "section": frontier_report.frontier_section,
+            "keep": frontier_report.write_certificate}
 
 
 # id -> plan function, in the order `python source.py` runs them

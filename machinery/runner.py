@@ -281,6 +281,8 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
         result.update(workers=runner.workers, code=code_id(fp), fingerprint=fp, runs_planned=len(plan["runs"]) * len(
             seeds), runs_trained=trained, measured=runner.measured)
         write_json(path, result)
+    if plan.get("keep"):  # a file the hooks made (a certificate), written beside the result: charts only draw
+        plan["keep"](result, out_dir)
     experiments.chart(plan)(result, out_dir / f"{eid}.png")
     return result, trained
 

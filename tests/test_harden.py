@@ -11,7 +11,7 @@ from test_exact import hand_adder, small_rnn
 
 from data import LEADING_DIGITS, digits_to_ints
 from measures.exact import certificate, harden, verdicts
-from measures.exact.evaluate import exact_eval
+from measures.exact.evaluate import certificate_text, exact_eval
 from train import fine_tune, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,18 +118,22 @@ def test_verdicts_name_proven_no_failure_found_and_failing():
 def hand_result(proven=True):
     model = hand_adder()
     settings = {**model.cfg.to_dict(), "maxlen": 10}
-    proof = {"proven": proven, "min_margin_bound": 1.0, "weights": certificate.weights_text(model)}
+    proof = {"proven": proven, "min_margin_bound": 1.0, "weights": certificate.weights_text(model),
+             "certificate": certificate_text(model, {"m": 1, "max_iter": 50, "budget_s": 600}, {"series": "hand"})
+             if proven else None}
     return {"series": [{"label": "hand", "settings": settings, "seeds": [0], "extra": [{"suite": {"passed": True},
                                                                                         "proof": proof}]}],
             "config": {"runs": [{"after": {"args": {"proof": {"m": 1, "max_iter": 50, "budget_s": 600}}}}]}}
 
 
-def test_write_certificate_keeps_the_smallest_proven_model_and_sets_a_stale_one_aside(tmp_path):
-    path = verdicts.write_certificate(hand_result(), tmp_path)
+def test_write_certificate_keeps_the_smallest_proven_model_and_sets_a_stale_one_aside(tmp_path, monkeypatch):
+    result = hand_result()  # the hook made the certificate; the writer proves nothing
+    monkeypatch.setattr(certificate, "prove", lambda *a, **k: pytest.fail("the writer searched for a proof"))
+    path = verdicts.write_certificate(result, tmp_path)
     v = certificate.verify(path)
     assert v["proven"] and v["meta"]["series"] == "hand"
     stamp = path.stat().st_mtime_ns
-    assert verdicts.write_certificate(hand_result(), tmp_path) == path
+    assert verdicts.write_certificate(result, tmp_path) == path
     assert path.stat().st_mtime_ns == stamp  # the same proven model: the file is left as it is
     assert verdicts.write_certificate(hand_result(proven=False), tmp_path) is None
     assert not path.exists() and (tmp_path / (verdicts.CERTIFICATE + ".stale")).exists()

@@ -129,8 +129,7 @@ def wrap(label, width=26):
 
 
 def exact_chart(result, path, goal):
-    """The sums (seed 0 of today's recipe and of the smallest passing net), the frontier, recipes and the attack;
-    and beside the chart the certificate of the smallest proven model (verdicts.write_certificate).
+    """The sums (seed 0 of today's recipe and of the smallest passing net), the frontier, recipes and the attack.
 
     goal: the fraction of seeds a size must pass (experiments.EXACT_GOAL)."""
     series = result["series"]
@@ -232,7 +231,6 @@ def exact_chart(result, path, goal):
     for a in fig.axes[1:]:
         a.grid(alpha=0.3)
     save(fig, path, heading(result))
-    verdicts.write_certificate(result, path.parent)  # beside the chart: the smallest proven model's
 
 
 def exact_section(result, goal):

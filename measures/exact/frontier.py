@@ -25,6 +25,7 @@ import numpy as np
 from measures.exact import certificate, proof, prune
 from measures.exact import harden as harden_module
 from measures.exact import shrink as shrink_module
+from measures.exact.evaluate import certificate_text
 
 STEP_SEED = 1000  # a step's hardening seed: STEP_SEED * seed + units (> every training seed, so no stream is shared)
 
@@ -124,7 +125,11 @@ def frontier_eval(model, state, run, seed, harden, frontier, seeds=(), quick=Fal
         best, out["steps"] = series(model, seed, maxlen, frontier["harden"], prove, frontier.get("first_step", 4),
                                     frontier.get("floor", 5), frontier.get("m2"), quick, shrink=frontier.get("shrink"))
         best_rec = next((r for r in reversed(out["steps"]) if r["proven"]), out["start"])
-        out["smallest"] = {"units": best.cfg.hidden_size, "m": best_rec["m"],
+        units = best.cfg.hidden_size
+        out["smallest"] = {"units": units, "m": best_rec["m"],
                            "min_margin_bound": best_rec["min_margin_bound"], "weights": certificate.weights_text(best)}
+        at = {**frontier["prove"], **({"m": 2, **frontier["m2"]} if best_rec["m"] == 2 else {})}
+        out["smallest"]["certificate"] = certificate_text(best, at, {"series": f"{run.get('label')} to {units} units",
+                                                                     "seed": seed, "units": units}, quick)
     out["sec"] = time.perf_counter() - t0
     return out

@@ -1,13 +1,12 @@
 """exact_frontier's chart, report section and certificate: units -> seeds proven, margin bounds, the smallest model.
 
 write_certificate() keeps plots/exact_certificate_small.npz (certificate.py) of the smallest proven pruned model
-(fewest units, then the widest margin bound): rebuilt from the weights the result keeps for each seed's smallest
-proven model, its boxes searched again (proof.search is deterministic) and checked at the depth m it was proven at.
+(fewest units, then the widest margin bound): the certificate the hook made of it (frontier.frontier_eval, at the
+depth m it was proven at), written out by verdicts.keep_certificate. The plan's "keep" step calls it; no chart does.
 """
 from pathlib import Path
 
-from measures.exact import certificate, verdicts
-from models import ModelConfig
+from measures.exact import verdicts
 from plot import footer, header, plt, save
 
 CERTIFICATE = "exact_certificate_small.npz"  # next to exact_frontier.png in plots/
@@ -66,33 +65,10 @@ def smallest(result):
 
 
 def write_certificate(result, out_dir):
-    """Keep out_dir/CERTIFICATE for smallest()'s model (a kept one of that very model that verifies is left as it
-    is); with none, an earlier file is set aside as .stale. Returns the path or None."""
-    path = Path(out_dir) / CERTIFICATE
+    """Keep out_dir/CERTIFICATE for smallest()'s model: the certificate its hook made (verdicts.keep_certificate).
+    Returns the path or None."""
     best = smallest(result)
-    if best is None:
-        if path.exists():
-            path.replace(path.with_name(CERTIFICATE + ".stale"))
-        return None
-    units, _, seed, e = best
-    s = result["series"][0]
-    config = {**{k: v for k, v in s["settings"].items() if k in ModelConfig.__dataclass_fields__}, "hidden_size": units}
-    model = certificate.model_from_text(config, e["smallest"]["weights"])
-    want = certificate.model_hash(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
-    try:
-        kept = certificate.verify(path) if path.exists() else None
-    except ValueError:
-        kept = None
-    if kept is not None and kept["sha256"] == want and kept["proven"]:
-        return path
-    prove = {**result["config"]["runs"][0]["after"]["args"]["frontier"]["prove"]}
-    if e["smallest"]["m"] == 2:
-        prove.update(m=2, **result["config"]["runs"][0]["after"]["args"]["frontier"]["m2"])
-    out = certificate.prove(model, path, **prove, meta={"series": f"{s['label']} to {units} units", "seed": seed,
-                                                        "units": units})
-    if not out["proven"] and path.exists():
-        path.replace(path.with_name(CERTIFICATE + ".stale"))
-    return path if out["proven"] else None
+    return verdicts.keep_certificate(Path(out_dir) / CERTIFICATE, None if best is None else best[3]["smallest"])
 
 
 def frontier_chart(result, path):
@@ -110,7 +86,6 @@ def frontier_chart(result, path):
     if pruned(result):
         ax.legend(title="filled: proven; hollow: not")
     save(fig, path, "the smallest proven adder: proof margin bound vs units, per seed")
-    write_certificate(result, Path(path).parent)
 
 
 def frontier_section(result):

@@ -7,14 +7,14 @@ A seed's verdict names its test:
     failing            the suite or a search found a wrong sum; its smallest failing length is the fewest digits
                        of a stored failing sum (sums.py: each is cut to its shortest failing prefix)
 
-write_certificate() keeps plots/exact_certificate.npz (certificate.py) of the smallest proven model: rebuilt from the
-weights the result keeps for each proven seed, its boxes searched again (proof.search is deterministic) and checked.
+write_certificate() keeps plots/exact_certificate.npz (certificate.py) of the smallest proven model: the certificate
+its hook made and the result keeps (evaluate.certificate_text), written out unchanged by keep_certificate, the one
+writer of certificates (exact_frontier's too). The plan's "keep" step calls it (machinery/runner.py); no chart does.
 """
+import base64
+import os
 import statistics
 from pathlib import Path
-
-from measures.exact import certificate
-from models import MODEL_KEYS
 
 CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
 
@@ -123,32 +123,34 @@ def proven_models(result):
 
 
 def write_certificate(result, out_dir):
-    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound).
-
-    A certificate of that very model that still verifies is left as it is; with no proven model, a certificate
-    left from an earlier result is set aside as .stale (never shown as current). Returns the path or None.
-    """
-    path = Path(out_dir) / CERTIFICATE
+    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound): the
+    certificate its hook made (keep_certificate). Returns the path or None."""
     best = proven_models(result)
-    if not best:
+    return keep_certificate(Path(out_dir) / CERTIFICATE, best[0][5] if best else None)
+
+
+def keep_certificate(path, record):
+    """The one certificate writer: `path` holds the certificate a hook made of the proven model `record` describes
+    (record["certificate"]: base64 of the file; the hook searched and checked it, so nothing is proven here).
+
+    The same bytes already there are left as they are. With no proven model (record None), or one whose certificate
+    did not prove again, a file left from an earlier result is set aside as .stale (never shown as current). A
+    record made before hooks kept certificates leaves the file as it is. Returns the path, or None.
+    """
+    path = Path(path)
+    if record is not None and "certificate" not in record:  # a result from before hooks kept certificates
+        return path if path.exists() else None
+    text = None if record is None else record["certificate"]
+    if text is None:
         if path.exists():
-            path.replace(path.with_name(CERTIFICATE + ".stale"))
+            path.replace(path.with_name(path.name + ".stale"))
         return None
-    _, _, _, seed, s, p = best[0]
-    model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS}, p["weights"])
-    want = certificate.model_hash(model.cfg.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
-    try:
-        kept = certificate.verify(path) if path.exists() else None
-    except ValueError:
-        kept = None  # not a certificate (or damaged): written anew below
-    if kept is not None and kept["sha256"] == want and kept["proven"]:
-        return path
-    args = result["config"]["runs"][best[0][2]]["after"]["args"]["proof"]
-    out = certificate.prove(model, path, m=args["m"], max_iter=args["max_iter"], budget_s=args["budget_s"],
-                            meta={"series": s["label"], "seed": seed, "settings": s["settings"]})
-    if not out["proven"] and path.exists():  # the search did not repeat (a budget_s cut): no stale certificate
-        path.replace(path.with_name(CERTIFICATE + ".stale"))
-    return path if out["proven"] else None
+    data = base64.b64decode(text)
+    if not path.exists() or path.read_bytes() != data:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # temp file + rename: never a torn certificate
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path
 
 
 def attack_lines(result):
