@@ -21,7 +21,7 @@ import experiments
 from machinery import numerics, plans
 from machinery.entries import HISTORY_FIELDS, model_from_blob, result_problem, weights_blob
 from machinery.fingerprint import changed, code_id, fingerprint, hook_id, same_code
-from machinery.store import Store, atomic_write, load_json
+from machinery.store import TIMING, Store, atomic_write, load_json
 from models import ModelConfig
 from train import train_run
 
@@ -280,11 +280,21 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
         trained = runner.trained
         result.update(workers=runner.workers, code=code_id(fp), fingerprint=fp, runs_planned=len(plan["runs"]) * len(
             seeds), runs_trained=trained, measured=runner.measured)
+        if not trained:  # nothing trained now: the result keeps the timing of the session that trained its runs
+            result.update(training_record(cached if cached is not None else load_json(path), result["code"])
+                          or runner.store.timings.get(eid, {}))
         write_json(path, result)
     if plan.get("keep"):  # a file the hooks made (a certificate), written beside the result: charts only draw
         plan["keep"](result, out_dir)
     experiments.chart(plan)(result, out_dir / f"{eid}.png")
     return result, trained
+
+
+def training_record(result, code):
+    """The timing fields (TIMING) of an earlier result made by the same code, or None: what its training cost."""
+    if not isinstance(result, dict) or result.get("code") != code or not result.get("runs_trained"):
+        return None
+    return {k: result[k] for k in TIMING if k in result}
 
 
 @contextmanager
