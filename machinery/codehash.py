@@ -16,7 +16,6 @@ a name it can resolve. Names reached only through strings or attributes of objec
 a model) are covered by hashing whole classes.
 """
 import ast
-import copy
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +83,19 @@ class _Module:
                         self.imports[a.asname or a.name] = (f"{node.module}.{a.name}", None)
                     elif _module_path(node.module):
                         self.imports[a.asname or a.name] = (node.module, a.name)
+        _drop_imports(tree)  # after reading them: where a name is imported is not a definition's content
+        self.hashes, self.refs = {}, {}  # name -> hash of its definition / the (module, name) pairs it reads
+
+    def hash(self, name):
+        """The hash of a definition's syntax tree (computed once per process: closures share definitions)."""
+        if name not in self.hashes:
+            self.hashes[name] = _hash(ast.dump(self.defs[name]))
+        return self.hashes[name]
+
+    def references(self, name):
+        if name not in self.refs:
+            self.refs[name] = _references(self.defs[name], self)
+        return self.refs[name]
 
 
 @lru_cache(maxsize=None)
@@ -126,26 +138,25 @@ def closure(module, name):
                 if attr is not None:
                     todo.append((target, attr))
             continue
-        node = mod.defs[n]
-        seen[key] = _hash(ast.dump(_unplaced(node)))
-        todo.extend(_references(node, mod))
+        seen[key] = mod.hash(n)
+        todo.extend(mod.references(n))
     return dict(sorted(seen.items()))
 
 
-def _unplaced(node):
-    """A copy of a definition without its import statements: where a name is imported (the top of the module or
-    inside this function) is not the definition's content. The names they bind are followed all the same (the
-    module's imports are read from anywhere in it), so moving an import, or moving a file into a folder and
-    importing it from there, leaves every fingerprint as it was; an edit to what the name stands for still shows.
+def _drop_imports(tree):
+    """Remove the import statements inside a module's definitions (in place): where a name is imported (the top of
+    the module or inside a function) is not a definition's content. The names they bind are followed all the same
+    (the module's imports are read from anywhere in it first), so moving an import, or moving a file into a folder
+    and importing it from there, leaves every fingerprint as it was; an edit to what the name stands for still shows.
     """
-    node = copy.deepcopy(node)
-    for n in ast.walk(node):
+    for n in ast.walk(tree):
+        if n is tree:
+            continue
         for field in ("body", "orelse", "finalbody"):
             stmts = getattr(n, field, None)
             if isinstance(stmts, list) and any(isinstance(st, (ast.Import, ast.ImportFrom)) for st in stmts):
                 kept = [st for st in stmts if not isinstance(st, (ast.Import, ast.ImportFrom))]
                 setattr(n, field, kept or ([ast.Pass()] if field == "body" else []))
-    return node
 
 
 def digest(clo):

@@ -151,7 +151,7 @@ class Runner:
 
     def plan_jobs(self, eid, plan, seeds, stop_at_exact, force):
         """Look every (run, seed) up; return (histories, measurements, jobs): jobs hold what is missing."""
-        hists, extras, jobs, stale = {}, {}, {}, Counter()
+        hists, extras, jobs, why = {}, {}, {}, Counter()
         for i, run in enumerate(plan["runs"]):
             for s in seeds:
                 req = request(run, s, self.device, stop_at_exact)
@@ -166,16 +166,16 @@ class Runner:
                     ("measure",) if measure else ())
                 if not todo:
                     continue
-                if hist is None and not force:
-                    stale[tuple(self.store.stale_reason(req))] += 1
                 folder, stem = self.store.run_entry(req)
                 key = (str(folder / stem), json.dumps(req["after"], sort_keys=True), todo)  # identical runs: one job
+                if key not in jobs and "train" in todo:  # why it trains, said once per run below
+                    why[("force",) if force else ("weights",) if hist is not None else
+                        ("changed", *self.store.stale_reason(req))] += 1
                 job = jobs.setdefault(key, {"run": run, "req": req, "todo": todo, "keys": [], "fp": self.store.fp,
                                             "store": None if self.remote else str(self.store.root), "force": force})
                 job["keys"].append((i, s))
-        for files, n in stale.items():
-            if files:
-                tqdm.write(f"[{eid}] {', '.join(files)} changed since {n} of its runs were stored: retraining them")
+        for reason, n in why.items():
+            tqdm.write(f"[{eid}] {training_reason(eid, reason, n)}")
         return hists, extras, list(jobs.values())
 
     def run(self, eid, plan, seeds, stop_at_exact, force=False):
@@ -188,6 +188,7 @@ class Runner:
         self.trained = len({self.store.run_entry(j["req"]) for j in jobs if "train" in j["todo"]})  # one run measured
         # twice (two hooks or arguments) is two jobs that train it once: the second finds it stored
         self.measured = sum("measure" in j["todo"] for j in jobs)
+        t0 = time.perf_counter()
         with tqdm(total=len(jobs), desc=eid, unit="run", dynamic_ncols=True, leave=False, disable=None) as bar:
             if self.workers <= 1 and not self.remote:
                 def progress(k, job):  # in-process: the bar moves by the fraction of the run's steps done
@@ -219,7 +220,23 @@ class Runner:
                         extras[key] = extra
                 bar.n = n  # whole runs done
                 bar.set_postfix_str(f"{job['run']['label']}, seed {job['req']['seed']}", refresh=True)
+                if bar.disable:  # off a terminal (a log, CI, nohup): a line per finished run instead of the bar
+                    print(f"[{eid}] {n}/{len(jobs)} done: {job['run']['label']}, seed {job['req']['seed']} "
+                          f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         return hists, extras
+
+
+def training_reason(eid, reason, n):
+    """One line saying why `n` runs of experiment `eid` train now: reason = ("force",), ("weights",) or ("changed",
+    *files that changed since the runs were stored; none: the runs were never trained)."""
+    runs = f"{n} run{'s' if n != 1 else ''}"
+    if reason[0] == "force":
+        return f"--force: retraining {runs}"
+    if reason[0] == "weights":
+        return f"weights are not in the repository or the store: retraining {runs} for {eid}'s measurements"
+    if len(reason) > 1:
+        return f"{', '.join(reason[1:])} changed since {n} of its runs were stored: retraining them"
+    return f"{runs} not trained before: training them"
 
 
 def indexed_job(item):
@@ -292,7 +309,7 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
 
 def training_record(result, code):
     """The timing fields (TIMING) of an earlier result made by the same code, or None: what its training cost."""
-    if not isinstance(result, dict) or result.get("code") != code or not result.get("runs_trained"):
+    if not isinstance(result, dict) or result.get("code") != code:
         return None
     return {k: result[k] for k in TIMING if k in result}
 

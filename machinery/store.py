@@ -49,7 +49,7 @@ def store_dir(path=None):
 MARKER = ".adder-store"  # file in every store folder: --clear and --prune act only where it is
 STORE_VERSION = 1  # the layout's version, recorded in MARKER
 STORE_PARTS = ("runs", "measures", MARKER)  # what a store folder holds: all --clear deletes
-TIMING = ("wall_seconds", "workers", "runs_trained")  # a result's record of the training that made its runs
+TIMING = ("wall_seconds", "workers")  # a result's record of the training that made its runs (kept by a rerun)
 
 
 class StoreError(Exception):
@@ -136,7 +136,7 @@ class Store:
         self.code = code_id(self.fp)
         self.index, self.index_measures = {}, {}  # histories and measurements read from result JSONs
         self.index_stale = {}  # lineage -> fingerprint of a result JSON made by other code
-        self.timings = {}  # experiment id -> the timing fields of the first indexed result of it that trained runs
+        self.timings = {}  # experiment id -> the timing fields (TIMING) of the first indexed result of it
 
     def add_results(self, out_dir):
         """Index the histories (and measurements) of every result JSON in out_dir made by the current code.
@@ -149,7 +149,7 @@ class Store:
             if result_problem(result) is not None:
                 continue
             current = result.get("code") == self.code
-            if current and result.get("runs_trained"):
+            if current:
                 self.timings.setdefault(result.get("id"), {k: result[k] for k in TIMING if k in result})
             stop = plans.stops_at_exact(result["config"])
             for run, series in zip(result["config"]["runs"], result["series"], strict=True):

@@ -1,6 +1,7 @@
 """A store that cannot hurt: marker-guarded --clear/--prune, corrupt entries set aside, locks, early refusals."""
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -41,7 +42,8 @@ def entry_files(st, req=REQ):
 
 
 def one_line(text):
-    lines = text.strip().splitlines()
+    """The one line of a message, besides the runner's progress lines ("[id] 1/1 done: ...", off a terminal)."""
+    lines = [line for line in text.strip().splitlines() if not re.match(r"\[\w+\] \d+/\d+ done: ", line)]
     assert len(lines) == 1, lines
     return lines[0]
 
@@ -343,6 +345,22 @@ def test_an_out_run_is_served_by_the_committed_results_and_leaves_them_untouched
     assert {p.name: p.read_bytes() for p in plots.iterdir() if p.is_file()} == before
     made, committed = (json.loads((d / "lr.json").read_text()) for d in (elsewhere, plots))
     assert made["series"] == committed["series"]
-    assert made["wall_seconds"] == committed["wall_seconds"] and made["runs_trained"] == committed["runs_trained"] == 4
+    assert made["wall_seconds"] == committed["wall_seconds"] and made["runs_trained"] == 0  # what training cost
     lines, _ = store_cli.summary(tmp_path / "empty-store", plots)  # what can serve runs: the committed results too
     assert f"results in {plots}: 4 runs of the current code serve histories" in lines[4]
+
+
+def test_a_run_that_must_train_says_why_and_reports_each_finished_run_off_a_terminal(tmp_path, monkeypatch, capsys):
+    """Histories served by the committed results but no weights for a measurement: one line says so and how many
+    runs retrain; off a terminal (pytest's capture is none) each finished run gets a line."""
+    monkeypatch.setattr(experiments, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "LENGTH_CELLS", [("rnn", "tanh")])
+    common = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "carry_chains"]
+    assert source.main(["--store", str(tmp_path / "s1"), *common]) == 0
+    out, err = capsys.readouterr()
+    assert "[carry_chains] 2 runs not trained before: training them" in out
+    assert "[carry_chains] 1/2 done: rnn/tanh, seed" in err and "[carry_chains] 2/2 done" in err
+    monkeypatch.setattr(experiments, "CHAIN_SUMS", experiments.CHAIN_SUMS + 1)  # a new measurement of the same runs
+    assert source.main(["--store", str(tmp_path / "s2"), *common]) == 0  # an empty store: no weights to measure
+    out = capsys.readouterr().out
+    assert "[carry_chains] weights are not in the repository or the store: retraining 2 runs for carry_chains" in out
