@@ -41,7 +41,7 @@ from judge import tables
 from measures import chains, cost, length, probe, sizes, split
 from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof, verdicts
 from models import MODEL_KEYS, ModelConfig, cell_label
-from train import SETTINGS, check_settings, train_run
+from train import DEFAULTS, SETTINGS, check_settings
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
 
@@ -246,8 +246,7 @@ def settings_of(run):
     return {**run["model"], **run["train"]}
 
 
-TRAIN_DEFAULTS = {k: p.default for k, p in inspect.signature(train_run).parameters.items()
-                  if k in SETTINGS and p.default is not inspect.Parameter.empty}  # what a run leaves unset
+TRAIN_DEFAULTS = {k: v for k, v in DEFAULTS.items() if k in SETTINGS}  # what a run leaves unset
 
 
 def selects(sel, run):

@@ -263,6 +263,8 @@ def train_run(model_cfg=None, **settings):
 
 RUN_SIGNATURE = inspect.signature(learn)
 train_run.__signature__ = RUN_SIGNATURE  # train_run takes learn's arguments (inspect, experiments and store read them)
+DEFAULTS = {k: p.default for k, p in RUN_SIGNATURE.parameters.items()
+            if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}  # what a run leaves unset gets
 
 
 def fine_tune(model, sample, steps, lr, seed=0, device="cpu", saturation=0.0, ramp=True):

@@ -24,7 +24,6 @@ as <file>.corrupt (never deleted) and retrained.
 """
 from machinery import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
 import hashlib
-import inspect
 import json
 import os
 import sys
@@ -36,7 +35,7 @@ from machinery import codehash, plans
 from machinery.entries import HISTORY_FIELDS, blob_problem, covers, entry_problem, result_problem, truncate
 from machinery.fingerprint import changed, code_id, fingerprint, hook_id, json_digest
 from models import MODEL_KEYS, ModelConfig
-from train import RUN_SIGNATURE, check_settings
+from train import DEFAULTS, check_settings
 
 ROOT = Path(__file__).resolve().parents[1]  # the project root
 DEFAULT_DIR = ROOT / "store"  # the default location (gitignored); ADDER_STORE or --store moves it
@@ -100,9 +99,7 @@ def canonical(model, train):
     existed keep their key). Training defaults are filled in from train_run.
     """
     m = {**ModelConfig().to_dict(), **model}
-    defaults = {k: p.default for k, p in RUN_SIGNATURE.parameters.items()
-                if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
-    t = check_settings({k: v for k, v in {**defaults, **train}.items() if k not in RUN_ONLY})
+    t = check_settings({k: v for k, v in {**DEFAULTS, **train}.items() if k not in RUN_ONLY})
     t["milestones"] = list(t["milestones"])
     if m["hidden_mode"] == "zero":
         m["hidden_mode"] = "none"
@@ -114,7 +111,7 @@ def canonical(model, train):
         base = ModelConfig(cell="linear").to_dict()
         m = {**base, "embed_size": m["embed_size"]}
     if not t["milestones"]:
-        t["gamma"] = defaults["gamma"]
+        t["gamma"] = DEFAULTS["gamma"]
     if not t["eval_fresh"]:
         del t["eval_fresh"]
     return m, t
