@@ -185,12 +185,15 @@ def learn(cfg, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(
     model = build_model(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel for all parameters
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma) if milestones else None
-    held_out = lambda: to_tensors(gen_data(eval_size, maxlen, eval_split, test_rng), device)  # noqa: E731
+
+    def held_out():  # eval_size held-out sums (N, maxlen + 1) from the run's test generator
+        return to_tensors(gen_data(eval_size, maxlen, eval_split, test_rng), device)
+
     test = None if eval_fresh else held_out()  # one fixed batch, or (eval_fresh) a fresh one per evaluation
     carry = cfg.hidden_mode == "carry"
     state = model.init_hidden(batch_size)  # (L, B, H), LSTM's (h, c), or None; passed from batch to batch
 
-    def batch(step):
+    def batch(step):  # the step's training sums: (B, T) x 3
         length = int(train_rng.integers(1, maxlen + 1)) if mixed_lengths else maxlen
         out = gen_data(batch_size - n_chain, length, "train", train_rng) if n_chain < batch_size else None
         if n_chain:  # carry-chain-rich sums; with chain_fraction 0 nothing extra is drawn
@@ -202,21 +205,22 @@ def learn(cfg, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(
     eval_steps = list(range(eval_every, steps + 1, eval_every))
     hist = {"loss": [None] * len(loss_steps), "accuracy": [None] * len(eval_steps),
             "digit_accuracy": [None] * len(eval_steps)}
-    first = {"step": None, "sec": None}
+    first_exact = first_exact_sec = None
     t_start = time.perf_counter()
-    window = [0.0]
+    window = 0.0
 
     def after_step(step, value, state):  # the history: loss windows, evaluations (from the state), progress
-        window[0] += value
+        nonlocal window, first_exact, first_exact_sec
+        window += value
         if step % loss_every == 0:
-            hist["loss"][step // loss_every - 1] = window[0] / loss_every
-            window[0] = 0.0
+            hist["loss"][step // loss_every - 1] = window / loss_every
+            window = 0.0
         if step % eval_every == 0:
-            acc, digit = evaluate(model, *(test or held_out()), state if carry else None)
+            acc, digit = evaluate(model, *(held_out() if eval_fresh else test), state if carry else None)
             hist["accuracy"][step // eval_every - 1] = acc
             hist["digit_accuracy"][step // eval_every - 1] = digit
-            if acc == 1.0 and first["step"] is None:
-                first.update(step=step, sec=time.perf_counter() - t_start)
+            if acc == 1.0 and first_exact is None:
+                first_exact, first_exact_sec = step, time.perf_counter() - t_start
                 if stop_at_exact:
                     return True
         if progress is not None and step % loss_every == 0:
@@ -230,10 +234,12 @@ def learn(cfg, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(
     if progress is not None:  # a run that stopped early still fills its share of the bar
         progress(steps - done // loss_every * loss_every)
     history = {"loss_steps": loss_steps, "eval_steps": eval_steps, **hist, "diverged": diverged_at is not None,
-               "diverged_at": diverged_at, "first_exact": first["step"],
-               "first_exact_sec": first["sec"], "steps_run": done,
+               "diverged_at": diverged_at, "first_exact": first_exact,
+               "first_exact_sec": first_exact_sec, "steps_run": done,
                "sec_per_step": train_sec / max(done, 1), "seed": seed}
     return history, model, state if carry else None
+
+
 def train_run(model_cfg=None, **settings):
     """Train one model from `seed`; return (history, model, state), history a JSON-ready dict. Arguments: learn's.
 
