@@ -1,7 +1,7 @@
 """The one boundary between a plan, which holds functions, and what results and the run store keep: short names.
 
-A plan (experiments.py) holds its "after" hook, chart, section and keep step as functions (a hook with its arguments bound by
-functools.partial). A result JSON, a run's store key and a measurement's key keep each by its short name,
+A plan (experiments.py) holds its "after" hook, chart, section and keep step as functions (a hook with its arguments
+bound by functools.partial). A result JSON, a run's store key and a measurement's key keep each by its short name,
 fn.__name__, so moving a function to another file changes no key: recorded() is where a plan becomes what is kept.
 """
 from functools import partial
