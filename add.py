@@ -96,14 +96,14 @@ def load_adder(req, store):
     """(model, how it was obtained): the stored weights, else trained now and stored."""
     blob = store.weights(req)  # a corrupt entry is named, set aside and retrained
     if blob is not None:
-        return model_from_blob(req["model"], blob, req["device"]), "from the store"
+        return model_from_blob(req["model"], blob, req["device"])[0], "from the store"  # hidden_mode none: no state
     store.ensure()  # an unusable store is refused before the training, not after it (StoreError)
     with store.lock(req):  # another process training the same adder: wait and read its result
         blob = store.weights(req)
         if blob is not None:
-            return model_from_blob(req["model"], blob, req["device"]), "from the store"
+            return model_from_blob(req["model"], blob, req["device"])[0], "from the store"  # hidden_mode none: no state
         t0 = time.perf_counter()
-        hist, model = train_run(req["model"], **req["train"], seed=req["seed"], device=req["device"])
+        hist, model, _ = train_run(req["model"], **req["train"], seed=req["seed"], device=req["device"])
         store.save_run(req, hist, weights_blob(model))
     return model, f"trained now in {time.perf_counter() - t0:.1f} s"
 

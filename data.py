@@ -24,6 +24,7 @@ import numpy as np
 SPLITS = ("train", "test")  # allowed values of gen_data's split
 LEADING_DIGITS = {"train": (0, 5), "test": (5, 10)}  # [low, high) of the most significant digit
 MAX_DIGITS = 1_000_000  # largest maxlen accepted (memory guard, not a limit of the method)
+GUARDS = ("MAX_DIGITS",)  # limits that only refuse input: no run's identity (machinery/codehash.py)
 _CHUNK = 4000  # digits per str<->int conversion (Python refuses > 4300 at once by default)
 
 

@@ -22,12 +22,14 @@ The plan format (what an experiment function returns; source.py runs it, machine
      "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
      "stop_at_exact": True,    # optional: each run ends at its first exact evaluation (a heatmap's runs do)
      "heatmap": {...},         # optional: a grid of runs (heatmap())
-     "chart": fn, "section": fn}   # optional: its own chart and report section (chart(), section(): else the defaults)
+     "chart": fn, "section": fn,   # optional: its own chart and report section (chart(), section(): else the defaults)
+     "keep": fn}               # optional: keep(result, out_dir) writes a file its hooks made (a certificate) beside it
 
 A hook, chart and section are the functions themselves (thresholds bound with functools.partial); results and the
-run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, run, seed) on
-each trained model; its JSON-ready return is stored per seed as the series' "extra". A chart draws plots/<id>.png
-and a section writes the experiment's part of plots/README.md in place of the default line chart and table.
+run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, state, run,
+seed) on each trained model (state: the one a carry-mode training ended with, else None); its JSON-ready return
+is stored per seed as the series' "extra". A chart draws plots/<id>.png and a section writes the experiment's part
+of plots/README.md in place of the default line chart and table.
 --quick shrinks every plan to the QUICK caps (quick_plan).
 """
 import inspect
@@ -37,9 +39,9 @@ import plot
 from data import check_int
 from judge import tables
 from measures import chains, cost, length, probe, sizes, split
-from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof
-from models import ModelConfig
-from train import SETTINGS, check_settings, train_run
+from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof, verdicts
+from models import MODEL_KEYS, ModelConfig, cell_label
+from train import DEFAULTS, SETTINGS, check_settings
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
 CLAIM_SEEDS = 30  # seeds of the claim experiments (pt_main, hidden_mode_*, lr, layers, layers_zero, cells), from the
@@ -236,8 +238,6 @@ def quick_plan(plan):
     return plan
 
 
-MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
-
 
 class ConstantError(ValueError):
     """A constant above holds a value no run can use; the message names it, its value and what is allowed."""
@@ -248,8 +248,7 @@ def settings_of(run):
     return {**run["model"], **run["train"]}
 
 
-TRAIN_DEFAULTS = {k: p.default for k, p in inspect.signature(train_run).parameters.items()
-                  if k in SETTINGS and p.default is not inspect.Parameter.empty}  # what a run leaves unset
+TRAIN_DEFAULTS = {k: v for k, v in DEFAULTS.items() if k in SETTINGS}  # what a run leaves unset
 
 
 def selects(sel, run):
@@ -368,12 +367,8 @@ def h0_init():
 
 def cells():
     return {"title": "cell type, maxlen {maxlen} (report fig. 9)",
-            "runs": [run(f"{c}/{nl}" if nl else c, cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
+            "runs": [run(cell_label(c, nl), cell=c, nonlinearity=nl or "relu", maxlen=CELLS_MAXLEN,
                          lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS], "seeds": CLAIM_SEEDS}
-
-
-def _cell_label(cell, nl):
-    return f"{cell}/{nl}" if nl else cell
 
 
 def _cell_settings(cell, nl):
@@ -390,12 +385,12 @@ def length_generalization():
         return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
 
     # the goal: the cell comparison's run of LENGTH_GOAL's cell (not its other train lengths or variants)
-    runs = [one(_cell_label(c, nl), c, nl, is_goal=_cell_settings(c, nl) == goal)
+    runs = [one(cell_label(c, nl), c, nl, is_goal=_cell_settings(c, nl) == goal)
             for c, nl in LENGTH_CELLS]
     c, nl = LENGTH_SHORT_LONG_CELL
-    runs += [one(f"{_cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
+    runs += [one(f"{cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
     for name, extra in LENGTH_VARIANTS.items():
-        runs.append(one(f"{_cell_label(c, nl)}, {name}", c, nl, **extra))
+        runs.append(one(f"{cell_label(c, nl)}, {name}", c, nl, **extra))
     return {"title": "length generalization: trained on {maxlen} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
             "chart": length.length_chart, "section": length.length_section}
@@ -403,7 +398,7 @@ def length_generalization():
 
 def carry_chains():
     after = partial(chains.chain_eval, length=CHAIN_LENGTH, chains=CHAIN_KS, sums=CHAIN_SUMS)
-    runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
+    runs = [{**run(cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
                      "(trained on {maxlen})", "runs": runs, "seeds": CHAIN_SEEDS,
@@ -413,7 +408,7 @@ def carry_chains():
 def hidden_probe():
     after = partial(probe.probe_eval, sums=PROBE_SUMS, length=PROBE_LENGTH, norm_length=PROBE_NORM_LENGTH,
                     norm_sums=PROBE_NORM_SUMS, norm_points=PROBE_NORM_POINTS)
-    runs = [{**run(_cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
+    runs = [{**run(cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
                    **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": "where the carry lives: linear probe, PCA and hidden-state norm (trained on {maxlen})",
             "runs": runs, "seeds": PROBE_SEEDS,
@@ -421,7 +416,7 @@ def hidden_probe():
 
 
 def hidden_size_min():
-    runs = [run(f"{_cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
+    runs = [run(f"{cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
                 lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl))
             for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
     return {"title": "smallest hidden size that learns maxlen {maxlen} within {steps} steps",
@@ -431,11 +426,11 @@ def hidden_size_min():
 
 def cost_to_exact():
     common = dict(maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=COST_CAP, eval_every=COST_EVERY, loss_every=COST_EVERY)
-    runs = [run(_cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common)
+    runs = [run(cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common)
             for c, nl in LENGTH_CELLS]
     c, nl = COST_CARRY_CELL
     bptt = partial(cost.bptt_cost, depths=list(COST_BPTT_DEPTHS), maxlen=COST_BPTT_MAXLEN)
-    runs.append({**run(f"{_cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
+    runs.append({**run(f"{cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
                        **common), "after": bptt})
     return {"title": "cost to the first exact evaluation at maxlen {maxlen}", "runs": runs,
             "stop_at_exact": True, "chart": cost.cost_chart, "section": cost.cost_section}
@@ -473,7 +468,7 @@ def exact_adder():
         runs.append({**r, "after": partial(evaluate.exact_eval, **args)})
     return {"title": "worst-case suite, smallest network passing it, an adversarial search and a proof attempt "
                      "(rnn/tanh trained on {maxlen} digits)", "runs": runs, "seeds": EXACT_SEEDS,
-            "chart": partial(exact_report.exact_chart, goal=EXACT_GOAL),
+            "chart": partial(exact_report.exact_chart, goal=EXACT_GOAL), "keep": verdicts.keep_certificates,
             "section": partial(exact_report.exact_section, goal=EXACT_GOAL)}
 
 
@@ -508,7 +503,8 @@ def exact_frontier():
                     frontier={**FRONTIER, "harden": step, "prove": EXACT_PROOF}, seeds=list(FRONTIER_SEEDS))
     return {"title": f"the smallest proven adder: {FRONTIER_SERIES} pruned (rnn/tanh trained on {{maxlen}} digits)",
             "runs": [{**r, "after": after}], "seeds": max(FRONTIER_SEEDS) + 1,
-            "chart": frontier_report.frontier_chart, "section": frontier_report.frontier_section}
+            "chart": frontier_report.frontier_chart, "section": frontier_report.frontier_section,
+            "keep": frontier_report.keep_certificates}
 
 
 # id -> plan function, in the order `python source.py` runs them
@@ -702,7 +698,7 @@ def check(ids=None):
             if r.get("after"):  # the hook must accept its arguments, or it would fail later
                 fn, args = getattr(r["after"], "func", r["after"]), getattr(r["after"], "keywords", {})
                 try:
-                    inspect.signature(fn).bind(None, r, 0, **args)
+                    inspect.signature(fn).bind(None, None, r, 0, **args)
                 except TypeError as e:
                     raise ConstantError(f"{eid}: {fn.__name__} cannot take {args!r} ({e})") from None
                 for arg, (to, head) in HANDED_ON.get(fn, {}).items():

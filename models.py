@@ -6,8 +6,8 @@ myPTRNNModel keeps the source report's class name for its readers:
 hidden_mode says what initial state each training batch starts from (EXPERIMENTS.md):
     carry  the previous training batch's final state, detached (truncated BPTT); the first one
            is drawn by h0_init. The report's "True", minus its bug of back-propagating through
-           every earlier batch. The training loop passes the state explicitly (train.fit); the state
-           it ends with stays with the model (model.carried), since evaluation starts from it.
+           every earlier batch. The training loop passes the state explicitly (train.fit) and returns
+           the state it ends with; the caller keeps it and passes it to evaluation, which starts from it.
     none   no state passed (PyTorch then uses zeros): the report's "False".
     zero   an explicit zero state every batch: the report's "Zero". Same computation as none.
 Either way the recurrence between the digits of one sum happens inside the layer: the passed
@@ -18,10 +18,14 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
+from data import check_int
+
 CELLS = ("rnn", "lstm", "gru", "linear")  # "linear": the no-RNN baseline (report fig. 3)
 NONLINEARITIES = ("relu", "tanh")  # rnn only
 HIDDEN_MODES = ("carry", "none", "zero")
 H0_INITS = ("randn", "randn10", "zero", "xavier", "xavier_he")
+MAX_UNITS = 4096  # largest num_layers, hidden_size, embed_size accepted (memory guard)
+GUARDS = ("MAX_UNITS",)  # limits that only refuse input: no run's identity (machinery/codehash.py)
 
 
 def _choice(name, value, allowed):
@@ -40,17 +44,23 @@ class ModelConfig:
     h0_init: str = "randn"  # first carried state: randn | randn10 | zero | xavier | xavier_he
 
     def __post_init__(self):
-        from data import check_int
-
         _choice("cell", self.cell, CELLS)
         _choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
         _choice("hidden_mode", self.hidden_mode, HIDDEN_MODES)
         _choice("h0_init", self.h0_init, H0_INITS)
         for name in ("num_layers", "hidden_size", "embed_size"):
-            setattr(self, name, check_int(name, getattr(self, name), 1, 4096))
+            setattr(self, name, check_int(name, getattr(self, name), 1, MAX_UNITS))
 
     def to_dict(self):
         return asdict(self)
+
+
+MODEL_KEYS = frozenset(ModelConfig.__dataclass_fields__)  # the settings that build a model (the rest train it)
+
+
+def cell_label(cell, nonlinearity=None):
+    """How a cell is named to readers: 'rnn/tanh' (an rnn with its nonlinearity), 'lstm', 'gru', 'linear'."""
+    return f"{cell}/{nonlinearity}" if cell == "rnn" and nonlinearity else cell
 
 
 def init_state(how, shape, device=None):
@@ -68,8 +78,14 @@ def init_state(how, shape, device=None):
     return nn.init.kaiming_uniform_(h, nonlinearity="relu")  # xavier_he
 
 
-def embed_pair(embed, num1, num2):
-    """The recurrence's input: each step's two digit embeddings side by side, (B, T) x 2 -> (B, T, 2E)."""
+def embed_pair(embed, num1, num2, lookups=1):
+    """The recurrence's input: each step's two digit embeddings side by side, (B, T) x 2 -> (B, T, 2E).
+
+    lookups=2: one lookup per operand, concatenated: the same values, but the embedding's gradient is summed in
+    another order, so fine-tuning through model.layer_states, which was made with it, keeps it and its numbers.
+    """
+    if lookups == 2:
+        return torch.cat([embed(num1), embed(num2)], dim=-1)
     return embed(torch.stack([num1, num2], dim=-1)).flatten(-2)  # one lookup: [emb(a_t), emb(b_t)]
 
 
@@ -84,8 +100,6 @@ class myPTRNNModel(nn.Module):
         rnn_cls = getattr(nn, cfg.cell.upper())  # nn.RNN / nn.LSTM / nn.GRU
         self.rnn = rnn_cls(2 * cfg.embed_size, cfg.hidden_size, cfg.num_layers, batch_first=True, **kwargs)
         self.out = nn.Linear(cfg.hidden_size, 10)
-        self.carried = None  # carry mode: the state training ended with, (L, B, H) or LSTM's (h, c); kept with the
-        # weights, since evaluation starts every sum from it (initial_state)
 
     def init_hidden(self, batch_size):
         """The state the first training batch starts from: drawn by h0_init (carry), zeros (zero) or None (none).
@@ -104,22 +118,21 @@ class myPTRNNModel(nn.Module):
         h = init_state(self.cfg.h0_init, shape, p.device)
         return (h, init_state(self.cfg.h0_init, shape, p.device)) if self.cfg.cell == "lstm" else h
 
-    def initial_state(self, batch_size):
+    def initial_state(self, batch_size, carried=None):
         """The state a sum starts from outside training: every hidden_mode rule for evaluation lives here.
 
         "none": None (nn.RNN's own zeros); "zero": explicit zeros (the same numbers); "carry": the first batch_size
-        rows of the state training ended with (self.carried), so evaluation chunks hold at most that many sums.
-        Shapes (L, B, H), or a pair of them for LSTM.
+        rows of `carried`, the state training ended with (train.fit returns it; the caller keeps it), so evaluation
+        chunks hold at most that many sums. Shapes (L, B, H), or a pair of them for LSTM.
         """
         if self.cfg.hidden_mode != "carry":
             return self.init_hidden(batch_size)
-        if self.carried is None:
-            raise ValueError("a carry-mode model evaluates from the state its training ended with: train it first")
-        n = carried_rows(self.carried)
+        if carried is None:
+            raise ValueError("a carry-mode model evaluates from the state its training ended with: pass it")
+        n = carried_rows(carried)
         if batch_size > n:
             raise ValueError(f"carry-mode evaluation chunks hold at most {n} sums, got {batch_size}")
-        return tuple(s[:, :batch_size] for s in self.carried) if isinstance(self.carried, tuple) \
-            else self.carried[:, :batch_size]
+        return tuple(s[:, :batch_size] for s in carried) if isinstance(carried, tuple) else carried[:, :batch_size]
 
     def run(self, num1, num2, state=None):
         """One pass of the recurrence over digits (B, T) from `state`: (outputs (B, T, H), final state).
@@ -129,13 +142,31 @@ class myPTRNNModel(nn.Module):
         """
         return self.rnn(embed_pair(self.embed, num1, num2), state)
 
-    def forward(self, num1, num2):
-        """num1, num2: LongTensor (B, T) of digits -> logits (B, T, 10), each sum from initial_state."""
+    def forward(self, num1, num2, carried=None):
+        """num1, num2: LongTensor (B, T) of digits -> logits (B, T, 10), each sum from initial_state(carried)."""
         B = num1.shape[0]
-        n = (self.cfg.hidden_mode == "carry" and carried_rows(self.carried)) or B  # carry: chunks of its rows
-        y = torch.cat([self.run(num1[i : i + n], num2[i : i + n], self.initial_state(len(num1[i : i + n])))[0]
+        n = (self.cfg.hidden_mode == "carry" and carried_rows(carried)) or B  # carry: chunks of its rows
+        y = torch.cat([self.run(num1[i : i + n], num2[i : i + n], self.initial_state(len(num1[i : i + n]), carried))[0]
                        for i in range(0, B, n)])
         return self.out(y)  # (B, T, 10)
+
+    def layer_states(self, num1, num2):
+        """Every layer's states [(B, T, H)] of a zero-started rnn (nn.RNN returns the last layer's only), by the step
+        h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) written out: differentiable, the model's own weights."""
+        rnn = self.rnn
+        act = torch.tanh if rnn.nonlinearity == "tanh" else torch.relu
+        below = embed_pair(self.embed, num1, num2, lookups=2)  # (B, T, 2E)
+        states = []
+        for i in range(rnn.num_layers):
+            w_ih, w_hh = getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"weight_hh_l{i}")
+            x = below @ w_ih.T + getattr(rnn, f"bias_ih_l{i}") + getattr(rnn, f"bias_hh_l{i}")  # (B, T, H)
+            h, out = torch.zeros_like(x[:, 0]), []
+            for t in range(x.shape[1]):
+                h = act(x[:, t] + h @ w_hh.T)
+                out.append(h)
+            below = torch.stack(out, dim=1)
+            states.append(below)
+        return states
 
 
 def carried_rows(state):
@@ -166,8 +197,8 @@ class NoRNNModel(nn.Module):
         """The features each step's output reads, (B, T, 2E), and no state: the interface of myPTRNNModel.run."""
         return embed_pair(self.embed, num1, num2), None
 
-    def forward(self, num1, num2):
-        return self.out(self.run(num1, num2)[0])  # (B, T, 10)
+    def forward(self, num1, num2, carried=None):
+        return self.out(self.run(num1, num2)[0])  # (B, T, 10); nothing recurrent, so no state
 
 
 def build_model(cfg):

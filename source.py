@@ -35,6 +35,35 @@ from report import claims
 from train import resolve_device
 
 OUT_DIR = Path(__file__).resolve().parent / "plots"  # results, charts and the report (--out moves them)
+COMMITTED_FAMILY = "portable"  # the numerics family of the results plots/ holds (machinery/numerics.py)
+COMMITTED_DEVICE = "cpu"  # and their device
+
+
+def results_folder(args, ids, n_seeds, device):
+    """(folder the results go to, a line saying why it is not plots/, or None).
+
+    plots/ holds the study as `python source.py` runs it. A run that would give other results for the same
+    experiments (other seed counts, another numerics family, another device) never replaces them there: another
+    family's go to plots/families/<family>/ (report/other_numerics.py reads them), other seeds or devices to
+    plots/variants/<what>/; --force writes into plots/ all the same, --out wherever it says.
+    """
+    if args.quick or (args.out is not None and args.out.resolve() != OUT_DIR.resolve()):
+        return args.out or OUT_DIR / "quick", None
+    family = numerics.family()
+    seeds = sorted({experiments.planned(eid).get("seeds", experiments.SEEDS) for eid in ids})
+    other = [f"--seeds {n_seeds}"] if n_seeds is not None and seeds != [n_seeds] else []
+    other += [f"numerics {family}"] if family != COMMITTED_FAMILY else []
+    other += [f"device {device}"] if device != COMMITTED_DEVICE else []
+    if not other or args.force:
+        return OUT_DIR, None
+    folder = OUT_DIR / "families" / family if family != COMMITTED_FAMILY else OUT_DIR
+    variant = ([f"seeds-{n_seeds}"] if other[0].startswith("--seeds") else []) + (
+        [device] if device != COMMITTED_DEVICE else [])
+    if variant:
+        folder = OUT_DIR / "variants" / "-".join(([family] if family != COMMITTED_FAMILY else []) + variant)
+    where = folder.relative_to(OUT_DIR.parent)
+    return folder, (f"{' and '.join(other)}: results go to {where}/, not plots/, whose committed results stay as they "
+                    f"are (--force writes into plots/, --out DIR anywhere)")
 
 
 def refusal(args, out_dir):
@@ -103,7 +132,8 @@ def parse_args(argv):
     p.add_argument("--seeds", type=int, default=None,
                    help=f"seeds per curve (default: the experiment's own count, {experiments.SEEDS} unless its plan "
                         f"sets one; {experiments.QUICK['seeds']} with --quick)")
-    p.add_argument("--force", action="store_true", help="retrain even if a cached result matches")
+    p.add_argument("--force", action="store_true", help="retrain even if a cached result matches (and with --seeds, "
+                   "another numerics family or device, write into plots/ all the same)")
     q = experiments.QUICK
     p.add_argument("--quick", action="store_true",
                    help=f"tiny settings ({q['seeds']} seeds, at most {q['steps']} steps, maxlen / {q['maxlen_div']}) "
@@ -198,10 +228,15 @@ def study(argv):
         print(problem, file=sys.stderr)
         return 2
     ids = args.ids or valid
-    store = Store(args.store, snapshot([experiments.EXPERIMENTS[eid]() for eid in ids]))  # the code, once
-    store.add_results(out_dir)  # the runs of results already there (e.g. committed ones) are not retrained
-    set_aside_damaged(out_dir, [i for i in valid if args.ids and i not in args.ids])  # those run: run_experiment's
     device = "cuda" if args.gpus_per_run and args.device == "auto" else resolve_device(args.device)  # GPUs: workers'
+    out_dir, moved = results_folder(args, ids, n_seeds, device)
+    if moved:
+        print(moved, file=sys.stderr)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(args.store, snapshot([experiments.EXPERIMENTS[eid]() for eid in ids]))  # the code, once
+    for folder in dict.fromkeys([OUT_DIR, out_dir]):  # the committed results' runs serve whatever --out says
+        store.add_results(folder)  # the runs of results already there are not retrained
+    set_aside_damaged(out_dir, [i for i in valid if args.ids and i not in args.ids])  # those run: run_experiment's
     runner = Runner(device, pool.slots if pool else args.workers, store, pool)
     t0 = time.perf_counter()
     planned = trained_total = 0

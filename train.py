@@ -1,10 +1,13 @@
-"""The one training / evaluation loop every experiment shares.
+"""The one training loop every experiment shares (fit), and the run it makes of one seed (learn, via train_run).
 
-train_run() trains one model from one seed and returns its history: the mean training loss
+train_run() trains one model from one seed and returns (history, model, state): the mean training loss
 of every LOSS_EVERY-step window and, every EVAL_EVERY steps, exact-match and per-digit accuracy
 on one fixed batch of held-out sums (drawn once, from the run's own test generator): test-range sums,
 or with eval_split="train" held-out sums from the training range, which measures learning without the
-split's shift while training stays exactly the same.
+split's shift while training stays exactly the same; with eval_fresh, a fresh batch for every evaluation
+(as the source report evaluated). state: the hidden state a carry-mode run ended with, which the caller keeps
+and passes to evaluation (models.py); None otherwise. fine_tune() and measures/exact/shrink.py go on training
+a trained model through the same loop with a penalised loss.
 """
 import inspect
 import math
@@ -15,7 +18,6 @@ import torch
 import torch.nn.functional as F
 
 from data import LEADING_DIGITS, SPLITS, add_digits, carry_chain_data, check_int, gen_data
-from machinery import numerics
 from models import ModelConfig, build_model, detach
 
 BATCH_SIZE = 200  # training sums per step (report: 200)
@@ -41,11 +43,12 @@ def to_tensors(arrays, device):
 
 
 @torch.no_grad()
-def evaluate(model, num1, num2, result):
-    """(exact-match accuracy, per-digit accuracy) of `model` on LongTensors (N, T)."""
+def evaluate(model, num1, num2, result, carried=None):
+    """(exact-match accuracy, per-digit accuracy) of `model` on LongTensors (N, T), each sum started from
+    model.initial_state(carried) (carried: the state a carry-mode training ended with)."""
     was_training = model.training
     model.eval()
-    correct = model(num1, num2).argmax(-1) == result  # (N, T)
+    correct = model(num1, num2, carried).argmax(-1) == result  # (N, T)
     model.train(was_training)
     n = correct.shape[0]
     return correct.all(dim=1).sum().item() / n, correct.sum().item() / correct.numel()
@@ -96,6 +99,7 @@ SETTINGS = {  # train_run keyword -> validator; what an experiment's run may set
     "clip_grad": lambda v: None if v is None else _positive_number("clip_grad", v),
     "eval_split": _split,
     "chain_fraction": lambda v: _fraction("chain_fraction", v),
+    "eval_fresh": lambda v: _flag("eval_fresh", v),
 }
 
 
@@ -107,34 +111,6 @@ def check_settings(settings):
     if not isinstance(settings.get("milestones", []), (list, tuple)):
         raise ValueError(f"milestones must be a list of steps, got {settings['milestones']!r}")
     return {k: SETTINGS[k](v) for k, v in settings.items()}
-
-
-def canonical(model, train):
-    """Settings that give bitwise the same run map to one form (each identity is tested by training both): the run
-    store keys a run by them (machinery/store.py). Not called by train_run, so not part of any code fingerprint.
-
-    zero == none (an explicit zero state is what nn.RNN uses when none is passed); h0_init only matters
-    when the state is carried; the nonlinearity only for cell rnn; gamma only with milestones; the
-    no-RNN baseline has no recurrent settings at all. Training defaults are filled in from train_run.
-    """
-    m = {**ModelConfig().to_dict(), **model}
-    defaults = {k: p.default for k, p in FIT_SIGNATURE.parameters.items()
-                if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
-    t = check_settings({k: v for k, v in {**defaults, **train}.items()
-                        if k not in ("device", "stop_at_exact", "progress", "seed")})
-    t["milestones"] = list(t["milestones"])
-    if m["hidden_mode"] == "zero":
-        m["hidden_mode"] = "none"
-    if m["hidden_mode"] != "carry":
-        m["h0_init"] = "randn"
-    if m["cell"] != "rnn":
-        m["nonlinearity"] = "relu"
-    if m["cell"] == "linear":
-        base = ModelConfig(cell="linear").to_dict()
-        m = {**base, "embed_size": m["embed_size"]}
-    if not t["milestones"]:
-        t["gamma"] = defaults["gamma"]
-    return m, t
 
 
 def chain_batch(n, length, rng):
@@ -155,44 +131,30 @@ def chain_batch(n, length, rng):
     return out[0], out[1], out[2]
 
 
-def fit(cfg, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(), gamma=0.1,
-        eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY, mixed_lengths=False, clip_grad=None,
-        eval_split="test", chain_fraction=0.0, device="cpu", stop_at_exact=False, progress=None):
-    """The loop itself, on settings train_run has checked: what decides a run's numbers, and all it does.
+def fit(model, opt, batch, steps, *, state=None, carry=False, loss_fn=None, clip_grad=None, sched=None,
+        after_step=None):
+    """The one training loop: `steps` optimizer steps of `model` on batch(step) -> (num1, num2, result) (B, T).
 
-    Its code closure is the runs' code fingerprint (machinery/fingerprint.py): checks and their messages live in
-    train_run, outside it, so rewording an error message retrains nothing.
+    Each step: the forward pass from `state` (with carry, the next batch starts where this one ended, detached:
+    truncated BPTT), the loss (cross-entropy over every digit, or loss_fn(model, num1, num2, result, step) for
+    fine-tuning's and shrinking's penalised losses), backward, gradient clipping (clip_grad: the total norm's
+    cap), opt.step, sched.step. A non-finite loss ends it (recorded, the model as that step left it);
+    after_step(step, loss, state) returning True ends it too (an evaluation found what it waited for).
+    Returns (losses, state, seconds): every step's loss, the state the last step ended with, the seconds spent
+    in the steps themselves (batches included, after_step not).
     """
-    n_chain = round(chain_fraction * batch_size)
-    torch.manual_seed(seed)
-    train_rng, test_rng = seed_streams(seed)
-    model = build_model(cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel for all parameters
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma) if milestones else None
-    test = to_tensors(gen_data(eval_size, maxlen, eval_split, test_rng), device)
-    hidden = model.init_hidden(batch_size)  # (L, B, H), LSTM's (h, c), or None; passed from batch to batch
-
-    loss_steps = list(range(loss_every, steps + 1, loss_every))
-    eval_steps = list(range(eval_every, steps + 1, eval_every))
-    hist = {"loss": [None] * len(loss_steps), "accuracy": [None] * len(eval_steps),
-            "digit_accuracy": [None] * len(eval_steps)}
-    diverged_at = first_exact = first_exact_sec = None
-    t_start = time.perf_counter()
-    window, train_sec, done = 0.0, 0.0, 0
     model.train()
+    losses, seconds = [], 0.0
     for step in range(1, steps + 1):
         t0 = time.perf_counter()
-        length = int(train_rng.integers(1, maxlen + 1)) if mixed_lengths else maxlen
-        batch = gen_data(batch_size - n_chain, length, "train", train_rng) if n_chain < batch_size else None
-        if n_chain:  # carry-chain-rich sums; with chain_fraction 0 nothing extra is drawn
-            chains = chain_batch(n_chain, length, train_rng)
-            batch = chains if batch is None else [np.concatenate(v) for v in zip(batch, chains, strict=True)]
-        num1, num2, result = to_tensors(batch, device)
-        y, last = model.run(num1, num2, hidden)  # (B, T, H), the state after the last digit
-        logits = model.out(y)  # (B, T, 10)
-        if cfg.hidden_mode == "carry" and last is not None:  # the next batch starts where this one ended,
-            hidden = model.carried = detach(last)  # without its graph; kept on the model: evaluation starts from it
-        loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1))
+        num1, num2, result = batch(step)
+        if loss_fn is None:
+            y, last = model.run(num1, num2, state)  # (B, T, H), the state after the last digit
+            if carry and last is not None:
+                state = detach(last)  # without its graph: the next batch (and evaluation) starts from it
+            loss = F.cross_entropy(model.out(y).reshape(-1, 10), result.reshape(-1))  # logits (B, T, 10)
+        else:
+            loss = loss_fn(model, num1, num2, result, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip_grad is not None:
@@ -200,37 +162,86 @@ def fit(cfg, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(),
         opt.step()
         if sched is not None:
             sched.step()
-        value = loss.item()
-        train_sec += time.perf_counter() - t0
-        done = step
-        if not math.isfinite(value):
-            diverged_at = step
+        losses.append(loss.item())
+        seconds += time.perf_counter() - t0
+        if not math.isfinite(losses[-1]) or (after_step is not None and after_step(step, losses[-1], state)):
             break
+    return losses, state, seconds
+
+
+def learn(cfg, *, maxlen, steps, lr, seed=0, batch_size=BATCH_SIZE, milestones=(), gamma=0.1,
+          eval_size=EVAL_SIZE, loss_every=LOSS_EVERY, eval_every=EVAL_EVERY, mixed_lengths=False, clip_grad=None,
+          eval_split="test", chain_fraction=0.0, eval_fresh=False, device="cpu", stop_at_exact=False, progress=None):
+    """One run from one seed, on settings train_run has checked: what decides a run's numbers, and all it does.
+
+    The model, its data streams, the schedule and the evaluations; fit() is the loop. Its code closure is the runs'
+    code fingerprint (machinery/fingerprint.py): checks and their messages live in train_run, outside it, so
+    rewording an error message retrains nothing. Returns (history, model, state): state is the one training ended
+    with in carry mode (evaluation starts from it), else None.
+    """
+    n_chain = round(chain_fraction * batch_size)
+    torch.manual_seed(seed)
+    train_rng, test_rng = seed_streams(seed)
+    model = build_model(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel for all parameters
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma) if milestones else None
+
+    def held_out():  # eval_size held-out sums (N, maxlen + 1) from the run's test generator
+        return to_tensors(gen_data(eval_size, maxlen, eval_split, test_rng), device)
+
+    test = None if eval_fresh else held_out()  # one fixed batch, or (eval_fresh) a fresh one per evaluation
+    carry = cfg.hidden_mode == "carry"
+    state = model.init_hidden(batch_size)  # (L, B, H), LSTM's (h, c), or None; passed from batch to batch
+
+    def batch(step):  # the step's training sums: (B, T) x 3
+        length = int(train_rng.integers(1, maxlen + 1)) if mixed_lengths else maxlen
+        out = gen_data(batch_size - n_chain, length, "train", train_rng) if n_chain < batch_size else None
+        if n_chain:  # carry-chain-rich sums; with chain_fraction 0 nothing extra is drawn
+            chains = chain_batch(n_chain, length, train_rng)
+            out = chains if out is None else [np.concatenate(v) for v in zip(out, chains, strict=True)]
+        return to_tensors(out, device)
+
+    loss_steps = list(range(loss_every, steps + 1, loss_every))
+    eval_steps = list(range(eval_every, steps + 1, eval_every))
+    hist = {"loss": [None] * len(loss_steps), "accuracy": [None] * len(eval_steps),
+            "digit_accuracy": [None] * len(eval_steps)}
+    first_exact = first_exact_sec = None
+    t_start = time.perf_counter()
+    window = 0.0
+
+    def after_step(step, value, state):  # the history: loss windows, evaluations (from the state), progress
+        nonlocal window, first_exact, first_exact_sec
         window += value
         if step % loss_every == 0:
             hist["loss"][step // loss_every - 1] = window / loss_every
             window = 0.0
         if step % eval_every == 0:
-            acc, digit = evaluate(model, *test)
+            acc, digit = evaluate(model, *(held_out() if eval_fresh else test), state if carry else None)
             hist["accuracy"][step // eval_every - 1] = acc
             hist["digit_accuracy"][step // eval_every - 1] = digit
             if acc == 1.0 and first_exact is None:
                 first_exact, first_exact_sec = step, time.perf_counter() - t_start
                 if stop_at_exact:
-                    break
+                    return True
         if progress is not None and step % loss_every == 0:
             progress(loss_every)
+        return False
+
+    losses, state, train_sec = fit(model, opt, batch, steps, state=state, carry=carry, clip_grad=clip_grad,
+                                   sched=sched, after_step=after_step)
+    done = len(losses)
+    diverged_at = done if not math.isfinite(losses[-1]) else None
     if progress is not None:  # a run that stopped early still fills its share of the bar
         progress(steps - done // loss_every * loss_every)
     history = {"loss_steps": loss_steps, "eval_steps": eval_steps, **hist, "diverged": diverged_at is not None,
                "diverged_at": diverged_at, "first_exact": first_exact,
                "first_exact_sec": first_exact_sec, "steps_run": done,
                "sec_per_step": train_sec / max(done, 1), "seed": seed}
-    return history, model
+    return history, model, state if carry else None
 
 
 def train_run(model_cfg=None, **settings):
-    """Train one model from `seed`; return (history, model), history a JSON-ready dict. Arguments: fit's.
+    """Train one model from `seed`; return (history, model, state), history a JSON-ready dict. Arguments: learn's.
 
     The history lives on the grid eval_steps = [eval_every, 2 * eval_every, ..., steps]
     (loss on [loss_every, ...]); points a run never reached (it diverged, or stop_at_exact ended
@@ -239,79 +250,56 @@ def train_run(model_cfg=None, **settings):
     maxlen); clip_grad: clip the gradient's total norm to this value. Their defaults (off) draw
     and compute exactly what a run without them does. eval_split: the range of the fixed evaluation
     batch, "test" (default) or "train" (held-out sums from the training range; training is unchanged).
-    Every setting is checked first (ValueError naming it), the device resolved and the numerics applied
-    (machinery/numerics.py); then fit() trains.
+    eval_fresh: each evaluation draws eval_size fresh held-out sums from the run's test generator instead of
+    reusing one fixed batch (off: exactly what a run without it draws and computes). Every setting is checked
+    first (ValueError naming it) and the device resolved; then learn() trains. The numerics are the entry
+    point's to apply (machinery/numerics.py: source.py, add.py, the workers, tests/conftest.py).
     """
     cfg = model_cfg if isinstance(model_cfg, ModelConfig) else ModelConfig(**(model_cfg or {}))
     try:
-        bound = FIT_SIGNATURE.bind(cfg, **settings)
+        bound = RUN_SIGNATURE.bind(cfg, **settings)
     except TypeError as e:  # an unknown or missing setting
         raise ValueError(f"{e}; valid settings: {', '.join(SETTINGS)}") from None
     bound.apply_defaults()
     kw = dict(bound.arguments)
     kw.update(check_settings({k: kw[k] for k in SETTINGS}))
     kw["device"] = resolve_device(kw["device"])
-    numerics.apply()  # the kernels every machine runs (or an error if torch was loaded with others)
-    return fit(**kw)
+    return learn(**kw)
 
 
-FIT_SIGNATURE = inspect.signature(fit)
-train_run.__signature__ = FIT_SIGNATURE  # train_run takes fit's arguments (inspect, experiments and store read them)
+RUN_SIGNATURE = inspect.signature(learn)
+train_run.__signature__ = RUN_SIGNATURE  # train_run takes learn's arguments (inspect, experiments and store read them)
+DEFAULTS = {k: p.default for k, p in RUN_SIGNATURE.parameters.items()
+            if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}  # what a run leaves unset gets
 
 
 def fine_tune(model, sample, steps, lr, seed=0, device="cpu", saturation=0.0, ramp=True):
-    """Go on training a trained model: `steps` Adam steps at `lr` (fresh moments) on batches sample(rng).
+    """Go on training a trained model: `steps` Adam steps at `lr` (fresh moments) on batches sample(rng), by fit().
 
     sample(rng) -> (num1, num2, result) int64 arrays (B, T), drawn from np.random.default_rng(seed); the caller
-    keeps them out of the test range. The loss is train_run's (cross-entropy over every digit), plus, with
-    saturation > 0 (tanh rnn only), saturation * mean(1 - h^2) over every layer's states (layer_states), its weight
-    ramped up linearly over the first half of the steps (ramp=False: full from the first step). That term drives
-    every unit towards +-1, where the step is flat and small boxes of states map into small boxes (what
-    measures/exact/proof.py needs). Returns the loss of each step; a non-finite loss stops it (the model is then
-    left as that step made it). Used after train_run (measures/exact/harden.py), never inside it.
+    keeps them out of the test range. Every sum starts from the zero state (hidden_mode none or zero). The loss is
+    train_run's (cross-entropy over every digit), plus, with saturation > 0 (tanh rnn only), saturation *
+    mean(1 - h^2) over every layer's states (model.layer_states), its weight ramped up linearly over the first half
+    of the steps (ramp=False: full from the first step). That term drives every unit towards +-1, where the step is
+    flat and small boxes of states map into small boxes (what measures/exact/proof.py needs). Returns the loss of
+    each step; a non-finite loss stops it (the model is then left as that step made it). Used after train_run
+    (measures/exact/harden.py), never inside it.
     """
     steps = check_int("steps", steps, 0)
     lr = _positive_number("lr", lr)
     if saturation and not (model.cfg.cell == "rnn" and model.cfg.nonlinearity == "tanh"):
         raise ValueError(f"saturation needs a tanh rnn, not {model.cfg.cell}/{model.cfg.nonlinearity}")
     rng = np.random.default_rng(seed)
+
+    def saturated(model, num1, num2, result, step):  # cross-entropy + the saturation term
+        states = model.layer_states(num1, num2)  # per layer (B, T, H)
+        logits = model.out(states[-1])  # (B, T, 10)
+        weight = saturation * (min(1.0, 2 * step / steps) if ramp else 1.0)
+        extra = weight * torch.stack([(1 - h**2).mean() for h in states]).mean()
+        return F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1)) + extra
+
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # as train_run's
-    model.train()
-    losses = []
-    for step in range(1, steps + 1):
-        num1, num2, result = to_tensors(sample(rng), device)
-        if saturation:
-            states = layer_states(model, num1, num2)  # per layer (B, T, H)
-            logits = model.out(states[-1])
-            weight = saturation * (min(1.0, 2 * step / steps) if ramp else 1.0)
-            extra = weight * torch.stack([(1 - h**2).mean() for h in states]).mean()
-        else:
-            logits, extra = model(num1, num2), 0.0  # (B, T, 10)
-        loss = F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1)) + extra
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if not math.isfinite(losses[-1]):
-            break
+    losses, _, _ = fit(model, opt, lambda step: to_tensors(sample(rng), device), steps,
+                       loss_fn=saturated if saturation else None)
     model.eval()
     return losses
-
-
-def layer_states(model, num1, num2):
-    """Every layer's states [(B, T, H)] of a zero-started rnn (nn.RNN returns the last layer's only), by the step
-    h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) written out: differentiable, the model's own weights."""
-    rnn = model.rnn
-    act = torch.tanh if rnn.nonlinearity == "tanh" else torch.relu
-    below = torch.cat([model.embed(num1), model.embed(num2)], dim=-1)  # (B, T, 2E)
-    states = []
-    for i in range(rnn.num_layers):
-        w_ih, w_hh = getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"weight_hh_l{i}")
-        x = below @ w_ih.T + getattr(rnn, f"bias_ih_l{i}") + getattr(rnn, f"bias_hh_l{i}")  # (B, T, H)
-        h, out = torch.zeros_like(x[:, 0]), []
-        for t in range(x.shape[1]):
-            h = act(x[:, t] + h @ w_hh.T)
-            out.append(h)
-        below = torch.stack(out, dim=1)
-        states.append(below)
-    return states

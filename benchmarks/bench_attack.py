@@ -79,7 +79,7 @@ def stored_models(store):
             req = request(r, 0, "cpu", False)
             blob = st.weights(req)
             if blob is not None:
-                out[size] = (r["label"], model_from_blob(req["model"], blob, "cpu").eval())
+                out[size] = (r["label"], model_from_blob(req["model"], blob, "cpu")[0].eval())
     return out
 
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from machinery import numerics
+from models import cell_label
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = [("rnn", "relu"), ("rnn", "tanh"), ("lstm", "relu"), ("gru", "relu")]  # (cell, nonlinearity)
@@ -46,7 +47,7 @@ cfg = ModelConfig(cell={cell!r}, nonlinearity={nl!r})
 kw = dict(maxlen={maxlen}, lr=0.005, seed=0, device="cpu")
 train_run(cfg, steps=3, eval_every=3, loss_every=3, **kw)  # warm-up
 t0 = time.perf_counter()
-hist, model = train_run(cfg, steps={steps}, eval_every={steps}, loss_every={steps}, eval_size=200, **kw)
+hist, model, _ = train_run(cfg, steps={steps}, eval_every={steps}, loss_every={steps}, eval_size=200, **kw)
 ms = 1e3 * (time.perf_counter() - t0) / {steps}
 digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()[:10]
 print(json.dumps({{"ms": ms, "hash": digest, "aten": torch.backends.cpu.get_cpu_capability()}}))
@@ -82,7 +83,7 @@ def main(argv=None):
                     ms[m].append(r["ms"])
                     hashes.setdefault((cell, nl, maxlen), {})[m] = r["hash"]
             med = {m: statistics.median(v) for m, v in ms.items()}
-            label = f"{cell}/{nl}" if cell == "rnn" else cell
+            label = cell_label(cell, nl)
             ratios = [f"{med[m] / med['native']:.2f}x" for m in args.modes if m != "native" and "native" in med]
             print(f"| {label} | {maxlen} | {' | '.join(f'{med[m]:.2f}' for m in args.modes)} | {' | '.join(ratios)} |",
                   flush=True)

@@ -36,13 +36,12 @@ import experiments
 import source
 from machinery.store import load_json
 from benchmarks.flops import peak_matmul_gflops, train_step_flops
-from models import ModelConfig
+from models import MODEL_KEYS
 
 torch.set_num_threads(1)  # as machinery/runner.py's RUN_THREADS: every run trains single-threaded
 
 HERE = Path(__file__).resolve().parent
 CSV_FULL, CSV_QUICK = HERE / "study_times.csv", HERE / "study_times_quick.csv"  # output tables
-MODEL_KEYS = set(ModelConfig.__dataclass_fields__)
 COLUMNS = ["experiment", "runs", "trained", "train_steps", "wall_seconds", "step_seconds", "tflop", "gflop_s"]
 
 

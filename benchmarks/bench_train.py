@@ -16,7 +16,7 @@ Model for both sides: ModelConfig() = 2-layer ReLU nn.RNN, hidden 64, embed 32, 
          next to torch.mm 1024x1024 float32 measured in the same run.
 Issue targets: training step >= 3x naive at maxlen 50; core >= 40% of the mm peak at maxlen 50 and 70.
 """
-from machinery import numerics  # noqa: F401, I001 - first: it sets the numerics before torch loads
+from machinery import numerics  # noqa: I001 - first: it sets the numerics before torch loads
 import argparse
 
 import torch
@@ -44,7 +44,7 @@ TARGET_CORE = ((50, 70), 0.40)  # (maxlens, fraction of mm peak)
 def ours_sec_per_step(maxlen, steps, repeats):
     """Median sec_per_step of train_run; evaluation pushed past the last step (eval_size 1, never run)."""
     def run():
-        hist, _ = train_run(ModelConfig(), maxlen=maxlen, steps=steps, lr=LR, seed=0, batch_size=BATCH_SIZE,
+        hist, _, _ = train_run(ModelConfig(), maxlen=maxlen, steps=steps, lr=LR, seed=0, batch_size=BATCH_SIZE,
                             eval_size=1, eval_every=steps + 1, loss_every=steps)
         return hist["sec_per_step"]
 
@@ -96,6 +96,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help=f"steps/repeats {QUICK}")
     p.add_argument("--maxlens", type=int, nargs="+", default=MAXLENS, help=f"default {MAXLENS}")
     args = p.parse_args(argv)
+    numerics.apply()  # the entry point applies the numerics (train.py leaves it to it)
     steps, repeats, core_repeats = (QUICK["steps"], QUICK["repeats"], QUICK["core_repeats"]) if args.quick \
         else (STEPS, REPEATS, CORE_REPEATS)
 

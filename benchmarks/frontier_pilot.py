@@ -19,6 +19,7 @@ import torch
 
 import experiments
 from measures.exact import certificate, frontier, verdicts
+from models import MODEL_KEYS
 
 
 def main(argv=None):
@@ -52,7 +53,7 @@ def main(argv=None):
             start = {"units": d["smallest"], "from_pilot": a.start}
         else:
             p = dict(verdicts.measured(s, "proof"))[seed]
-            model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in experiments.MODEL_KEYS},
+            model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS},
                                                 p["weights"])
             start = {"units": model.cfg.hidden_size, "min_margin_bound": p["min_margin_bound"]}
         t0, steps = time.perf_counter(), []

@@ -38,8 +38,8 @@ def base_run(meta, store_dir):
     if store_dir is not None:
         stored = Store(store_dir).stored_run(request(run, seed, "cpu", plan.get("stop_at_exact", False)))
         if stored is not None:
-            return run, model_from_blob(run["model"], stored[1], "cpu"), "from the store"
-    _, model = train_run(ModelConfig(**run["model"]), **run["train"], seed=seed, device="cpu")
+            return run, model_from_blob(run["model"], stored[1], "cpu")[0], "from the store"
+    _, model, _ = train_run(ModelConfig(**run["model"]), **run["train"], seed=seed, device="cpu")
     return run, model, "trained now"
 
 

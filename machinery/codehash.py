@@ -1,12 +1,13 @@
 """Code fingerprints found automatically: a function and every project definition it uses, transitively.
 
-closure("train", "fit") walks the syntax tree of train.fit (the training loop), follows each name it reads to
-the project definition behind it (a function, class or constant of its own module, or one imported
+closure("train", "learn") walks the syntax tree of train.learn (one run; its loop is train.fit), follows each name it
+reads to the project definition behind it (a function, class or constant of its own module, or one imported
 from another project module, at the top of the module or inside a function), and so on, and returns
-{"module.name": hash of that definition's syntax tree}. Docstrings, comments, formatting, line numbers and the
-messages of raised errors and failed asserts do not count; a chart function beside a measurement in the same file
-does not count unless the measurement calls it. So editing beyond.py (which the long-sum hooks call) changes
-their fingerprints, and editing a report sentence changes none.
+{"module.name": hash of that definition's syntax tree}. Docstrings, comments, formatting, line numbers, import
+statements (where a name is imported; what it names counts) and the messages of raised errors and failed asserts do
+not count, nor the limits a module lists in GUARDS (a memory guard such as data.MAX_DIGITS only refuses input);
+a chart function beside a measurement in the same file does not count unless the measurement calls it. So editing
+beyond.py (which the long-sum hooks call) changes their fingerprints, and editing a report sentence changes none.
 
 digest(closure) hashes the definitions' contents only, not their module names, so moving a file to
 another folder leaves every fingerprint as it was. The walk over-approximates where it cannot know
@@ -15,7 +16,6 @@ a name it can resolve. Names reached only through strings or attributes of objec
 a model) are covered by hashing whole classes.
 """
 import ast
-import copy
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -67,6 +67,10 @@ class _Module:
                     for n in ast.walk(t):
                         if isinstance(n, ast.Name):
                             self.defs[n.id] = node
+        self.guards = set()  # GUARDS: limits that only refuse input, left out of every closure
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "GUARDS" for t in node.targets):
+                self.guards = {e.value for e in ast.walk(node.value) if isinstance(e, ast.Constant)}
         self.imports = {}  # local name -> (module, attribute or None)
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -79,6 +83,19 @@ class _Module:
                         self.imports[a.asname or a.name] = (f"{node.module}.{a.name}", None)
                     elif _module_path(node.module):
                         self.imports[a.asname or a.name] = (node.module, a.name)
+        _drop_imports(tree)  # after reading them: where a name is imported is not a definition's content
+        self.hashes, self.refs = {}, {}  # name -> hash of its definition / the (module, name) pairs it reads
+
+    def hash(self, name):
+        """The hash of a definition's syntax tree (computed once per process: closures share definitions)."""
+        if name not in self.hashes:
+            self.hashes[name] = _hash(ast.dump(self.defs[name]))
+        return self.hashes[name]
+
+    def references(self, name):
+        if name not in self.refs:
+            self.refs[name] = _references(self.defs[name], self)
+        return self.refs[name]
 
 
 @lru_cache(maxsize=None)
@@ -113,38 +130,33 @@ def closure(module, name):
         if key in seen:
             continue
         mod = _module(m)
+        if n in mod.guards:  # a memory guard: changing it refuses other input, it changes no number
+            continue
         if n not in mod.defs:
             if n in mod.imports:  # re-exported name: follow it to its home
                 target, attr = mod.imports[n]
                 if attr is not None:
                     todo.append((target, attr))
             continue
-        node = mod.defs[n]
-        seen[key] = _hash(ast.dump(_unplaced(node)))
-        todo.extend(_references(node, mod))
+        seen[key] = mod.hash(n)
+        todo.extend(mod.references(n))
     return dict(sorted(seen.items()))
 
 
-def _unplaced(node):
-    """A copy of a definition with its project imports written as if every module lay at the top level.
-
-    `from measures.exact import adversary` inside a function reads as `import adversary`, and
-    `from measures.beyond import x` as `from beyond import x`: where a module lives is not its content, so moving
-    a file into a folder (and importing it from there) leaves the fingerprints of the code that imports it as they
-    were. Relative imports (level > 0) are not followed; the project uses absolute ones only.
+def _drop_imports(tree):
+    """Remove the import statements inside a module's definitions (in place): where a name is imported (the top of
+    the module or inside a function) is not a definition's content. The names they bind are followed all the same
+    (the module's imports are read from anywhere in it first), so moving an import, or moving a file into a folder
+    and importing it from there, leaves every fingerprint as it was; an edit to what the name stands for still shows.
     """
-    node = copy.deepcopy(node)
-    for n in ast.walk(node):
+    for n in ast.walk(tree):
+        if n is tree:
+            continue
         for field in ("body", "orelse", "finalbody"):
             stmts = getattr(n, field, None)
-            for i, st in enumerate(stmts if isinstance(stmts, list) else []):
-                if not isinstance(st, ast.ImportFrom) or st.level or not st.module:
-                    continue
-                if all(_module_path(f"{st.module}.{a.name}") for a in st.names):  # from package import module
-                    stmts[i] = ast.Import(names=[ast.alias(a.name, a.asname) for a in st.names])
-                elif "." in st.module and _module_path(st.module):  # from package.module import name
-                    stmts[i] = ast.ImportFrom(st.module.rpartition(".")[2], st.names, 0)
-    return node
+            if isinstance(stmts, list) and any(isinstance(st, (ast.Import, ast.ImportFrom)) for st in stmts):
+                kept = [st for st in stmts if not isinstance(st, (ast.Import, ast.ImportFrom))]
+                setattr(n, field, kept or ([ast.Pass()] if field == "body" else []))
 
 
 def digest(clo):

@@ -5,6 +5,8 @@ import io
 
 import torch
 
+from models import ModelConfig, build_model
+
 HISTORY_FIELDS = ("loss", "accuracy", "digit_accuracy", "diverged", "diverged_at", "first_exact", "first_exact_sec",
                   "steps_run", "sec_per_step")  # per-seed fields a result's series keeps of each run
 SERIES_FIELDS = ("label", "settings", "seeds", "steps", "loss_steps", *HISTORY_FIELDS)  # a result's series holds
@@ -50,24 +52,21 @@ def result_problem(result):
     return None if "device" in result else 'no "device"'
 
 
-def weights_blob(model):
-    """torch.save bytes of a trained model's weights and, in carry mode, the state it carries."""
-    h = getattr(model, "carried", None)  # carry mode: the state training ended with (models.py)
+def weights_blob(model, h=None):
+    """torch.save bytes of a trained model's weights and h, the state a carry-mode training ended with (train_run
+    returns it; evaluation starts from it), or None."""
     buf = io.BytesIO()
     torch.save({"state": model.state_dict(), "h": list(h) if isinstance(h, tuple) else h}, buf)
     return buf.getvalue()
 
 
 def model_from_blob(model_cfg, blob, device):
-    """The trained model that weights_blob saved, on `device`."""
-    from models import ModelConfig, build_model
-
+    """(model, state): the trained model that weights_blob saved and the state it was saved with, on `device`."""
     saved = torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
     model = build_model(ModelConfig(**model_cfg)).to(device)
     model.load_state_dict(saved["state"])
-    if saved.get("h") is not None:  # a list after torch.save for LSTM's (h, c) pair
-        model.carried = tuple(saved["h"]) if isinstance(saved["h"], list) else saved["h"]
-    return model
+    h = saved.get("h")
+    return model, tuple(h) if isinstance(h, list) else h  # a list after torch.save for LSTM's (h, c) pair
 
 
 

@@ -1,6 +1,7 @@
 """Code fingerprints of runs and measurements: what decides their numbers, taken once per process.
 
-A run's numbers are decided by train.fit (the loop train_run calls once it has checked the settings) and every
+A run's numbers are decided by train.learn (the run train_run starts once it has checked the settings; its loop
+is train.fit) and every
 project definition it reaches (codehash.py: syntax trees,
 so comments, docstrings, formatting and moved files do not count), the torch and numpy versions and the numerics mode
 (numerics.py); a measurement's adds its "after" hook's own closure. code_id() is the short id of the first part
@@ -16,11 +17,12 @@ import torch
 
 from machinery import codehash, plans
 
-TRAINING = ("train", "fit")  # the function whose code closure decides a run's numbers (train_run checks, calls it)
+TRAINING = ("train", "learn")  # the function whose code closure decides a run's numbers (train_run checks, calls it)
 ENVIRONMENT = ("torch", "numpy", "numerics")  # what else decides them: versions and the numerics mode
 
 
-def _digest(obj, n=16):
+def json_digest(obj, n=16):
+    """A short hash of a JSON-able object (keys sorted): the run store's and the code id's."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
 
 
@@ -38,7 +40,7 @@ def environment():
 
 @lru_cache(maxsize=None)
 def _closure(where):
-    """The code closure of a function, by "module.name" ("train.fit", or where a hook lives)."""
+    """The code closure of a function, by "module.name" ("train.learn", or where a hook lives)."""
     module, _, name = where.rpartition(".")
     return codehash.closure(module, name)
 
@@ -54,7 +56,7 @@ def fingerprint(hooks=()):
     relabels it; workers compare theirs with the driver's and refuse to run other code.
 
     hooks: the hook functions (as plans hold them; machinery/plans.py). Returns {"code": {"module.name": hash} of
-    train.fit's closure, "torch", "numpy", "numerics", "hooks": {hook's short name: its closure}}.
+    train.learn's closure, "torch", "numpy", "numerics", "hooks": {hook's short name: its closure}}.
     """
     where = {plans.short(fn): f"{plans.function(fn).__module__}.{plans.short(fn)}" for fn in hooks}
     return copy.deepcopy(_fingerprint(tuple(sorted(where.items()))))
@@ -73,8 +75,8 @@ def hook_names(runs):
 
 
 def code_id(fp):
-    """The part of a fingerprint that decides training: train.fit's closure (contents only) and the environment."""
-    return _digest({"code": codehash.digest(fp.get("code") or {}), **{k: fp.get(k) for k in ENVIRONMENT}}, 10)
+    """The part of a fingerprint that decides training: train.learn's closure (contents only) and the environment."""
+    return json_digest({"code": codehash.digest(fp.get("code") or {}), **{k: fp.get(k) for k in ENVIRONMENT}}, 10)
 
 
 def hook_id(fp, hook):

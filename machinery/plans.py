@@ -1,7 +1,7 @@
 """The one boundary between a plan, which holds functions, and what results and the run store keep: short names.
 
-A plan (experiments.py) holds its "after" hook, chart and section as functions (a hook with its arguments bound by
-functools.partial). A result JSON, a run's store key and a measurement's key keep each by its short name,
+A plan (experiments.py) holds its "after" hook, chart, section and keep step as functions (a hook with its arguments
+bound by functools.partial). A result JSON, a run's store key and a measurement's key keep each by its short name,
 fn.__name__, so moving a function to another file changes no key: recorded() is where a plan becomes what is kept.
 """
 from functools import partial
@@ -30,9 +30,9 @@ def hooks(runs):
 
 
 def recorded(plan):
-    """The plan as a result records it: each run's hook, and the chart and section, by short name."""
+    """The plan as a result records it: each run's hook, and the chart, section and keep step, by short name."""
     runs = [{**r, "after": after(r["after"])} if r.get("after") else r for r in plan["runs"]]
-    return {**plan, "runs": runs, **{k: short(plan[k]) for k in ("chart", "section") if k in plan}}
+    return {**plan, "runs": runs, **{k: short(plan[k]) for k in ("chart", "section", "keep") if k in plan}}
 
 
 def stops_at_exact(plan):

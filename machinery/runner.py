@@ -21,7 +21,7 @@ import experiments
 from machinery import numerics, plans
 from machinery.entries import HISTORY_FIELDS, model_from_blob, result_problem, weights_blob
 from machinery.fingerprint import changed, code_id, fingerprint, hook_id, same_code
-from machinery.store import Store, atomic_write, load_json
+from machinery.store import TIMING, Store, atomic_write, load_json
 from models import ModelConfig
 from train import train_run
 
@@ -63,6 +63,7 @@ def run_job(job):
     disk) it returns the weights as bytes for the driver to store.
     """
     torch.set_num_threads(RUN_THREADS)  # same numbers serial or parallel, whatever --workers is
+    numerics.apply()  # the kernels every machine runs (or an error if torch was loaded with others)
     run, req, todo = job["run"], job["req"], job["todo"]
     check_code(job["fp"], list(plans.hooks([run]).values()))
     st = Store(job["store"], job["fp"]) if job.get("store") else None
@@ -72,17 +73,19 @@ def run_job(job):
             done = None if st is None or job.get("force") else st.stored_run(req)  # another process trained it
             if done is not None:
                 hist, blob = done
-                model = model_from_blob(req["model"], blob, req["device"]) if "measure" in todo else None
+                if "measure" in todo:
+                    model, state = model_from_blob(req["model"], blob, req["device"])
             else:
-                hist, model = train_run(ModelConfig(**req["model"]), **req["train"], seed=req["seed"],
-                                        device=req["device"], stop_at_exact=req["stop"], progress=job.get("progress"))
-                blob = weights_blob(model)
+                hist, model, state = train_run(ModelConfig(**req["model"]), **req["train"], seed=req["seed"],
+                                               device=req["device"], stop_at_exact=req["stop"],
+                                               progress=job.get("progress"))
+                blob = weights_blob(model, state)
                 if st is not None:
                     st.save_run(req, hist, blob)
     else:
-        model = model_from_blob(req["model"], job["weights"], req["device"])
+        model, state = model_from_blob(req["model"], job["weights"], req["device"])
     if "measure" in todo:  # an experiment's own measurement of the trained model, stored per seed as "extra"
-        extra = run["after"](model, run, req["seed"])
+        extra = run["after"](model, state, run, req["seed"])
         if st is not None:
             st.save_measure(req, extra)
     return hist, extra, (None if st is not None else blob)
@@ -148,7 +151,7 @@ class Runner:
 
     def plan_jobs(self, eid, plan, seeds, stop_at_exact, force):
         """Look every (run, seed) up; return (histories, measurements, jobs): jobs hold what is missing."""
-        hists, extras, jobs, stale = {}, {}, {}, Counter()
+        hists, extras, jobs, why = {}, {}, {}, Counter()
         for i, run in enumerate(plan["runs"]):
             for s in seeds:
                 req = request(run, s, self.device, stop_at_exact)
@@ -163,16 +166,16 @@ class Runner:
                     ("measure",) if measure else ())
                 if not todo:
                     continue
-                if hist is None and not force:
-                    stale[tuple(self.store.stale_reason(req))] += 1
                 folder, stem = self.store.run_entry(req)
                 key = (str(folder / stem), json.dumps(req["after"], sort_keys=True), todo)  # identical runs: one job
+                if key not in jobs and "train" in todo:  # why it trains, said once per run below
+                    why[("force",) if force else ("weights",) if hist is not None else
+                        ("changed", *self.store.stale_reason(req))] += 1
                 job = jobs.setdefault(key, {"run": run, "req": req, "todo": todo, "keys": [], "fp": self.store.fp,
                                             "store": None if self.remote else str(self.store.root), "force": force})
                 job["keys"].append((i, s))
-        for files, n in stale.items():
-            if files:
-                tqdm.write(f"[{eid}] {', '.join(files)} changed since {n} of its runs were stored: retraining them")
+        for reason, n in why.items():
+            tqdm.write(f"[{eid}] {training_reason(eid, reason, n)}")
         return hists, extras, list(jobs.values())
 
     def run(self, eid, plan, seeds, stop_at_exact, force=False):
@@ -185,6 +188,7 @@ class Runner:
         self.trained = len({self.store.run_entry(j["req"]) for j in jobs if "train" in j["todo"]})  # one run measured
         # twice (two hooks or arguments) is two jobs that train it once: the second finds it stored
         self.measured = sum("measure" in j["todo"] for j in jobs)
+        t0 = time.perf_counter()
         with tqdm(total=len(jobs), desc=eid, unit="run", dynamic_ncols=True, leave=False, disable=None) as bar:
             if self.workers <= 1 and not self.remote:
                 def progress(k, job):  # in-process: the bar moves by the fraction of the run's steps done
@@ -216,7 +220,23 @@ class Runner:
                         extras[key] = extra
                 bar.n = n  # whole runs done
                 bar.set_postfix_str(f"{job['run']['label']}, seed {job['req']['seed']}", refresh=True)
+                if bar.disable:  # off a terminal (a log, CI, nohup): a line per finished run instead of the bar
+                    print(f"[{eid}] {n}/{len(jobs)} done: {job['run']['label']}, seed {job['req']['seed']} "
+                          f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         return hists, extras
+
+
+def training_reason(eid, reason, n):
+    """One line saying why `n` runs of experiment `eid` train now: reason = ("force",), ("weights",) or ("changed",
+    *files that changed since the runs were stored; none: the runs were never trained)."""
+    runs = f"{n} run{'s' if n != 1 else ''}"
+    if reason[0] == "force":
+        return f"--force: retraining {runs}"
+    if reason[0] == "weights":
+        return f"weights are not in the repository or the store: retraining {runs} for {eid}'s measurements"
+    if len(reason) > 1:
+        return f"{', '.join(reason[1:])} changed since {n} of its runs were stored: retraining them"
+    return f"{runs} not trained before: training them"
 
 
 def indexed_job(item):
@@ -277,9 +297,21 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
         trained = runner.trained
         result.update(workers=runner.workers, code=code_id(fp), fingerprint=fp, runs_planned=len(plan["runs"]) * len(
             seeds), runs_trained=trained, measured=runner.measured)
+        if not trained:  # nothing trained now: the result keeps the timing of the session that trained its runs
+            result.update(training_record(cached if cached is not None else load_json(path), result["code"])
+                          or runner.store.timings.get(eid, {}))
         write_json(path, result)
+    if plan.get("keep"):  # a file the hooks made (a certificate), written beside the result: charts only draw
+        plan["keep"](result, out_dir)
     experiments.chart(plan)(result, out_dir / f"{eid}.png")
     return result, trained
+
+
+def training_record(result, code):
+    """The timing fields (TIMING) of an earlier result made by the same code, or None: what its training cost."""
+    if not isinstance(result, dict) or result.get("code") != code:
+        return None
+    return {k: result[k] for k in TIMING if k in result}
 
 
 @contextmanager

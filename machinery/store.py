@@ -10,7 +10,7 @@ Layout (ADDER_STORE or --store, default ./store/, out of git):
     measures/<lineage>/<code>_s<steps>_<full|stop>__<measure>.json   an "after" hook's result
 
 lineage = hash of the run's canonical settings without its step count, its seed and its device;
-code = hash of what decides a run's numbers: train.fit and every project definition it uses (codehash.py:
+code = hash of what decides a run's numbers: train.learn and every project definition it uses (codehash.py:
 syntax trees, so comments, docstrings and formatting do not count), the torch and numpy versions and the
 numerics mode (numerics.py); a measurement's key adds its hook's own code closure. A run of N steps holds every shorter
 run of the same lineage as a prefix (same data stream, same schedule, same evaluation grid), so the
@@ -33,8 +33,9 @@ from filelock import FileLock
 
 from machinery import codehash, plans
 from machinery.entries import HISTORY_FIELDS, blob_problem, covers, entry_problem, result_problem, truncate
-from machinery.fingerprint import changed, code_id, fingerprint, hook_id
-from train import canonical
+from machinery.fingerprint import changed, code_id, fingerprint, hook_id, json_digest
+from models import MODEL_KEYS, ModelConfig
+from train import DEFAULTS, check_settings
 
 ROOT = Path(__file__).resolve().parents[1]  # the project root
 DEFAULT_DIR = ROOT / "store"  # the default location (gitignored); ADDER_STORE or --store moves it
@@ -47,6 +48,7 @@ def store_dir(path=None):
 MARKER = ".adder-store"  # file in every store folder: --clear and --prune act only where it is
 STORE_VERSION = 1  # the layout's version, recorded in MARKER
 STORE_PARTS = ("runs", "measures", MARKER)  # what a store folder holds: all --clear deletes
+TIMING = ("wall_seconds", "workers")  # a result's record of the training that made its runs (kept by a rerun)
 
 
 class StoreError(Exception):
@@ -84,14 +86,42 @@ def prepare(path=None):
     return root
 
 
-def _digest(obj, n=16):
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
+RUN_ONLY = ("device", "stop_at_exact", "progress", "seed")  # train_run arguments that are not a run's settings
+
+
+def canonical(model, train):
+    """(model settings, training settings) in the one form every bitwise-equal run shares (each identity is tested
+    by training both; tests/test_store.py). Not called by train_run, so not part of any code fingerprint.
+
+    zero == none (an explicit zero state is what nn.RNN uses when none is passed); h0_init only matters
+    when the state is carried; the nonlinearity only for cell rnn; gamma only with milestones; the
+    no-RNN baseline has no recurrent settings at all; eval_fresh off is no setting at all (runs made before it
+    existed keep their key). Training defaults are filled in from train_run.
+    """
+    m = {**ModelConfig().to_dict(), **model}
+    t = check_settings({k: v for k, v in {**DEFAULTS, **train}.items() if k not in RUN_ONLY})
+    t["milestones"] = list(t["milestones"])
+    if m["hidden_mode"] == "zero":
+        m["hidden_mode"] = "none"
+    if m["hidden_mode"] != "carry":
+        m["h0_init"] = "randn"
+    if m["cell"] != "rnn":
+        m["nonlinearity"] = "relu"
+    if m["cell"] == "linear":
+        base = ModelConfig(cell="linear").to_dict()
+        m = {**base, "embed_size": m["embed_size"]}
+    if not t["milestones"]:
+        t["gamma"] = DEFAULTS["gamma"]
+    if not t["eval_fresh"]:
+        del t["eval_fresh"]
+    return m, t
 
 
 def lineage(model, train, seed, device):
+    """The store's key of a run without its step count: its shorter runs are prefixes of its history."""
     m, t = canonical(model, train)
     t.pop("steps")
-    return _digest({"model": m, "train": t, "seed": seed, "device": device})
+    return json_digest({"model": m, "train": t, "seed": seed, "device": device})
 
 
 class Store:
@@ -103,6 +133,7 @@ class Store:
         self.code = code_id(self.fp)
         self.index, self.index_measures = {}, {}  # histories and measurements read from result JSONs
         self.index_stale = {}  # lineage -> fingerprint of a result JSON made by other code
+        self.timings = {}  # experiment id -> the timing fields (TIMING) of the first indexed result of it
 
     def add_results(self, out_dir):
         """Index the histories (and measurements) of every result JSON in out_dir made by the current code.
@@ -110,19 +141,18 @@ class Store:
         So a fresh clone, whose store is empty, reuses the committed results' runs: only runs they lack, or
         measurements that need weights, are trained. A JSON that is not a whole result is left out.
         """
-        from models import ModelConfig
-
-        keys = set(ModelConfig.__dataclass_fields__)
         for path in sorted(Path(out_dir).glob("*.json")):
             result = load_json(path)
             if result_problem(result) is not None:
                 continue
             current = result.get("code") == self.code
+            if current:
+                self.timings.setdefault(result.get("id"), {k: result[k] for k in TIMING if k in result})
             stop = plans.stops_at_exact(result["config"])
             for run, series in zip(result["config"]["runs"], result["series"], strict=True):
                 for k, seed in enumerate(series["seeds"]):
-                    req = {"model": {k2: v for k2, v in series["settings"].items() if k2 in keys},
-                           "train": {k2: v for k2, v in series["settings"].items() if k2 not in keys},
+                    req = {"model": {k2: v for k2, v in series["settings"].items() if k2 in MODEL_KEYS},
+                           "train": {k2: v for k2, v in series["settings"].items() if k2 not in MODEL_KEYS},
                            "seed": seed, "device": result["device"], "stop": stop, "after": run.get("after")}
                     hist = {f: series[f][k] for f in HISTORY_FIELDS}
                     hist.update(loss_steps=series["loss_steps"], eval_steps=series["steps"], seed=seed)
@@ -270,7 +300,7 @@ class Store:
         """Where the measurement of a request's "after" hook on its run is kept (its key: hook, args, hook code)."""
         folder, stem = self.run_entry(req)
         after = req["after"]
-        key = _digest({"fn": after["fn"], "args": after.get("args", {}), "code": self.hook_code(after["fn"])}, 10)
+        key = json_digest({"fn": after["fn"], "args": after.get("args", {}), "code": self.hook_code(after["fn"])}, 10)
         return self.root / "measures" / folder.name / f"{stem}__{key}.json"
 
     def measure(self, req):

@@ -1,6 +1,7 @@
 """`python -m machinery.store`: where the run store is, what it holds; pruning and clearing it.
 
-    python -m machinery.store                 where the store is, how many runs and measurements, its size
+    python -m machinery.store                 where the store is, how many runs and measurements, its size, and
+                                              how many runs the committed results in plots/ serve besides it
     python -m machinery.store --clear         delete it (results in plots/ stay; a rerun retrains what they lack)
     python -m machinery.store --prune         delete the entries made by older code and measurements nothing uses
     python -m machinery.store --clear --yes   without asking (required when not on a terminal)
@@ -16,12 +17,15 @@ from pathlib import Path
 
 from machinery import numerics
 from machinery.fingerprint import ENVIRONMENT, fingerprint
-from machinery.store import MARKER, Store, StoreError, is_store, load_json, store_dir
+from machinery.store import MARKER, ROOT, Store, StoreError, is_store, load_json, store_dir
+
+RESULTS = ROOT / "plots"  # the committed results: source.py serves their runs' histories whatever --out says
 
 
-def summary(path=None):
-    """(lines describing the store, stale entry paths)."""
+def summary(path=None, results=RESULTS):
+    """(lines describing the store and the committed results that serve runs too, stale entry paths)."""
     s = Store(path)
+    s.add_results(results)  # what source.py serves runs from besides the store (histories; weights are the store's)
     here = s.root.is_dir()
     runs = list((s.root / "runs").glob("*/*.json")) if here else []
     weights = list((s.root / "runs").glob("*/*.pt")) if here else []
@@ -33,7 +37,9 @@ def summary(path=None):
     lines = [f"store: {s.root}{kind}",
              f"runs: {len(runs)} ({len(weights)} with weights, {len(stale)} from older code)",
              f"measurements: {len(measures)}", f"size: {size / 2**20:.1f} MiB",
-             f"code: {s.code} (train.fit and the {len(s.fp['code']) - 1} definitions it uses; "
+             f"results in {results}: {len(s.index)} runs of the current code serve histories (no weights: a "
+             f"measurement of one retrains it), {len(s.index_stale)} runs of older code",
+             f"code: {s.code} (train.learn and the {len(s.fp['code']) - 1} definitions it uses; "
              + ", ".join(f"{k} {s.fp[k]}" for k in ENVIRONMENT) + ")"]
     if corrupt:
         lines.insert(4, f"set aside as corrupt: {len(corrupt)} files (*.corrupt, kept for inspection)")

@@ -18,34 +18,35 @@ SUM_CHUNK = 250  # sums per forward call
 
 
 @torch.no_grad()
-def predict_digits(model, num1, num2, time_chunk=TIME_CHUNK):
+def predict_digits(model, num1, num2, time_chunk=TIME_CHUNK, carried=None):
     """The model's sum digits, int64 (N, T), for LSB-first operand digit arrays (N, T) of any length.
 
-    Runs the recurrent layer over time chunks, passing its state along, so any length fits memory.
+    Runs the recurrent layer over time chunks, passing its state along, so any length fits memory; each sum starts
+    from model.initial_state(carried) (carried: the state a carry-mode training ended with).
     """
     model.eval()
     device = next(model.parameters()).device
     n, steps = num1.shape
     out = np.empty((n, steps), dtype=np.int64)
-    h = model.initial_state(n)  # as the model's own evaluation starts (models.py: hidden_mode)
+    h = model.initial_state(n, carried)  # as the model's own evaluation starts (models.py: hidden_mode)
     for t in range(0, steps, time_chunk):
         a, b = (torch.from_numpy(np.ascontiguousarray(v[:, t : t + time_chunk])).to(device) for v in (num1, num2))
         y, h = model.run(a, b, h)  # (N, chunk, H)
         out[:, t : t + time_chunk] = model.out(y).argmax(-1).cpu().numpy()
     return out
 
-def predict_correct(model, num1, num2, result, time_chunk=TIME_CHUNK):
+def predict_correct(model, num1, num2, result, time_chunk=TIME_CHUNK, carried=None):
     """Per-sum (all digits right: bool (N,)) and number of right digits, for int64 arrays (N, T)."""
-    correct = predict_digits(model, num1, num2, time_chunk) == result
+    correct = predict_digits(model, num1, num2, time_chunk, carried) == result
     return correct.all(axis=1), int(correct.sum())
 
-def evaluate_sums(model, make_batch, n_sums, sum_chunk=SUM_CHUNK):
+def evaluate_sums(model, make_batch, n_sums, sum_chunk=SUM_CHUNK, carried=None):
     """(exact-match accuracy, per-digit accuracy, seconds) over n_sums drawn by make_batch(n) in chunks."""
     t0 = time.perf_counter()
     exact, right, digits = 0, 0, 0
     for start in range(0, n_sums, sum_chunk):
         num1, num2, result = make_batch(min(sum_chunk, n_sums - start))
-        ok, r = predict_correct(model, num1, num2, result)
+        ok, r = predict_correct(model, num1, num2, result, carried=carried)
         exact, right, digits = exact + int(ok.sum()), right + r, digits + result.size
     return exact / n_sums, right / digits, time.perf_counter() - t0
 

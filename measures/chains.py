@@ -11,7 +11,7 @@ from measures.beyond import evaluate_sums, predict_correct, worst_cases
 from plot import band, footer, header, plt, save
 
 
-def chain_eval(model, run, seed, length, chains, sums, quick=False):
+def chain_eval(model, state, run, seed, length, chains, sums, quick=False):
     """Exact-match accuracy on `sums` sums of `length` digits per longest-carry-chain length k in chains.
 
     Also whether 99...9 + 1 and 1 + 99...9 of `length` digits come out right. quick: length 20.
@@ -23,10 +23,11 @@ def chain_eval(model, run, seed, length, chains, sums, quick=False):
     out = {"length": length, "chains": chains, "accuracy": [], "digit_accuracy": [], "n_sums": sums}
     for k in chains:
         rng = measure_rng(seed, "long_sums", length, k)
-        acc, digit, _ = evaluate_sums(model, lambda n, k=k, rng=rng: carry_chain_data(n, length, k, rng), sums)
+        acc, digit, _ = evaluate_sums(model, lambda n, k=k, rng=rng: carry_chain_data(n, length, k, rng), sums,
+                                      carried=state)
         out["accuracy"].append(acc)
         out["digit_accuracy"].append(digit)
-    ok, _ = predict_correct(model, *worst_cases(length))
+    ok, _ = predict_correct(model, *worst_cases(length), carried=state)
     out["nines_plus_one"], out["one_plus_nines"] = bool(ok[0]), bool(ok[1])
     return out
 

@@ -21,7 +21,7 @@ from train import BATCH_SIZE
 SOURCE_RESET = 50  # C2: the source evaluates when step % 50 == 0, and its evaluate() replaces the carried state
 
 
-def bptt_cost(model, run, seed, depths, maxlen=None, repeats=3, quick=False):
+def bptt_cost(model, state, run, seed, depths, maxlen=None, repeats=3, quick=False):
     """Seconds per training step when the loss back-propagates through the last d batches' graph.
 
     The source code's carry mode passed the previous batch's final state on without detaching it, so a

@@ -21,7 +21,7 @@ from plot import band, footer, header, plt, save
 GOAL_LENGTH, GOAL_FRACTION = 10000, 0.8  # the goal: exact at 10,000 digits for >= 8/10 seeds
 
 
-def length_eval(model, run, seed, lengths, sums, fallback_sums, quick=False):
+def length_eval(model, state, run, seed, lengths, sums, fallback_sums, quick=False):
     """Accuracy at each test length (sums[i] random test-split sums of lengths[i] digits).
 
     A length is evaluated on fallback_sums only (and marked reduced) once the model failed to be exact
@@ -40,7 +40,7 @@ def length_eval(model, run, seed, lengths, sums, fallback_sums, quick=False):
         n_used = n if exact_so_far else min(n, fallback_sums)
         rng = measure_rng(seed, "long_sums", length)
         acc, digit, sec = evaluate_sums(model, lambda k, length=length, rng=rng: gen_data(k, length, "test", rng),
-                                        n_used)
+                                        n_used, carried=state)
         exact_so_far = exact_so_far and acc == 1.0
         full = n_used == n  # on fewer sums, the exact-match accuracy is stored apart: it is no evidence of exactness
         for k, v in zip(out, (length, acc if full else None, None if full else acc, digit, n_used, not full, sec),

@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from data import check_int, gen_data, measure_rng
 from models import embed_pair
+from plot import footer, header, plt, save
 
 PCA_POINTS = 400  # points kept for the PCA scatter
 READABLE = 0.99  # probe accuracy at or above which the report calls the carry linearly readable
@@ -37,7 +38,7 @@ def single_layers(rnn):
 
 
 @torch.no_grad()
-def layer_states(model, num1, num2):
+def layer_states(model, num1, num2, carried=None):
     """Per layer, the state after every step (N, T, H) from the model's initial state, for digit arrays (N, T).
 
     Layer by layer through one-layer copies (nn.RNN returns only the last layer's outputs); the last layer's
@@ -45,7 +46,7 @@ def layer_states(model, num1, num2):
     """
     device = model.embed.weight.device
     model.eval()
-    h0 = model.initial_state(len(num1))  # None, (L, N, H) or LSTM's pair (models.py: hidden_mode)
+    h0 = model.initial_state(len(num1), carried)  # None, (L, N, H) or LSTM's pair (models.py: hidden_mode)
     x = embed_pair(model.embed, torch.from_numpy(num1).to(device), torch.from_numpy(num2).to(device))  # (N, T, 2E)
     states = []
     for li, layer in enumerate(single_layers(model.rnn)):
@@ -95,7 +96,7 @@ def pca_2d(x):
     return x @ vt[:2].T, float(share)
 
 
-def probe_eval(model, run, seed, sums, length, norm_length, norm_sums, norm_points, quick=False):
+def probe_eval(model, state, run, seed, sums, length, norm_length, norm_sums, norm_points, quick=False):
     """The probe, PCA sample and norm drift of one trained model (see the module docstring)."""
     if quick:
         sums, length, norm_length, norm_sums = min(sums, 40), min(length, 10), min(norm_length, 200), 2
@@ -106,7 +107,7 @@ def probe_eval(model, run, seed, sums, length, norm_length, norm_sums, norm_poin
     carry_in, carry_out = carry_bits(num1, num2, result)
     half = sums // 2  # probe trained on the first half of the sums, scored on the other half
     out = {"layers": [], "probe_carry_in": [], "probe_carry_out": []}
-    states = layer_states(model, num1, num2)
+    states = layer_states(model, num1, num2, state)
     for li, h in enumerate(states):
         h = h.numpy()
         feats_tr, feats_te = h[:half].reshape(-1, h.shape[-1]), h[half:].reshape(-1, h.shape[-1])
@@ -120,7 +121,7 @@ def probe_eval(model, run, seed, sums, length, norm_length, norm_sums, norm_poin
                   "carry_out": carry_out.ravel()[pick].tolist(), "digit": result.ravel()[pick].tolist(),
                   "variance_share": share}
     n1, n2, _ = gen_data(norm_sums, norm_length, "test", measure_rng(seed, "probe", 1))
-    norms = [h.norm(dim=-1).mean(0).numpy() for h in layer_states(model, n1, n2)]  # (T,) per layer
+    norms = [h.norm(dim=-1).mean(0).numpy() for h in layer_states(model, n1, n2, state)]  # (T,) per layer
     at = np.unique(np.geomspace(1, norm_length + 1, norm_points).astype(int)) - 1  # log-spaced steps
     out["norm"] = {"steps": (at + 1).tolist(),  # an overflowed norm (inf / nan) is stored as None
                    "per_layer": [[float(v) if np.isfinite(v) else None for v in np.round(n[at], 5)] for n in norms]}
@@ -131,8 +132,6 @@ def probe_chart(result, path):
     """PCA scatters per cell (by carry, by sum digit), probe accuracy per layer, norm along the sum."""
     import matplotlib.ticker
     from matplotlib.gridspec import GridSpec
-
-    from plot import plt, save
 
     series, n = result["series"], len(result["series"])
     fig = plt.figure(figsize=(4.2 * n, 11.5))
@@ -185,8 +184,6 @@ def probe_chart(result, path):
 
 
 def probe_section(result):
-    from plot import footer, header
-
     layers = result["series"][0]["extra"][0]["layers"]
     lines = header(result) + [
         "Linear probe (logistic regression on one layer's state after step t, fitted on half of the held-out sums, "

@@ -6,12 +6,13 @@ import statistics
 
 import numpy as np
 
+from models import cell_label
 from plot import footer, header, plt
 
 
 def cell_name(settings):
     """'rnn/tanh', 'lstm': the cell (and for rnn its nonlinearity) of a series' settings."""
-    return f"{settings['cell']}/{settings['nonlinearity']}" if settings["cell"] == "rnn" else settings["cell"]
+    return cell_label(settings["cell"], settings["nonlinearity"])
 
 
 def size_table(result):

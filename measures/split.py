@@ -23,11 +23,11 @@ QUICK_SUMS = 100  # held-out sums per range in --quick runs
 
 
 @torch.no_grad()
-def position_errors(model, run, seed, sums, quick=False):
+def position_errors(model, state, run, seed, sums, quick=False):
     """Per range ("test", "train"): exact-match rate and error rate at each result position (units first).
 
     `sums` held-out sums of the run's maxlen per range, on the model's own device; a carry-mode model is
-    evaluated as train.evaluate does (from its carried state, not advancing it).
+    evaluated as train.evaluate does (from `state`, the one its training ended with, not advancing it).
     """
     sums = min(check_int("sums", sums, 1), QUICK_SUMS) if quick else check_int("sums", sums, 1)
     device = next(model.parameters()).device
@@ -38,7 +38,7 @@ def position_errors(model, run, seed, sums, quick=False):
         rng = measure_rng(seed, "split", SPLITS.index(split))
         data = gen_data(sums, run["train"]["maxlen"], split, rng)
         num1, num2, result = (torch.from_numpy(v).to(device) for v in data)
-        wrong = model(num1, num2).argmax(-1) != result  # (N, maxlen + 1)
+        wrong = model(num1, num2, state).argmax(-1) != result  # (N, maxlen + 1)
         out[f"{split}_exact"] = 1.0 - wrong.any(dim=1).double().mean().item()
         out[f"{split}_errors"] = wrong.double().mean(dim=0).cpu().tolist()
     model.train(was_training)

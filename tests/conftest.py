@@ -4,7 +4,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from machinery import numerics  # noqa: E402, F401 - before torch: the pinned numerics every run uses
+from machinery import numerics  # noqa: E402 - before torch: the pinned numerics every run uses
 
 # every test trains into a store of its own session, never into the user's ./store
 os.environ["ADDER_STORE"] = tempfile.mkdtemp(prefix="adder-store-")
@@ -14,6 +14,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+numerics.apply()  # what every entry point does once torch is loaded (train.py leaves it to them)
 
 import experiments  # noqa: E402
 

@@ -14,7 +14,7 @@ from train import train_run
 @pytest.fixture(scope="module")
 def half_trained():
     """A model that adds short sums but fails longer ones (60 steps of training on 5 digits)."""
-    _, model = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "hidden_size": 16},
+    _, model, _ = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "hidden_size": 16},
                          maxlen=5, steps=60, lr=0.01, seed=0, eval_every=60)
     return model
 

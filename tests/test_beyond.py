@@ -94,7 +94,7 @@ def test_chunked_evaluation_equals_one_pass(cell):
 
 
 def test_trained_model_is_exact_on_long_sums_checked_with_python_ints():
-    hist, model = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none"}, maxlen=6, steps=300,
+    hist, model, _ = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none"}, maxlen=6, steps=300,
                             lr=0.01, seed=0, eval_every=100)
     assert hist["accuracy"][-1] == 1.0
     num1, num2, result = gen_data(20, 300, "test", 5)
@@ -102,7 +102,7 @@ def test_trained_model_is_exact_on_long_sums_checked_with_python_ints():
     logits = model.eval()(*to_tensors((num1, num2), "cpu"))
     truth = [a + b for a, b in zip(digits_to_ints(num1), digits_to_ints(num2), strict=False)]
     assert ok.tolist() == [p == t for p, t in zip(digits_to_ints(logits.argmax(-1).numpy()), truth, strict=False)]
-    out = length.length_eval(model, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
+    out = length.length_eval(model, None, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
     assert out["lengths"] == [10, 30, 60] and len(out["eval_sec"]) == 3
     assert all(n == 50 or (r and n == 5) for n, r in zip(out["n_sums"], out["reduced"], strict=False))
 
@@ -163,10 +163,10 @@ def test_new_training_options_validated_and_off_by_default():
     with pytest.raises(ValueError, match="clip_grad must be a positive finite number, got -1"):
         check_settings({"clip_grad": -1})
     kw = dict(maxlen=6, steps=60, lr=0.01, seed=3, loss_every=20, eval_every=20)
-    base, _ = train_run({}, **kw)
-    same, _ = train_run({}, mixed_lengths=False, clip_grad=None, **kw)
-    mixed, _ = train_run({}, mixed_lengths=True, **kw)
-    clipped, _ = train_run({}, clip_grad=1e-3, **kw)
+    base, _, _ = train_run({}, **kw)
+    same, _, _ = train_run({}, mixed_lengths=False, clip_grad=None, **kw)
+    mixed, _, _ = train_run({}, mixed_lengths=True, **kw)
+    clipped, _, _ = train_run({}, clip_grad=1e-3, **kw)
     assert base["loss"] == same["loss"] and base["accuracy"] == same["accuracy"]
     assert mixed["loss"] != base["loss"] and clipped["loss"] != base["loss"]
 

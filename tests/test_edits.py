@@ -49,24 +49,23 @@ def fake_train(cfg, *, maxlen, steps, lr, seed=0, loss_every=10, eval_every=10, 
             "first_exact_sec": None if first is None else first * 1e-3, "steps_run": end,
             "sec_per_step": float(rng.uniform(1e-3, 2e-3)), "seed": seed}
     torch.manual_seed(seed)
-    return hist, untrained(cfg, settings.get("batch_size", 200))
+    return (hist, *untrained(cfg, settings.get("batch_size", 200)))
 
 
 def untrained(cfg, batch_size=200):
-    """An untrained model as train.fit leaves one: in carry mode with the state its training starts from."""
+    """An untrained model as train.learn leaves one, and in carry mode the state its training starts from."""
     model = build_model(cfg)
-    if cfg.cell != "linear" and cfg.hidden_mode == "carry":
-        model.carried = model.init_hidden(batch_size)
-    return model
+    carry = cfg.cell != "linear" and cfg.hidden_mode == "carry"
+    return model, model.init_hidden(batch_size) if carry else None
 
 
 _probe = functools.lru_cache(maxsize=None)(functools.partial(
-    lambda fn, layers, args: fn(untrained(ModelConfig(num_layers=layers)), None, 0, **json.loads(args)),
+    lambda fn, layers, args: fn(*untrained(ModelConfig(num_layers=layers)), None, 0, **json.loads(args)),
     probe.probe_eval))  # the real hook, before study() replaces it
 
 
 @functools.wraps(probe.probe_eval)  # its name, module and code: what the plans, results and store know it by
-def probe_once(model, run, seed, **args):
+def probe_once(model, state, run, seed, **args):
     """probe.probe_eval's measurement of one untrained model per layer count (its shape depends only on that)."""
     return _probe(run["model"]["num_layers"], json.dumps(args, sort_keys=True))
 

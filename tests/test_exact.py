@@ -304,7 +304,7 @@ def test_image_boxes_hold_the_models_own_states():
 
 
 def test_attack_finds_failing_sums_of_a_half_trained_model():
-    _, model = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "hidden_size": 16},
+    _, model, _ = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "hidden_size": 16},
                          maxlen=5, steps=60, lr=0.01, seed=0, eval_every=60)
     out = adversary.attack_eval(model, None, 0, candidates=300, lengths=[60], batch=100, elite=10, confirm=5)
     assert out["candidates"] == 300 and out["failures"] >= 1 and out["min_margin"] <= 0
@@ -334,9 +334,9 @@ def test_chain_fraction_setting():
     from train import check_settings
 
     kw = dict(maxlen=6, steps=20, lr=0.01, seed=1, eval_every=10, loss_every=10)
-    plain, _ = train_run({}, **kw)
-    off, _ = train_run({}, chain_fraction=0.0, **kw)
-    rich, _ = train_run({}, chain_fraction=0.5, **kw)
+    plain, _, _ = train_run({}, **kw)
+    off, _, _ = train_run({}, chain_fraction=0.0, **kw)
+    rich, _, _ = train_run({}, chain_fraction=0.5, **kw)
     assert off["loss"] == plain["loss"] and rich["loss"] != plain["loss"]
     with pytest.raises(ValueError, match="chain_fraction must be a number in \\[0, 1\\], got 1.5"):
         check_settings({"chain_fraction": 1.5})

@@ -136,10 +136,10 @@ def test_the_hook_runs_on_its_seeds_only_and_prunes_only_a_proven_start():
 
     args = experiments.exact_frontier()["runs"][0]["after"].keywords
     run = {"train": {"maxlen": 3}}
-    assert frontier.frontier_eval(tiny(6), run, 1, args["harden"], args["frontier"], seeds=[0], quick=True) == {}
+    assert frontier.frontier_eval(tiny(6), None, run, 1, args["harden"], args["frontier"], seeds=[0], quick=True) == {}
     model = tiny(6)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    out = frontier.frontier_eval(model, run, 0, args["harden"], args["frontier"], seeds=[0], quick=True)
+    out = frontier.frontier_eval(model, None, run, 0, args["harden"], args["frontier"], seeds=[0], quick=True)
     assert out["start"]["units"] == 6 and not out["start"]["proven"] and out["steps"] == [] and "smallest" not in out
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the stored run is not changed
 

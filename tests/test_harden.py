@@ -11,8 +11,8 @@ from test_exact import hand_adder, small_rnn
 
 from data import LEADING_DIGITS, digits_to_ints
 from measures.exact import certificate, harden, verdicts
-from measures.exact.evaluate import exact_eval
-from train import fine_tune, layer_states, train_run
+from measures.exact.evaluate import certificate_text, exact_eval
+from train import fine_tune, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def test_in_test_range_is_the_held_out_range_of_python_integers():
 def test_layer_states_are_the_models_own_states(layers):
     model = small_rnn(layers=layers, seed=0)
     a, b = torch.randint(0, 10, (5, 12)), torch.randint(0, 10, (5, 12))
-    states = layer_states(model, a, b)
+    states = model.layer_states(a, b)
     y, _ = model.run(a, b, model.initial_state(5))
     assert len(states) == layers and states[-1].shape == (5, 12, 8)
     torch.testing.assert_close(states[-1], y, atol=1e-5, rtol=0)
@@ -65,7 +65,7 @@ def test_saturation_term_drives_the_units_towards_one():
 
     def unsaturated():
         with torch.no_grad():
-            return float((1 - layer_states(model, a, b)[0] ** 2).mean())
+            return float((1 - model.layer_states(a, b)[0] ** 2).mean())
 
     before = unsaturated()
     losses = fine_tune(model, lambda g: harden.nine_run_batch(50, 10, g), 40, 0.01, saturation=5.0)
@@ -76,13 +76,13 @@ def test_saturation_term_drives_the_units_towards_one():
 
 
 def test_harden_fine_tunes_a_copy_on_windows_outside_the_test_range():
-    _, model = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "num_layers": 1,
+    _, model, _ = train_run({"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none", "num_layers": 1,
                           "hidden_size": 16}, maxlen=5, steps=60, lr=0.01, seed=0, eval_every=60)
     before = copy.deepcopy(model.state_dict())
     settings = {"rounds": 2, "steps": 10, "lr": 0.001, "candidates": 200, "length": 61, "batch": 100, "elite": 10}
     suite = {"lengths": [60], "chains": [3], "chain_sums": 2, "gain_sums": 2, "random_sums": 2, "long_random": 1,
              "short_lengths": [10], "all_digits": 2}
-    out = exact_eval(model, {"train": {"maxlen": 5}}, 1, suite=suite, harden=settings)
+    out = exact_eval(model, None, {"train": {"maxlen": 5}}, 1, suite=suite, harden=settings)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the stored run is untouched
     h = out["harden"]
     assert [r["round"] for r in h["rounds"]] == list(range(len(h["rounds"]))) and 1 <= len(h["rounds"]) <= 3
@@ -118,18 +118,22 @@ def test_verdicts_name_proven_no_failure_found_and_failing():
 def hand_result(proven=True):
     model = hand_adder()
     settings = {**model.cfg.to_dict(), "maxlen": 10}
-    proof = {"proven": proven, "min_margin_bound": 1.0, "weights": certificate.weights_text(model)}
+    proof = {"proven": proven, "min_margin_bound": 1.0, "weights": certificate.weights_text(model),
+             "certificate": certificate_text(model, {"m": 1, "max_iter": 50, "budget_s": 600}, {"series": "hand"})
+             if proven else None}
     return {"series": [{"label": "hand", "settings": settings, "seeds": [0], "extra": [{"suite": {"passed": True},
                                                                                         "proof": proof}]}],
             "config": {"runs": [{"after": {"args": {"proof": {"m": 1, "max_iter": 50, "budget_s": 600}}}}]}}
 
 
-def test_write_certificate_keeps_the_smallest_proven_model_and_sets_a_stale_one_aside(tmp_path):
-    path = verdicts.write_certificate(hand_result(), tmp_path)
+def test_write_certificate_keeps_the_smallest_proven_model_and_sets_a_stale_one_aside(tmp_path, monkeypatch):
+    result = hand_result()  # the hook made the certificate; the writer proves nothing
+    monkeypatch.setattr(certificate, "prove", lambda *a, **k: pytest.fail("the writer searched for a proof"))
+    path = verdicts.write_certificate(result, tmp_path)
     v = certificate.verify(path)
     assert v["proven"] and v["meta"]["series"] == "hand"
     stamp = path.stat().st_mtime_ns
-    assert verdicts.write_certificate(hand_result(), tmp_path) == path
+    assert verdicts.write_certificate(result, tmp_path) == path
     assert path.stat().st_mtime_ns == stamp  # the same proven model: the file is left as it is
     assert verdicts.write_certificate(hand_result(proven=False), tmp_path) is None
     assert not path.exists() and (tmp_path / (verdicts.CERTIFICATE + ".stale")).exists()

@@ -167,6 +167,45 @@ def test_moving_a_module_into_a_package_keeps_fingerprints(tmp_path, monkeypatch
     assert fingerprint_of(edited, monkeypatch, "hook", "f") != before
 
 
+def test_moving_an_import_between_a_function_and_the_top_changes_no_fingerprint(tmp_path, monkeypatch):
+    """Where a name is imported is not content: an import moved into a function body (or out of it) keeps the
+    fingerprint; what the name stands for still counts."""
+    roots = {k: tmp_path / k for k in ("top", "inside", "edited")}
+    for key, root in roots.items():
+        (root / "pkg").mkdir(parents=True)
+        (root / "pkg" / "__init__.py").write_text("")
+        factor = "4" if key == "edited" else "3"
+        (root / "pkg" / "helper.py").write_text(f"def g(x):\n    return x * {factor}\n")
+        (root / "util.py").write_text("import numpy as np\n\nK = 2\n")
+    top = ("import math\n\nfrom pkg import helper\nfrom util import K\n\n\ndef f(x):\n"
+           "    return helper.g(x) + K + math.pi\n")
+    inside = ("def f(x):\n    import math\n\n    from pkg import helper\n    from util import K\n\n"
+              "    return helper.g(x) + K + math.pi\n")
+    for key, text in (("top", top), ("inside", inside), ("edited", inside)):
+        (roots[key] / "hook.py").write_text(text)
+    before = fingerprint_of(roots["top"], monkeypatch, "hook", "f")
+    assert fingerprint_of(roots["inside"], monkeypatch, "hook", "f") == before
+    assert fingerprint_of(roots["edited"], monkeypatch, "hook", "f") != before  # pkg.helper.g followed either way
+
+
+def test_a_guard_is_no_part_of_any_fingerprint(tmp_path, monkeypatch):
+    """A limit a module lists in GUARDS (it only refuses input) can change without changing an id; the real guards
+    (data.MAX_DIGITS, models.MAX_UNITS) are in no run's closure."""
+    from machinery import fingerprint
+
+    code = fingerprint.fingerprint()["code"]  # the real code's, before ROOT points elsewhere
+    assert "data.gen_data" in code and "models.ModelConfig" in code
+    assert "data.MAX_DIGITS" not in code and "models.MAX_UNITS" not in code
+    ids = []
+    for limit in (10, 20):
+        root = tmp_path / str(limit)
+        root.mkdir()
+        (root / "m.py").write_text(f'GUARDS = ("LIMIT",)\nLIMIT = {limit}\nSCALE = 3\n\n\ndef f(x):\n'
+                                   '    if x > LIMIT:\n        raise ValueError("too big")\n    return x * SCALE\n')
+        ids.append(fingerprint_of(root, monkeypatch, "m", "f"))
+    assert ids[0] == ids[1]
+
+
 CORE = {"data", "models", "train", "plot"}  # the design card's modules below the three folders
 ENVIRONMENT = {"machinery.numerics"}  # imported first by everything that loads torch; it imports nothing
 

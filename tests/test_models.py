@@ -16,11 +16,9 @@ def batch(b=6, t=5, seed=0):
 
 
 def train_pass(model, a, b):
-    """One training batch as train.fit runs it: from init_hidden, and in carry mode the state it ends with kept."""
+    """One training batch as train.fit runs it: from init_hidden; (logits, the state a carry-mode model keeps)."""
     y, last = model.run(a, b, model.init_hidden(a.shape[0]))
-    if model.cfg.hidden_mode == "carry":
-        model.carried = detach(last)
-    return model.out(y)
+    return model.out(y), detach(last) if model.cfg.hidden_mode == "carry" else None
 
 
 @pytest.mark.parametrize("cell_nl, mode, h0", list(itertools.product(RECURRENT, HIDDEN_MODES, H0_INITS)))
@@ -29,11 +27,12 @@ def test_output_shape_every_cell_mode_init(cell_nl, mode, h0):
     model = build_model(ModelConfig(cell=cell, nonlinearity=nl, hidden_mode=mode, h0_init=h0, num_layers=2,
                                     hidden_size=8, embed_size=4))
     a, b = batch()
-    assert train_pass(model, a, b).shape == (6, 5, 10)
+    logits, h = train_pass(model, a, b)
+    assert logits.shape == (6, 5, 10)
     model.eval()
-    assert model(a, b).shape == (6, 5, 10)
-    assert model(*batch(b=3)).shape == (3, 5, 10)  # eval on fewer sums than the carried batch
-    assert model(*batch(b=13)).shape == (13, 5, 10)  # and on more: carry mode evaluates in chunks of its rows
+    assert model(a, b, h).shape == (6, 5, 10)
+    assert model(*batch(b=3), h).shape == (3, 5, 10)  # eval on fewer sums than the carried batch
+    assert model(*batch(b=13), h).shape == (13, 5, 10)  # and on more: carry mode evaluates in chunks of its rows
 
 
 def test_baseline_shape_and_no_recurrence():
@@ -76,17 +75,17 @@ def test_eval_uses_carried_state_and_does_not_advance_it():
     torch.manual_seed(0)
     model = myPTRNNModel(ModelConfig(hidden_mode="carry", hidden_size=8, embed_size=4))
     a, b = batch(b=4)
-    train_pass(model, a, b)  # one training batch of 4 leaves the carried state
-    h = model.carried.clone()
+    _, carried = train_pass(model, a, b)  # one training batch of 4 leaves the carried state
+    h = carried.clone()
     model.eval()
     a10, b10 = batch(b=10, seed=3)
-    out = model(a10, b10)  # chunks of 4, 4, 2 each start from the carried state
-    assert torch.equal(model.carried, h)
+    out = model(a10, b10, carried)  # chunks of 4, 4, 2 each start from the carried state
+    assert torch.equal(carried, h)
     with torch.no_grad():
         ref = torch.cat([model.out(model.rnn(torch.cat([model.embed(a10[i:i + 4]), model.embed(b10[i:i + 4])], -1),
                                              h[:, :len(a10[i:i + 4])])[0]) for i in (0, 4, 8)])
     assert torch.allclose(out, ref)
-    with pytest.raises(ValueError, match="train it first"):
+    with pytest.raises(ValueError, match="pass it"):
         myPTRNNModel(ModelConfig(hidden_mode="carry"))(a, b)  # no carried state yet: one line, not a guess
 
 
@@ -142,20 +141,20 @@ def test_run_chained_over_time_chunks_equals_forward_and_probe_layers(cell, mode
     torch.manual_seed(0)
     model = myPTRNNModel(ModelConfig(cell=cell, hidden_mode=mode, hidden_size=8, embed_size=4, num_layers=2))
     a, b = batch(b=6)
-    train_pass(model, a, b)  # a training batch: leaves the carried state in carry mode
+    _, carried = train_pass(model, a, b)  # a training batch: the state it leaves in carry mode
     model.eval()
     a4, b4 = batch(b=4, seed=5)
     with torch.no_grad():
-        whole = model(a4, b4)
-        h = model.initial_state(4)
+        whole = model(a4, b4, carried)
+        h = model.initial_state(4, carried)
         y1, h = model.run(a4[:, :3], b4[:, :3], h)
         y2, _ = model.run(a4[:, 3:], b4[:, 3:], h)
         chunked = model.out(torch.cat([y1, y2], dim=1))
     assert torch.allclose(whole, chunked, atol=1e-6)
-    last = probe.layer_states(model, a4.numpy(), b4.numpy())[-1]
+    last = probe.layer_states(model, a4.numpy(), b4.numpy(), carried)[-1]
     assert torch.allclose(model.out(last), whole, atol=1e-5)
     if mode == "carry":
         with pytest.raises(ValueError, match="at most 6 sums"):
-            model.initial_state(7)  # evaluation chunks hold at most the carried state's rows
+            model.initial_state(7, carried)  # evaluation chunks hold at most the carried state's rows
     else:
         assert (model.initial_state(3) is None) == (mode == "none")

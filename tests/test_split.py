@@ -12,17 +12,17 @@ KW = dict(maxlen=4, steps=60, lr=0.01, seed=3, loss_every=20, eval_every=20)
 
 
 def test_eval_split_default_changes_nothing_and_train_changes_only_the_evaluation():
-    base, _ = train_run({}, **KW)
-    same, _ = train_run({}, eval_split="test", **KW)
-    control, model = train_run({}, eval_split="train", **KW)
+    base, _, _ = train_run({}, **KW)
+    same, _, _ = train_run({}, eval_split="test", **KW)
+    control, model, state = train_run({}, eval_split="train", **KW)
     assert base["loss"] == same["loss"] and base["digit_accuracy"] == same["digit_accuracy"]
     assert control["loss"] == base["loss"]  # training is identical: same stream, same steps
     assert control["digit_accuracy"] != base["digit_accuracy"]
     _, test_rng = seed_streams(KW["seed"])  # the run's own evaluation generator, drawing train-range sums
     num1, num2, result = gen_data(1000, KW["maxlen"], "train", test_rng)
     assert max(digits_to_ints(num1) + digits_to_ints(num2)) < 5 * 10 ** (KW["maxlen"] - 1)
-    assert evaluate(model, *to_tensors((num1, num2, result), "cpu")) == (control["accuracy"][-1],
-                                                                         control["digit_accuracy"][-1])
+    assert evaluate(model, *to_tensors((num1, num2, result), "cpu"), state) == (control["accuracy"][-1],
+                                                                                control["digit_accuracy"][-1])
     with pytest.raises(ValueError, match="eval_split must be one of train, test, got 'val'"):
         check_settings({"eval_split": "val"})
 
@@ -43,13 +43,15 @@ def test_position_errors_match_decoded_predictions(mode):
     model = build_model(ModelConfig(hidden_mode=mode, hidden_size=16))
     if mode == "carry":
         _, last = model.run(*to_tensors(gen_data(200, 6, "train", 0)[:2], "cpu"), model.init_hidden(200))
-        model.carried = detach(last)  # a carried state of 200 sums, as training leaves it (train.fit)
-    out = split.position_errors(model, {"train": {"maxlen": 6}}, 1, sums=450)
+        state = detach(last)  # a carried state of 200 sums, as training leaves it (train.fit)
+    else:
+        state = None
+    out = split.position_errors(model, state, {"train": {"maxlen": 6}}, 1, sums=450)
     assert out["sums"] == 450
     for where, top in (("test", 1), ("train", 0)):
         num1, num2, _ = gen_data(450, 6, where, measure_rng(1, "split", SPLITS.index(where)))
         with torch.no_grad():
-            pred = model.eval()(*to_tensors((num1, num2), "cpu")).argmax(-1).numpy()
+            pred = model.eval()(*to_tensors((num1, num2), "cpu"), state).argmax(-1).numpy()
         truth = [str(a + b).zfill(7)[::-1] for a, b in zip(digits_to_ints(num1), digits_to_ints(num2), strict=True)]
         assert {t[-1] for t in truth} == {str(top)}  # the top result digit the split fixes
         wrong = [[str(p[i]) != t[i] for i in range(7)] for p, t in zip(pred, truth, strict=True)]

@@ -17,8 +17,8 @@ import source
 from machinery import entries, fingerprint, store, store_cli
 from machinery import runner as machinery_runner
 from machinery.entries import truncate
-from machinery.store import Store, lineage
-from train import canonical, train_run
+from machinery.store import Store, canonical, lineage
+from train import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 KW = dict(maxlen=4, steps=60, lr=0.01, loss_every=10, eval_every=20, seed=3)
@@ -27,7 +27,7 @@ KW = dict(maxlen=4, steps=60, lr=0.01, loss_every=10, eval_every=20, seed=3)
 def same_run(a_model, b_model, **kw):
     """Train both settings; their histories and final weights must be bitwise equal."""
     settings = {**KW, **kw}
-    (ha, ma), (hb, mb) = train_run(a_model, **settings), train_run(b_model, **settings)
+    (ha, ma, _), (hb, mb, _) = train_run(a_model, **settings), train_run(b_model, **settings)
     for field in ("loss", "accuracy", "digit_accuracy", "first_exact"):
         assert ha[field] == hb[field], field
     sa, sb = ma.state_dict(), mb.state_dict()
@@ -47,7 +47,7 @@ def test_identities_the_store_relies_on_hold_bitwise(a, b, kw):
 
 
 def test_gamma_without_milestones_is_the_same_run():
-    (ha, _), (hb, _) = train_run({}, gamma=0.5, **KW), train_run({}, gamma=0.9, **KW)
+    (ha, _, _), (hb, _, _) = train_run({}, gamma=0.5, **KW), train_run({}, gamma=0.9, **KW)
     assert ha["loss"] == hb["loss"]
     assert canonical({}, {"maxlen": 4, "steps": 9, "lr": 0.1, "gamma": 0.5}) == \
         canonical({}, {"maxlen": 4, "steps": 9, "lr": 0.1, "gamma": 0.9})
@@ -65,10 +65,10 @@ def test_settings_that_change_the_run_change_its_lineage():
 @pytest.mark.parametrize("stop", [False, True])
 def test_a_longer_run_holds_every_shorter_one(stop):
     kw = {**KW, "maxlen": 5, "lr": 0.01, "milestones": [150], "gamma": 0.2, "seed": 0, "steps": 300}
-    long, _ = train_run({"hidden_mode": "none"}, **kw)
+    long, _, _ = train_run({"hidden_mode": "none"}, **kw)
     assert long["first_exact"] is not None and long["first_exact"] < 260  # so truncation at it is exercised
     for steps in (40, long["first_exact"], 260):
-        short, _ = train_run({"hidden_mode": "none"}, **{**kw, "steps": steps}, stop_at_exact=stop)
+        short, _, _ = train_run({"hidden_mode": "none"}, **{**kw, "steps": steps}, stop_at_exact=stop)
         assert entries.covers(long, steps, stop)
         cut = truncate(long, steps, stop, kw["loss_every"], kw["eval_every"])
         for field in ("loss_steps", "eval_steps", "loss", "accuracy", "digit_accuracy", "first_exact", "steps_run",
@@ -253,14 +253,15 @@ def test_store_cli_reports_and_clears(tmp_path, monkeypatch):
 def test_model_from_store_predicts_like_the_trained_one(tmp_path):
     req = {"model": {"hidden_mode": "carry"}, "train": {"maxlen": 4, "steps": 30, "lr": 0.01}, "seed": 0,
            "device": "cpu", "stop": False, "after": None}
-    hist, model = train_run(req["model"], **req["train"], seed=0)
+    hist, model, state = train_run(req["model"], **req["train"], seed=0)
     st = Store(tmp_path)
-    st.save_run(req, hist, entries.weights_blob(model))
+    st.save_run(req, hist, entries.weights_blob(model, state))
     assert st.history(req) == (hist, True)
-    loaded = entries.model_from_blob(req["model"], st.weights(req), "cpu")
+    loaded, loaded_state = entries.model_from_blob(req["model"], st.weights(req), "cpu")
     x = torch.randint(0, 10, (200, 5))
     model.eval(), loaded.eval()
-    assert torch.equal(model(x, x), loaded(x, x))  # weights and the carried state both restored
+    assert torch.equal(state, loaded_state)
+    assert torch.equal(model(x, x, state), loaded(x, x, loaded_state))  # weights and the carried state both restored
 
 
 def test_report_names_results_made_by_other_code():

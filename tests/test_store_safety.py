@@ -1,6 +1,7 @@
 """A store that cannot hurt: marker-guarded --clear/--prune, corrupt entries set aside, locks, early refusals."""
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -41,7 +42,8 @@ def entry_files(st, req=REQ):
 
 
 def one_line(text):
-    lines = text.strip().splitlines()
+    """The one line of a message, besides the runner's progress lines ("[id] 1/1 done: ...", off a terminal)."""
+    lines = [line for line in text.strip().splitlines() if not re.match(r"\[\w+\] \d+/\d+ done: ", line)]
     assert len(lines) == 1, lines
     return lines[0]
 
@@ -300,3 +302,65 @@ def test_a_damaged_result_is_named_set_aside_and_rebuilt_from_the_store_only(tmp
     new = json.loads((out / "pt_main.json").read_text())
     assert [s["loss"] for s in new["series"]] == [s["loss"] for s in good["series"]]
     assert not (out / "cells.json").exists() and (out / "cells.json.damaged").read_text() == "{}"
+
+
+def committed_lr(tmp_path, monkeypatch):
+    """source.OUT_DIR made a tmp plots/ holding a committed two-seed lr result (two tiny runs per seed)."""
+    plots = tmp_path / "plots"
+    monkeypatch.setattr(source, "OUT_DIR", plots)
+    monkeypatch.setattr(experiments, "SEEDS", 2)
+    monkeypatch.setattr(experiments, "LR_VALUES", [0.01])
+    monkeypatch.setattr(experiments, "LR_SCHEDULE", {"lr": 0.01, "milestones": [50], "gamma": 0.5})
+    monkeypatch.setattr(experiments, "LR_STEPS", 100)
+    common = ["--workers", "1", "--device", "cpu", "lr"]
+    assert source.main(["--store", str(tmp_path / "store"), *common]) == 0
+    return plots, common, {p.name: p.read_bytes() for p in plots.iterdir() if p.is_file()}
+
+
+def test_fewer_seeds_leave_the_committed_results_untouched(tmp_path, monkeypatch, capsys):
+    from test_study import count_training
+
+    plots, common, before = committed_lr(tmp_path, monkeypatch)
+    capsys.readouterr()
+    trained = count_training(monkeypatch, "lr")
+    assert source.main(["--seeds", "1", "--store", str(tmp_path / "store"), *common]) == 0
+    assert {p.name: p.read_bytes() for p in plots.iterdir() if p.is_file()} == before  # plots/lr.json, README.md
+    err = capsys.readouterr().err
+    assert "--seeds 1: results go to plots/variants/seeds-1/, not plots/" in err and err.count("plots/variants") == 1
+    variant = json.loads((plots / "variants" / "seeds-1" / "lr.json").read_text())
+    assert variant["config"]["seeds"] == [0] and trained == []  # served from the committed runs
+    assert (plots / "variants" / "seeds-1" / "README.md").exists()
+    assert source.main(["--seeds", "1", "--force", "--store", str(tmp_path / "store"), *common]) == 0  # asked for
+    assert json.loads((plots / "lr.json").read_text())["config"]["seeds"] == [0]
+
+
+def test_an_out_run_is_served_by_the_committed_results_and_leaves_them_untouched(tmp_path, monkeypatch):
+    from test_study import count_training
+
+    plots, common, before = committed_lr(tmp_path, monkeypatch)
+    trained = count_training(monkeypatch, "lr")
+    elsewhere = tmp_path / "elsewhere"
+    assert source.main(["--out", str(elsewhere), "--store", str(tmp_path / "empty-store"), *common]) == 0
+    assert trained == []  # an empty store, yet nothing retrained: the committed plots/ serve the histories
+    assert {p.name: p.read_bytes() for p in plots.iterdir() if p.is_file()} == before
+    made, committed = (json.loads((d / "lr.json").read_text()) for d in (elsewhere, plots))
+    assert made["series"] == committed["series"]
+    assert made["wall_seconds"] == committed["wall_seconds"] and made["runs_trained"] == 0  # what training cost
+    lines, _ = store_cli.summary(tmp_path / "empty-store", plots)  # what can serve runs: the committed results too
+    assert f"results in {plots}: 4 runs of the current code serve histories" in lines[4]
+
+
+def test_a_run_that_must_train_says_why_and_reports_each_finished_run_off_a_terminal(tmp_path, monkeypatch, capsys):
+    """Histories served by the committed results but no weights for a measurement: one line says so and how many
+    runs retrain; off a terminal (pytest's capture is none) each finished run gets a line."""
+    monkeypatch.setattr(experiments, "QUICK", TINY)
+    monkeypatch.setattr(experiments, "LENGTH_CELLS", [("rnn", "tanh")])
+    common = ["--quick", "--workers", "1", "--device", "cpu", "--out", str(tmp_path / "o"), "carry_chains"]
+    assert source.main(["--store", str(tmp_path / "s1"), *common]) == 0
+    out, err = capsys.readouterr()
+    assert "[carry_chains] 2 runs not trained before: training them" in out
+    assert "[carry_chains] 1/2 done: rnn/tanh, seed" in err and "[carry_chains] 2/2 done" in err
+    monkeypatch.setattr(experiments, "CHAIN_SUMS", experiments.CHAIN_SUMS + 1)  # a new measurement of the same runs
+    assert source.main(["--store", str(tmp_path / "s2"), *common]) == 0  # an empty store: no weights to measure
+    out = capsys.readouterr().out
+    assert "[carry_chains] weights are not in the repository or the store: retraining 2 runs for carry_chains" in out

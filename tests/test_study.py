@@ -158,13 +158,11 @@ def test_cli_list():
 def test_exact_chart_axes_read_as_seed_counts_and_sizes(quick_results, monkeypatch, tmp_path):
     """exact_adder's bars are ticked 0..seeds (not to the room kept for notes), its size axis by the sizes drawn (16,
     32), not as 2 x 10^1."""
-    from measures.exact import verdicts
+    from measures.exact import exact_report
 
     result = json.loads((quick_results / "exact_adder.json").read_text())
     figs = []
-    monkeypatch.setattr(plot, "save", lambda fig, path, title: figs.append(fig))
-    monkeypatch.setattr(verdicts, "write_certificate", lambda result, folder: None)
-    monkeypatch.setattr(verdicts, "write_certificates", lambda result, folder: {})
+    monkeypatch.setattr(exact_report, "save", lambda fig, path, title, result=None: figs.append(fig))  # as imported
     experiments.chart(experiments.planned("exact_adder"))(result, tmp_path / "exact_adder.png")
     fig = figs[0]
     fig.canvas.draw()

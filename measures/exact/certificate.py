@@ -119,6 +119,14 @@ def verified_model(path):
     return model, out
 
 
+def described(path):
+    """What a certificate file holds, read (every field checked for type and shape) but not checked for the proof:
+    its model's hash, depth m and meta. For write(recheck_kept=False): such a file was written only once both
+    checkers accepted it ("proven" here says that, no more)."""
+    cert = read(path)
+    return {"sha256": cert["sha256"], "m": cert["m"], "meta": cert["meta"], "proven": True}
+
+
 def prove(model, path, *, origin, targets, m=1, max_iter=300, budget_s=60, meta=None):
     """Search boxes for model, write them as a certificate, and keep it at path only if both checkers accept the
     file (verify(): each reads it). origin, targets, meta: as save() takes them (the search's iterations are added
@@ -146,10 +154,13 @@ def set_aside(path):
         path.replace(path.with_name(path.name + ".stale"))
 
 
-def write(path, model, *, origin, targets, meta=None, m=1, max_iter=300, budget_s=60):
+def write(path, model, *, origin, targets, meta=None, m=1, max_iter=300, budget_s=60, recheck_kept=True):
     """The one certificate writer: keep path if it holds this very model with this meta (origin, targets and the
     rest; the search's iterations aside) and both checkers accept it; else prove() the model there (search, write,
     verify). A certificate that cannot be proven leaves no file: an earlier one is set aside as .stale.
+    recheck_kept=False: a file that holds this very model, depth and meta is kept without running the checkers on it
+    again (it was written only after both accepted it; a report's keep step reruns at no cost; add.py and
+    `python -m measures.exact.certificate` check a file at every use).
 
     Returns (path or None, verify()'s or prove()'s result). origin: one of ORIGINS ("trained", "pruned",
     "constructed"); targets: the auxiliary training targets' names ([] when trained from sums alone)."""
@@ -157,7 +168,7 @@ def write(path, model, *, origin, targets, meta=None, m=1, max_iter=300, budget_
     want_meta = check_meta({**(meta or {}), "origin": origin, "targets": list(targets)})
     want = model_hash(model.cfg.to_dict(), {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()})
     try:
-        kept = verify(path) if path.exists() else None
+        kept = None if not path.exists() else verify(path) if recheck_kept else described(path)
     except ValueError:
         kept = None  # not a certificate (or damaged, or of an older format): written anew below
     if kept is not None and kept["sha256"] == want and kept["proven"] and kept["m"] == m and \

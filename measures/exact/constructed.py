@@ -79,7 +79,7 @@ def build():
     return model.eval()
 
 
-def write_certificate(out_dir, m=1, max_iter=300, budget_s=60):
+def write_certificate(out_dir, m=1, max_iter=300, budget_s=60, recheck_kept=True):
     """Keep out_dir/CERTIFICATE for build()'s model (certificate.write: kept if it is of that model and verifies,
     else searched, checked by both checkers and written). Returns certificate.write's (path or None, result)."""
     from pathlib import Path
@@ -88,7 +88,7 @@ def write_certificate(out_dir, m=1, max_iter=300, budget_s=60):
 
     return certificate.write(Path(out_dir) / CERTIFICATE, build(), origin="constructed", targets=[],
                              meta={"series": "constructed 2-unit adder (measures/exact/constructed.py)"},
-                             m=m, max_iter=max_iter, budget_s=budget_s)
+                             m=m, max_iter=max_iter, budget_s=budget_s, recheck_kept=recheck_kept)
 
 
 def proof_summary(m=1):

@@ -9,6 +9,7 @@ import numpy as np
 
 from measures.exact import verdicts
 from measures.exact.verdicts import digits_word, params
+from plot import count_axis, footer, header, plt, save, value_axis
 
 
 def suite_of(s):
@@ -134,12 +135,9 @@ def wrap(label, width=26, whole=False):
 
 
 def exact_chart(result, path, goal):
-    """The sums (seed 0 of today's recipe and of the smallest passing net), the frontier, recipes and the attack;
-    and beside the chart the certificate of the smallest proven model (verdicts.write_certificate).
+    """The sums (seed 0 of today's recipe and of the smallest passing net), the frontier, recipes and the attack.
 
     goal: the fraction of seeds a size must pass (experiments.EXACT_GOAL)."""
-    from plot import count_axis, plt, save, value_axis
-
     series = result["series"]
     best = smallest_series(result, goal)
     shown = [series[0]] + ([best] if best is not None and best is not series[0] else [])
@@ -247,14 +245,10 @@ def exact_chart(result, path, goal):
     for a in fig.axes[1:]:
         a.grid(alpha=0.3)
     save(fig, path, heading(result))
-    verdicts.write_certificate(result, path.parent)  # beside the chart: the smallest proven model's
-    verdicts.write_certificates(result, path.parent)  # and every proven seed's
 
 
 def exact_section(result, goal):
     """exact_adder's part of plots/README.md; goal: the fraction of seeds a size must pass (experiments.EXACT_GOAL)."""
-    from plot import footer, header
-
     series, n = result["series"], len(result["config"]["seeds"])
     suite = result["config"]["runs"][0]["after"]["args"]["suite"]
     xs0 = suite_of(series[0])

@@ -24,9 +24,10 @@ import time
 
 import numpy as np
 
+from measures.exact import certificate, proof, prune, recheck
 from measures.exact import harden as harden_module
-from measures.exact import proof, prune, recheck
 from measures.exact import shrink as shrink_module
+from measures.exact.evaluate import certificate_text
 
 STEP_SEED = 1000  # a step's hardening seed: STEP_SEED * seed + units (> every training seed, so no stream is shared)
 
@@ -128,14 +129,12 @@ def series(model, seed, maxlen, harden, prove, first_step=4, floor=5, m2=None, q
     return best, record
 
 
-def frontier_eval(model, run, seed, harden, frontier, seeds=(), quick=False):
+def frontier_eval(model, state, run, seed, harden, frontier, seeds=(), quick=False):
     """The exact_frontier hook: on the seeds named, harden a copy of the trained model as exact_adder's saturated
     series does (harden: its settings) and prove it; if proven, run series() with `frontier` (its keywords: harden,
     prove, first_step, floor, m2, shrink). Returns {} on other seeds."""
     if seed not in seeds:
         return {}
-    from measures.exact import certificate
-
     maxlen = run["train"]["maxlen"]
     model = copy.deepcopy(model)
     t0 = time.perf_counter()
@@ -147,7 +146,13 @@ def frontier_eval(model, run, seed, harden, frontier, seeds=(), quick=False):
         best, out["steps"] = series(model, seed, maxlen, frontier["harden"], prove, frontier.get("first_step", 4),
                                     frontier.get("floor", 5), frontier.get("m2"), quick, shrink=frontier.get("shrink"))
         best_rec = next((r for r in reversed(out["steps"]) if r["proven"]), out["start"])
-        out["smallest"] = {"units": best.cfg.hidden_size, "m": best_rec["m"],
+        units = best.cfg.hidden_size
+        out["smallest"] = {"units": units, "m": best_rec["m"],
                            "min_margin_bound": best_rec["min_margin_bound"], "weights": certificate.weights_text(best)}
+        at = {**frontier["prove"], **({"m": 2, **frontier["m2"]} if best_rec["m"] == 2 else {})}
+        pruned = units < out["start"]["units"]
+        what = f"{run.get('label')} to {units} units" if pruned else run.get("label")
+        out["smallest"]["certificate"] = certificate_text(best, at, {"series": what, "seed": seed, "units": units},
+                                                          quick, origin="pruned" if pruned else "trained")
     out["sec"] = time.perf_counter() - t0
     return out

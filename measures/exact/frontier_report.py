@@ -2,17 +2,22 @@
 and the floor (the constructed 2-unit adder; 1 unit cannot add: constructed.py).
 
 "Proven" is the project's one standard: both checkers (proof.check, recheck) accepted the model's boxes (frontier.
-prove_model) and its weights were kept, from which write_certificates() keeps a certificate file of every proven
-step in plots/FOLDER (certificate.write: rebuilt from the kept weights, its boxes searched again, proof.search being
-deterministic, and kept only if both checkers accept the file). write_certificate() keeps the smallest proven pruned
-model's as plots/exact_certificate_small.npz (fewest units, then the widest margin bound), and the constructed adder's
-as plots/exact_certificate_constructed.npz. A record made before both checkers were required (no "recheck" or no
-kept weights) is shown as proof.check's alone, never counted as proven.
+prove_model) and its weights were kept. The plan's "keep" step (keep_certificates; no chart writes a file) keeps
+plots/exact_certificate_small.npz of the smallest proven pruned model (fewest units, then the widest margin bound):
+the certificate its hook made (frontier.frontier_eval, at the depth m it was proven at), written out unchanged by
+verdicts.keep_certificate; a certificate file of every proven step in plots/FOLDER (certificate.write, from the kept
+weights: its boxes searched again, proof.search being deterministic, and kept only if both checkers accept the file;
+a file already there that holds that very model and meta is kept unread by the checkers, so a rerun costs nothing);
+and the constructed adder's, plots/exact_certificate_constructed.npz. A record made before both checkers were
+required (no "recheck" or no kept weights) is shown as proof.check's alone, never counted as proven.
 """
 from pathlib import Path
 
-from measures.exact import constructed, verdicts
+from matplotlib.lines import Line2D
+
+from measures.exact import certificate, constructed, verdicts
 from models import ModelConfig
+from plot import footer, header, plt, save
 
 CERTIFICATE = "exact_certificate_small.npz"  # next to exact_frontier.png in plots/
 FOLDER = "exact_frontier_certificates"  # in plots/: one certificate per proven step, seed<S>_<U>units.npz
@@ -95,14 +100,12 @@ def _prove_args(result, m):
 
 def _write(result, path, seed, a, start_units):
     """certificate.write of one proven attempt a of `seed` at path; (path or None, its result)."""
-    from measures.exact import certificate
-
     s = result["series"][0]
     model = certificate.model_from_text(_config(result, a["units"]), a["weights"])
     origin = "trained" if a["units"] == start_units else "pruned"
     what = s["label"] if origin == "trained" else f"{s['label']} to {a['units']} units"
     return certificate.write(path, model, origin=origin, targets=[], **_prove_args(result, a["m"]),
-                             meta={"series": what, "seed": seed, "units": a["units"]})
+                             meta={"series": what, "seed": seed, "units": a["units"]}, recheck_kept=False)
 
 
 def write_certificates(result, out_dir):
@@ -117,28 +120,25 @@ def write_certificates(result, out_dir):
 
 
 def write_certificate(result, out_dir):
-    """Keep out_dir/CERTIFICATE for smallest()'s model (certificate.write); with none, an earlier file is set aside
-    as .stale. Returns the path or None."""
-    from measures.exact import certificate
-
-    path = Path(out_dir) / CERTIFICATE
+    """Keep out_dir/CERTIFICATE for smallest()'s model: the certificate its hook made (verdicts.keep_certificate).
+    Returns the path or None."""
     best = smallest(result)
-    if best is None:
-        certificate.set_aside(path)
-        return None
-    units, _, seed, e = best
-    a = next(a for a in attempts(e) if proven(a) and a["units"] == units)
-    return _write(result, path, seed, a, e["start"]["units"])[0]
+    return verdicts.keep_certificate(Path(out_dir) / CERTIFICATE, None if best is None else best[3]["smallest"])
+
+
+def keep_certificates(result, out_dir):
+    """The exact_frontier plan's keep step: the smallest proven model's certificate, every proven step's, and the
+    constructed adder's (the floor)."""
+    write_certificate(result, out_dir)
+    if pruned(result):
+        write_certificates(result, out_dir)
+    constructed.write_certificate(out_dir, recheck_kept=False)
 
 
 def frontier_chart(result, path):
     """Margin bound vs units per seed: filled = a proven model (joined in pruning order), hollow on the lower strip =
     a cut that did not prove (pruning then tried a smaller cut from the last proven model); the smallest proven
-    model named; beside it the certificate."""
-    from matplotlib.lines import Line2D
-
-    from plot import plt, save
-
+    model named."""
     fig, ax = plt.subplots(figsize=(10, 4.8))
     strip = -0.45  # where failed cuts are drawn: below the margin bounds, which are > 0 for a proven model
     for k, (seed, e) in enumerate(pruned(result)):
@@ -169,10 +169,6 @@ def frontier_chart(result, path):
                                 "model\nwith a smaller cut (e.g. 20 -> 18 failed, 20 -> 19 -> 18 proved)")]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     save(fig, path, "the smallest proven adder: proof margin bound vs units, per seed", result)
-    write_certificate(result, Path(path).parent)
-    if pruned(result):
-        write_certificates(result, Path(path).parent)
-    constructed.write_certificate(Path(path).parent)  # the floor: 2 units, constructed and proven
 
 
 def floor_lines():
@@ -191,8 +187,6 @@ def floor_lines():
 
 
 def frontier_section(result):
-    from plot import footer, header
-
     args = result["config"]["runs"][0]["after"]["args"]
     f = args["frontier"]
     lines = header(result) + [

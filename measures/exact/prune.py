@@ -39,7 +39,7 @@ def check_model(model):
 def states(model, num1, num2):
     """Every state the model reaches on sums (B, T): (B * T, H) float64, zero-started as the model runs them."""
     model.eval()
-    h, _ = model.rnn(torch.cat([model.embed(num1), model.embed(num2)], dim=-1))  # (B, T, H)
+    h, _ = model.run(num1, num2)  # (B, T, H)
     return h.reshape(-1, h.shape[-1]).double().numpy()
 
 

@@ -10,14 +10,14 @@ with the loss
 over the target units j (the group lasso: each unit's outgoing weights one group, so the penalty drives whole
 columns to zero while the other units take over their job; ramp grows linearly to 1 over the first half of the
 steps), so that the fold that cuts them (prune.fold) has little left to fold. Adam (fresh moments) from
-np.random.default_rng(seed) for the batches: deterministic from the seed.
+np.random.default_rng(seed) for the batches, through train.fit: deterministic from the seed.
 """
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from measures.exact import harden
-from train import layer_states, to_tensors
+from train import fit, to_tensors
 
 
 def outgoing(model, units):
@@ -32,22 +32,16 @@ def shrink(model, units, seed, maxlen, steps, lr, weight, saturation=0.0):
     the steps, the targets' outgoing norms before and after, the last losses."""
     before = outgoing(model, units).detach().numpy().tolist()
     rng, sample = np.random.default_rng(seed), harden.sampler({}, maxlen)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    for step in range(1, steps + 1):
-        num1, num2, result = to_tensors(sample(rng), "cpu")
-        states = layer_states(model, num1, num2)  # [(B, T, H)]
+
+    def penalised(model, num1, num2, result, step):  # cross-entropy + saturation + the ramped group lasso
+        states = model.layer_states(num1, num2)  # [(B, T, H)]
         logits = model.out(states[-1])
         ramp = min(1.0, 2 * step / steps)
-        loss = (F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1))
+        return (F.cross_entropy(logits.reshape(-1, 10), result.reshape(-1))
                 + saturation * (1 - states[-1] ** 2).mean() + weight * ramp * outgoing(model, units).sum())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if not np.isfinite(losses[-1]):
-            break
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses, _, _ = fit(model, opt, lambda step: to_tensors(sample(rng), "cpu"), steps, loss_fn=penalised)
     model.eval()
     return {"units": list(map(int, units)), "steps": len(losses), "norm_before": before,
             "norm_after": outgoing(model, units).detach().numpy().tolist(),

@@ -9,15 +9,15 @@ A seed's verdict names its test:
                        of a stored failing sum (sums.py: each is cut to its shortest failing prefix)
 
 write_certificate() keeps plots/exact_certificate.npz (certificate.py) of the smallest proven model, and
-write_certificates() one file per proven seed in plots/FOLDER: each rebuilt from the weights the result keeps for
-the seed, its boxes searched again (proof.search is deterministic), kept only if both checkers accept the file.
+write_certificates() one file per proven seed in plots/FOLDER: each is the certificate its hook made and the result
+keeps (evaluate.certificate_text: searched, written and accepted by both checkers reading the file), written out
+unchanged by keep_certificate, the one writer of a hook's certificate. The plan's "keep" step calls them
+(machinery/runner.py); no chart does.
 """
+import base64
+import os
 import statistics
 from pathlib import Path
-
-from models import ModelConfig
-
-MODEL_KEYS = set(ModelConfig.__dataclass_fields__)  # a series' settings that build its model
 
 CERTIFICATE = "exact_certificate.npz"  # next to exact_adder.png in plots/
 FOLDER = "exact_adder_certificates"  # in plots/: a certificate of every proven seed, <series>_seed<S>.npz
@@ -127,23 +127,34 @@ def proven_models(result):
 
 
 def write_certificate(result, out_dir):
-    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound),
-    through certificate.write (origin "trained", no auxiliary targets): a certificate of that very model that still
-    verifies is left as it is; with no proven model (or one whose search does not repeat), a certificate left from
-    an earlier result is set aside as .stale (never shown as current). Returns the path or None."""
-    from measures.exact import certificate
-
-    path = Path(out_dir) / CERTIFICATE
+    """Keep out_dir/CERTIFICATE for the smallest proven model (fewest parameters, then the widest margin bound): the
+    certificate its hook made (keep_certificate). Returns the path or None."""
     best = proven_models(result)
-    if not best:
-        certificate.set_aside(path)
+    return keep_certificate(Path(out_dir) / CERTIFICATE, best[0][5] if best else None)
+
+
+def keep_certificate(path, record):
+    """The one certificate writer: `path` holds the certificate a hook made of the proven model `record` describes
+    (record["certificate"]: base64 of the file; the hook searched and checked it, so nothing is proven here).
+
+    The same bytes already there are left as they are. With no proven model (record None), or one whose certificate
+    did not prove again, a file left from an earlier result is set aside as .stale (never shown as current). A
+    record made before hooks kept certificates leaves the file as it is. Returns the path, or None.
+    """
+    path = Path(path)
+    if record is not None and "certificate" not in record:  # a result from before hooks kept certificates
+        return path if path.exists() else None
+    text = None if record is None else record["certificate"]
+    if text is None:
+        if path.exists():
+            path.replace(path.with_name(path.name + ".stale"))
         return None
-    _, _, _, seed, s, p = best[0]
-    model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS}, p["weights"])
-    args = result["config"]["runs"][best[0][2]]["after"]["args"]["proof"]
-    return certificate.write(path, model, origin="trained", targets=[], m=args["m"], max_iter=args["max_iter"],
-                             budget_s=args["budget_s"],
-                             meta={"series": s["label"], "seed": seed, "settings": s["settings"]})[0]
+    data = base64.b64decode(text)
+    if not path.exists() or path.read_bytes() != data:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # temp file + rename: never a torn certificate
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path
 
 
 def certificate_name(s, seed):
@@ -153,25 +164,22 @@ def certificate_name(s, seed):
 
 
 def write_certificates(result, out_dir):
-    """Keep out_dir/FOLDER/<certificate_name> of every proven seed (certificate.write, origin "trained", no
-    auxiliary targets). Returns {(series label, seed): path or None}."""
-    from measures.exact import certificate
-
+    """Keep out_dir/FOLDER/<certificate_name> of every proven seed: the certificate its hook made (keep_certificate).
+    Returns {(series label, seed): path or None}."""
     folder = Path(out_dir) / FOLDER
     out = {}
-    for i, s in enumerate(result["series"]):
+    for s in result["series"]:
         for seed, p in measured(s, "proof"):
-            if not (p["proven"] and p.get("weights")):
-                continue
-            folder.mkdir(exist_ok=True)
-            model = certificate.model_from_text({k: v for k, v in s["settings"].items() if k in MODEL_KEYS},
-                                                p["weights"])
-            args = result["config"]["runs"][i]["after"]["args"]["proof"]
-            out[s["label"], seed] = certificate.write(
-                folder / certificate_name(s, seed), model, origin="trained", targets=[], m=args["m"],
-                max_iter=args["max_iter"], budget_s=args["budget_s"],
-                meta={"series": s["label"], "seed": seed, "settings": s["settings"]})[0]
+            if p["proven"]:
+                folder.mkdir(exist_ok=True)
+                out[s["label"], seed] = keep_certificate(folder / certificate_name(s, seed), p)
     return out
+
+
+def keep_certificates(result, out_dir):
+    """The exact_adder plan's keep step: the smallest proven model's certificate and every proven seed's."""
+    write_certificate(result, out_dir)
+    write_certificates(result, out_dir)
 
 
 def attack_lines(result):
