@@ -68,6 +68,17 @@ def test_readout_lp_finds_no_margin_when_two_digits_share_a_state():
     assert small.shared(S, np.array([3, 3, 5])) == 0.0
 
 
+def test_an_lp_no_method_solves_is_an_lp_error(monkeypatch):
+    class Unsolved:
+        status, message, x = 4, "numerical difficulties", None
+
+    tried = []
+    monkeypatch.setattr(small, "linprog", lambda *a, method, **k: tried.append(method) or Unsolved())
+    with pytest.raises(small.LPError, match="numerical difficulties"):
+        small.readout_lp(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1, 2]))
+    assert tried == list(small.LP_METHODS)
+
+
 def test_all_states_are_the_model_states_of_every_short_sum_with_their_digits():
     model = tiny(1)
     S, D = small.all_states(model, digits=2)

@@ -42,7 +42,12 @@ STATE_DIGITS = 3  # the states LP: every sum of two operands below 10^STATE_DIGI
 SUM_SCALE = 0.15  # the column-sum target tanh(SUM_SCALE * (s - 9.5)): a code one tanh unit can hold
 TARGETS = ("carry", "sum")  # auxiliary targets, on units 0, 1, ... in the order a route lists them
 CHAIN_SUMS = 100  # carry-chain-rich sums per batch, beside the 200 transitions
+LP_METHODS = ("highs", "highs-ds", "highs-ipm")  # scipy linprog methods, tried in turn until one solves the LP
 RESTART_SEED = 1000  # a restart r of seed s draws its weights from torch seed RESTART_SEED * (s + 1) + r
+
+
+class LPError(RuntimeError):
+    """No method of LP_METHODS solved a readout LP (HiGHS' numerical trouble): recorded, never a crash."""
 
 
 def carries(num1, num2):
@@ -184,10 +189,13 @@ def solve(S, D):
     A = np.concatenate(blocks)
     cost = np.zeros(nv)
     cost[-1] = -1.0
-    res = linprog(cost, A_ub=A, b_ub=np.zeros(len(A)), bounds=[(-BOUND, BOUND)] * (nv - 1) + [(None, BOUND)],
-                  method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"the readout LP failed: {res.message}")
+    for method in LP_METHODS:  # HiGHS' choice first; its simplex and interior point when that ends unsolved
+        res = linprog(cost, A_ub=A, b_ub=np.zeros(len(A)), bounds=[(-BOUND, BOUND)] * (nv - 1) + [(None, BOUND)],
+                      method=method)
+        if res.status == 0:
+            break
+    else:
+        raise LPError(f"the readout LP failed: {res.message}")
     return res.x[: 10 * H].reshape(10, H), res.x[10 * H : 10 * H + 10], float(res.x[-1])
 
 
@@ -244,9 +252,12 @@ def box_readout(model, m=1, max_iter=300, budget_s=60, rounds=3):
     while not out["proven"] and len(fits) < rounds:
         reached = np.isfinite(lo[:, 0, 0])
         P = corners(lo[reached, -1], hi[reached, -1])
-        V, c, t, _ = readout_lp(P, np.repeat(proof.Contexts(m).digit[reached], 2 ** lo.shape[-1]))
+        try:
+            V, c, t, _ = readout_lp(P, np.repeat(proof.Contexts(m).digit[reached], 2 ** lo.shape[-1]))
+        except LPError:
+            t = float("nan")
         fits.append(t)
-        if t <= MIN_T:  # no readout separates the boxes: the recurrent part is what fails
+        if not t > MIN_T:  # no readout separates the boxes (or no LP solved): the recurrent part is what fails
             break
         set_readout(model, V, c)
         net, lo, hi, out = proof.attempt(model, m=m, max_iter=max_iter, budget_s=budget_s)
@@ -284,11 +295,14 @@ def small_eval(model, run, seed, route, tune, prove, suite, restarts=0, quick=Fa
         S, D = all_states(model)
         wrong = int((margins(*(p.detach().double().numpy() for p in (model.out.weight, model.out.bias)), S, D) <= 0)
                     .sum())
-        V, c, t, rounds = readout_lp(S, D, seed)
+        try:
+            V, c, t, rounds = readout_lp(S, D, seed)
+        except LPError as e:  # recorded as no margin found
+            V, c, t, rounds = None, None, float("nan"), str(e).splitlines()[0]
         tries.append({"losses": losses, "wrong_states_trained": wrong, "states": len(S), "states_t": t,
                       "shared": shared(S, D), "lp_rounds": rounds, "train_sec": t1 - t0,
                       "lp_sec": time.process_time() - t1})
-        if t > MIN_T:
+        if t > MIN_T:  # NaN (no LP solved) is no margin
             break
     rec = {"tries": tries, "restarts": len(tries) - 1, "states_t": t, "separable": t > MIN_T,
            "shared": tries[-1]["shared"], "proof_check": False, "recheck": False, "proven": False,

@@ -73,7 +73,7 @@ def closest(result):
     """The sums-alone seed that came closest (largest states-LP t), as (series, seed, record), or None."""
     tried = [(e["states_t"], s, seed, e) for s, seeds in rows(result) if not targets(route_of(result, s))
              for seed, e in seeds]
-    return max(tried, key=lambda x: x[0])[1:] if tried else None
+    return max(tried, key=lambda x: x[0] if x[0] == x[0] else -float("inf"))[1:] if tried else None  # NaN: no LP
 
 
 def file_name(s, seed):
