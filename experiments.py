@@ -228,12 +228,15 @@ SMALL_FIT = {"maxlen": 3, "steps": 200, "lr": 0.01, "chain_fraction": 0.5}  # tr
 SMALL_TUNE = {"steps": 1500, "lrs": [0.03, 0.01, 0.003, 0.001], "length": 10}  # each route's training after fit:
 # steps at each learning rate (fresh Adam moments), batches of the 200 transitions + chain-rich sums of `length`
 SMALL_ROUTES = {  # label -> small.route_train's loss: "targets" (small.TARGETS, on units 0, 1, ...), "weight" of
-    # their penalty, "ce" (cross-entropy's weight), "carry_sat" (saturation of unit 0); "restarts" (fresh weights
-    # while the states LP finds no margin, at most this often)
+    # their penalty, "ce" (cross-entropy's weight), "carry_sat" (saturation of unit 0), "rest_sat" (of the units no
+    # target names); "restarts" (fresh weights while the states LP finds no margin, at most this often); "units"
+    # (the SMALL_UNITS it runs at; default all)
     "sums alone": {"targets": [], "ce": 1.0},
-    "sums alone, carry unit saturated": {"targets": [], "ce": 1.0, "carry_sat": 1.0},
-    "carry-out target": {"targets": ["carry"], "weight": 1.0, "ce": 1.0},
+    "sums alone, carry unit saturated": {"targets": [], "ce": 1.0, "carry_sat": 1.0, "units": [2]},
+    "carry-out target": {"targets": ["carry"], "weight": 1.0, "ce": 1.0, "units": [2]},
     "carry-out + column-sum targets": {"targets": ["carry", "sum"], "weight": 1.0, "ce": 0.0},
+    "carry-out + column-sum targets, other units saturated": {"targets": ["carry", "sum"], "weight": 1.0, "ce": 0.0,
+                                                              "rest_sat": 1.0, "units": [3, 4, 8]},
 }  # pilots (k = 2, AVX-512 kernels, one thread): carry-out + column-sum targets, states LP then proof: 10/10 seeds
 # proven by both checkers, ~25-35 CPU s each; sums alone 0/10 and carry-out target 0/10 separable (collapse)
 SMALL_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60, "rounds": 3}  # small.box_readout: proof.attempt's settings
@@ -546,9 +549,12 @@ def small_adder():
     runs = []
     for k in SMALL_UNITS:
         for label, route in SMALL_ROUTES.items():
+            if k not in route.get("units", SMALL_UNITS):
+                continue
             r = run(f"{k} units, {label}", **SMALL_CELL, hidden_size=k, **SMALL_FIT)
-            args = {"route": {key: v for key, v in route.items() if key != "restarts"}, "tune": SMALL_TUNE,
-                    "prove": SMALL_PROOF, "suite": SMALL_SUITE, "restarts": route.get("restarts", 0)}
+            loss = {key: v for key, v in route.items() if key not in ("restarts", "units")}  # route_train's keywords
+            args = {"route": loss, "tune": SMALL_TUNE, "prove": SMALL_PROOF, "suite": SMALL_SUITE,
+                    "restarts": route.get("restarts", 0)}
             runs.append({**r, "after": partial(small.small_eval, **args)})
     return {"title": "small trained adders: units x route, readouts fitted by LP, proven by both checkers",
             "runs": runs, "seeds": SMALL_SEEDS, "chart": small_report.small_chart,
@@ -688,7 +694,7 @@ def hardened_sizes(name, v):
                                 f"(1, 32, {{'saturation': 1.0}}), got {spec!r}")
 
 
-ROUTE_KEYS = {"targets", "weight", "ce", "carry_sat", "restarts"}  # what a SMALL_ROUTES entry may set
+ROUTE_KEYS = {"targets", "weight", "ce", "carry_sat", "rest_sat", "restarts", "units"}  # a SMALL_ROUTES entry's
 
 
 def small_routes(name, v):
@@ -706,10 +712,14 @@ def small_routes(name, v):
         if not isinstance(t, (list, tuple)) or any(x not in small.TARGETS for x in t) or len(set(t)) != len(t):
             raise ConstantError(f"{name}[{label!r}]: targets must be a list of distinct names of {small.TARGETS}, "
                                 f"got {t!r}")
-        units = [u for u in SMALL_UNITS if isinstance(u, int) and u < len(t)] if isinstance(SMALL_UNITS, list) else []
+        at = route.get("units", SMALL_UNITS)
+        if not isinstance(at, list) or not at or any(u not in SMALL_UNITS for u in at):
+            raise ConstantError(f"{name}[{label!r}]: units must be a non-empty list of SMALL_UNITS values "
+                                f"({SMALL_UNITS!r}), got {at!r}")
+        units = [u for u in at if isinstance(u, int) and u < len(t)]
         if units:
             raise ConstantError(f"{name}[{label!r}]: {len(t)} targets need {len(t)} units, SMALL_UNITS has {units[0]}")
-        for key in ("weight", "ce", "carry_sat"):
+        for key in ("weight", "ce", "carry_sat", "rest_sat"):
             w = route.get(key, 0.0)
             if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < float("inf"):
                 raise ConstantError(f"{name}[{label!r}]: {key} must be a number >= 0, got {w!r}")

@@ -180,11 +180,13 @@ def test_box_readout_makes_the_constructed_recurrence_proven_by_both_checkers(tm
 
 def test_small_adder_plan_has_one_run_per_units_and_route(monkeypatch):
     monkeypatch.setattr(experiments, "SMALL_UNITS", [2, 5])
-    monkeypatch.setattr(experiments, "SMALL_ROUTES", {"a": {"targets": []}, "b": {"targets": ["carry", "sum"]}})
+    monkeypatch.setattr(experiments, "SMALL_ROUTES", {"a": {"targets": []}, "b": {"targets": ["carry", "sum"]},
+                                                      "c": {"targets": ["carry"], "units": [5]}})
     experiments.check(["small_adder"])
     plan = experiments.EXPERIMENTS["small_adder"]()
     got = [(r["model"]["hidden_size"], r["after"].keywords["route"]["targets"]) for r in plan["runs"]]
-    assert got == [(2, []), (2, ["carry", "sum"]), (5, []), (5, ["carry", "sum"])]
+    assert got == [(2, []), (2, ["carry", "sum"]), (5, []), (5, ["carry", "sum"]), (5, ["carry"])]
+    assert all("units" not in r["after"].keywords["route"] for r in plan["runs"])
     assert all(r["model"]["num_layers"] == 1 and r["model"]["nonlinearity"] == "tanh" for r in plan["runs"])
 
 
@@ -195,6 +197,7 @@ def test_small_adder_plan_has_one_run_per_units_and_route(monkeypatch):
     ("SMALL_ROUTES", {"x": {"ce": -1}}, "ce must be a number >= 0"),
     ("SMALL_ROUTES", {"x": {"restarts": 1.5}}, "restarts"),
     ("SMALL_ROUTES", {}, "at least one route"),
+    ("SMALL_ROUTES", {"x": {"units": [7]}}, "units must be a non-empty list of SMALL_UNITS"),
     ("SMALL_TUNE", {"steps": 10, "lrs": [], "length": 10}, "lrs must be"),
     ("SMALL_TUNE", {"steps": 10, "lrs": [0.1]}, "lacks length"),
     ("SMALL_UNITS", [], "non-empty list"),

@@ -5,6 +5,7 @@ short sums and goes on training it by one route (route_train: Adam in stages of 
 every (carry in, digit pair) transition plus carry-chain-rich sums, the loss
 
     ce * cross-entropy over every digit + weight * aux_penalty (auxiliary targets) + carry_sat * mean(1 - h_0^2)
+       + rest_sat * mean(1 - h_j^2) over the units j no target names
 
 where the auxiliary targets are functions of the operands, like the digits: "carry" puts the carry out of each step
 on unit 0 (-1 / +1), "sum" the column sum s = a + b + c_in on unit 1 (tanh(SUM_SCALE (s - 9.5)), from the second
@@ -108,7 +109,7 @@ def sampler(length):
     return sample
 
 
-def route_train(model, seed, steps, lrs, length, targets=(), weight=1.0, ce=1.0, carry_sat=0.0):
+def route_train(model, seed, steps, lrs, length, targets=(), weight=1.0, ce=1.0, carry_sat=0.0, rest_sat=0.0):
     """Train `model` in place by one route (module docstring): `steps` Adam steps (fresh moments) at each of `lrs`,
     batches from np.random.default_rng([seed, stage]). Returns the mean loss of each stage's last 50 steps."""
     penalty = aux_penalty(tuple(targets), weight) if targets else None
@@ -126,6 +127,8 @@ def route_train(model, seed, steps, lrs, length, targets=(), weight=1.0, ce=1.0,
                 loss = loss + penalty(h, num1, num2)
             if carry_sat:
                 loss = loss + carry_sat * (1 - h[..., 0] ** 2).mean()
+            if rest_sat and h.shape[-1] > len(targets):  # the units no target names
+                loss = loss + rest_sat * (1 - h[..., len(targets) :] ** 2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
