@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from measures.exact import verdicts
-from measures.exact.small import GRID
+from measures.exact.small import GRID, MIN_T
 from models import ModelConfig
 
 FOLDER = "small_adder"  # next to small_adder.png in plots/
@@ -70,10 +70,14 @@ def smallest(result, sums_alone):
 
 
 def closest(result):
-    """The sums-alone seed that came closest (largest states-LP t), as (series, seed, record), or None."""
-    tried = [(e["states_t"], s, seed, e) for s, seeds in rows(result) if not targets(route_of(result, s))
-             for seed, e in seeds]
-    return max(tried, key=lambda x: x[0] if x[0] == x[0] else -float("inf"))[1:] if tried else None  # NaN: no LP
+    """The sums-alone seed that came closest, as (series, seed, record): the largest states-LP margin among the
+    separable ones, else the fewest states sharing a cell with another digit's (small.shared); None if none ran."""
+    tried = [(s, seed, e) for s, seeds in rows(result) if not targets(route_of(result, s)) for seed, e in seeds]
+    sep = [x for x in tried if x[2]["separable"]]
+    if sep:
+        return max(sep, key=lambda x: x[2]["states_t"])
+    known = [x for x in tried if x[2].get("shared") == x[2].get("shared") and x[2].get("shared") is not None]
+    return min(known, key=lambda x: x[2]["shared"]) if known else None
 
 
 def file_name(s, seed):
@@ -129,7 +133,8 @@ def small_chart(result, path):
                        zorder=3)[0]
         ax.plot(ks, [sum(e["separable"] for _, e in seeds) + 0.1 * (i - 1) for _, seeds in pts], "o", mfc="none",
                 color=line.get_color())
-    ax.set(xlabel="units (one tanh layer)", ylabel="seeds proven (both checkers)")
+    ax.set(xlabel="units (one tanh layer)", ylabel="seeds proven (both checkers)", xticks=sorted(
+        {s["settings"]["hidden_size"] for s, _ in rows(result)}))
     ax.set_ylim(bottom=-0.3)
     if routes:
         ax.legend(title="filled: proven; hollow: separable", fontsize=8)
@@ -167,9 +172,14 @@ def small_section(result):
     near = closest(result)
     if near is not None and smallest(result, True) is None:
         s, seed, e = near
-        lines.append(f"From sums alone the closest was {s['label']}, seed {seed}: states-LP margin "
-                     f"{e['states_t']:.3g} " + ("(some readout separates its states, but the proof failed)."
-                                                if e["separable"] else f"(no readout separates its states: the "
-                                                f"collapse, {e['shared']:.0%} of its states within {GRID} of a "
-                                                "state of another digit)."))
+        tried = [e for s, seeds in rows(result) if not targets(route_of(result, s)) for _, e in seeds]
+        if e["separable"]:
+            lines.append(f"From sums alone the closest was {s['label']}, seed {seed}: its states separable (states-LP "
+                         f"margin {e['states_t']:.3g}) but not proven (margin bound "
+                         f"{e.get('min_margin_bound', float('nan')):.3g}).")
+        else:
+            lines.append(f"From sums alone no readout separated the states of any of the {len(tried)} trained seeds "
+                         f"(states-LP margin <= {MIN_T:g}: the collapse, digits that share states); the least "
+                         f"collapsed, {s['label']} seed {seed}, had {e['shared']:.0%} of its states within {GRID} "
+                         "of a state of another digit.")
     return lines + footer(result)
