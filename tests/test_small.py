@@ -1,5 +1,6 @@
-"""measures/exact/small.py: the readout LP against numpy recomputations, the states, targets and batches against
-Python integers, the corner readout against both checkers, and small_adder's plan and its constant checks."""
+"""measures/exact/small.py and readout.py: the readout LP against numpy recomputations, the states, targets and
+batches against Python integers, the corner readout against both checkers, small_adder's plan and its constant
+checks."""
 import itertools
 import math
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 import experiments
-from measures.exact import certificate, proof, small, small_report
+from measures.exact import certificate, proof, readout, small, small_report
 from models import ModelConfig, myPTRNNModel
 
 
@@ -48,21 +49,21 @@ def test_readout_lp_claims_the_margin_numpy_finds_and_the_full_lp_optimum():
     S = rng.uniform(-1, 1, (600, 2))
     V0, c0 = rng.normal(size=(10, 2)), rng.normal(size=10)
     D = np.argmax(S @ V0.T + c0, axis=1)  # separable by construction
-    small.LP_START, start = 50, small.LP_START  # force several cutting-plane rounds
+    readout.LP_START, start = 50, readout.LP_START  # force several cutting-plane rounds
     try:
-        V, c, t, rounds = small.readout_lp(S, D)
+        V, c, t, rounds = readout.readout_lp(S, D)
     finally:
-        small.LP_START = start
+        readout.LP_START = start
     assert t > 0 and rounds > 1
     assert abs(smallest_margin(V, c, S, D) - t) < 1e-6  # the margin it claims is the one the points have
-    assert np.abs(V).max() <= small.BOUND + 1e-9 and np.abs(c).max() <= small.BOUND + 1e-9
-    assert abs(small.solve(S, D)[2] - t) < 1e-6  # the cutting planes reach the LP over every point
+    assert np.abs(V).max() <= readout.BOUND + 1e-9 and np.abs(c).max() <= readout.BOUND + 1e-9
+    assert abs(readout.solve(S, D)[2] - t) < 1e-6  # the cutting planes reach the LP over every point
 
 
 def test_readout_lp_finds_no_margin_when_two_digits_share_a_state():
     S = np.array([[0.1, 0.2], [0.1, 0.2], [0.5, -0.3]])
-    V, c, t, _ = small.readout_lp(S, np.array([3, 4, 5]))
-    assert t <= small.MIN_T
+    V, c, t, _ = readout.readout_lp(S, np.array([3, 4, 5]))
+    assert t <= readout.MIN_T
     # shared(): the two states of digits 3 and 4 share a cell, the third is alone (and a copy of one digit is no clash)
     assert small.shared(S, np.array([3, 4, 5])) == pytest.approx(2 / 3)
     assert small.shared(S, np.array([3, 3, 5])) == 0.0
@@ -73,10 +74,10 @@ def test_an_lp_no_method_solves_is_an_lp_error(monkeypatch):
         status, message, x = 4, "numerical difficulties", None
 
     tried = []
-    monkeypatch.setattr(small, "linprog", lambda *a, method, **k: tried.append(method) or Unsolved())
-    with pytest.raises(small.LPError, match="numerical difficulties"):
-        small.readout_lp(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1, 2]))
-    assert tried == list(small.LP_METHODS)
+    monkeypatch.setattr(readout, "linprog", lambda *a, method, **k: tried.append(method) or Unsolved())
+    with pytest.raises(readout.LPError, match="numerical difficulties"):
+        readout.readout_lp(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1, 2]))
+    assert tried == list(readout.LP_METHODS)
 
 
 def test_all_states_are_the_model_states_of_every_short_sum_with_their_digits():
@@ -128,7 +129,7 @@ def test_transition_batch_holds_every_carry_and_pair_once_and_adds_right():
 
 def test_corners_are_every_corner_of_each_box():
     lo, hi = np.array([[0.0, 1.0, 2.0], [-3.0, -2.0, -1.0]]), np.array([[0.5, 1.5, 2.5], [3.0, 2.0, 1.0]])
-    P = small.corners(lo, hi)
+    P = readout.corners(lo, hi)
     for i in range(2):
         want = set(itertools.product(*zip(lo[i], hi[i], strict=True)))
         assert set(map(tuple, P[i * 8 : (i + 1) * 8])) == want
@@ -151,9 +152,9 @@ def result_of(records, label="2 units, carry-out + column-sum targets", route=No
 def test_box_readout_makes_the_constructed_recurrence_proven_by_both_checkers(tmp_path):
     model = constructed()
     S, D = small.all_states(model)
-    V, c, t, _ = small.readout_lp(S, D)
+    V, c, t, _ = readout.readout_lp(S, D)
     assert t > 0 and abs(smallest_margin(V, c, S[::997], D[::997])) >= t - 1e-6
-    small.set_readout(model, V, c)
+    readout.set_readout(model, V, c)
     net, lo, hi, out, fits = small.box_readout(model, m=1, max_iter=100, budget_s=30)
     assert out["proven"]
     weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}

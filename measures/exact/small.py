@@ -12,9 +12,9 @@ on unit 0 (-1 / +1), "sum" the column sum s = a + b + c_in on unit 1 (tanh(SUM_S
 step on: the first starts from zeros, not from a carry state). aux_penalty(states, num1, num2) has the form of a
 penalty a training loop adds to its loss.
 
-Then the readout is refitted exactly, never by hand: readout_lp maximises the smallest margin t (right digit's
-logit minus any other) over every state the model reaches on the sums of operands below 10^3 (all_states), with
-|V|, |c| <= BOUND, by cutting planes (scipy's HiGHS on a few thousand points at a time, adding the violated ones).
+Then the readout is refitted exactly, never by hand: readout.readout_lp maximises the smallest margin t (right
+digit's logit minus any other) over every state the model reaches on the sums of operands below 10^3 (all_states),
+by cutting planes (measures/exact/readout.py).
 A positive t means every such sum and every carry chain they hold is right. The proof's boxes can hold corners no
 real state reaches, so box_readout fits the same LP on the 2^k corners of the proof's own boxes (a linear readout's
 smallest margin over a box is at a corner, so positive margins there are the proof's output condition), searches
@@ -27,28 +27,17 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linprog
 
 from data import add_digits
+from measures.exact.readout import MIN_T, LPError, corners, margins, readout_lp, set_readout
 from train import chain_batch, to_tensors
 
-BOUND = 1000.0  # |V|, |c| <= BOUND in the readout LPs (the margin scales with them)
-LP_START = 2000  # random points in the first LP of the cutting-plane loop (plus each digit's extremes per unit)
-LP_ADD = 2000  # most violated points added per round
-LP_ROUNDS = 50  # cutting-plane rounds at most
-LP_TOL = 1e-7  # a point is violated when its margin is below t - LP_TOL
-MIN_T = 1e-6  # a states LP margin up to this is no margin (the LP's own rounding): the states are not separable
 GRID = 1e-3  # shared(): states closer than this on every unit count as one state
 STATE_DIGITS = 3  # the states LP: every sum of two operands below 10^STATE_DIGITS
 SUM_SCALE = 0.15  # the column-sum target tanh(SUM_SCALE * (s - 9.5)): a code one tanh unit can hold
 TARGETS = ("carry", "sum")  # auxiliary targets, on units 0, 1, ... in the order a route lists them
 CHAIN_SUMS = 100  # carry-chain-rich sums per batch, beside the 200 transitions
-LP_METHODS = ("highs", "highs-ds", "highs-ipm")  # scipy linprog methods, tried in turn until one solves the LP
 RESTART_SEED = 1000  # a restart r of seed s draws its weights from torch seed RESTART_SEED * (s + 1) + r
-
-
-class LPError(RuntimeError):
-    """No method of LP_METHODS solved a readout LP (HiGHS' numerical trouble): recorded, never a crash."""
 
 
 def carries(num1, num2):
@@ -166,69 +155,6 @@ def all_states(model, digits=STATE_DIGITS):
     return np.concatenate(S), np.concatenate(D)
 
 
-def margins(V, c, S, D):
-    """Right digit's logit minus the best other, per point: V (10, H), c (10,), S (N, H), D (N,) -> (N,)."""
-    logits = S @ V.T + c
-    right = logits[np.arange(len(D)), D]
-    logits[np.arange(len(D)), D] = -np.inf
-    return right - logits.max(axis=1)
-
-
-def solve(S, D):
-    """max t s.t. (V_d - V_j) . s + c_d - c_j >= t for every point (s, d), j != d, and |V|, |c| <= BOUND: (V, c, t).
-    Variables x = (V row by row, c, t); each constraint is written as -(V_d - V_j) . s - (c_d - c_j) + t <= 0."""
-    H = S.shape[1]
-    nv = 10 * H + 11
-    blocks = []
-    for j in range(10):
-        s, d = S[D != j], D[D != j]
-        A = np.zeros((len(s), nv))
-        r = np.arange(len(s))
-        for u in range(H):
-            A[r, d * H + u] = -s[:, u]
-            A[r, j * H + u] = s[:, u]
-        A[r, 10 * H + d], A[r, 10 * H + j], A[:, -1] = -1.0, 1.0, 1.0
-        blocks.append(A)
-    A = np.concatenate(blocks)
-    cost = np.zeros(nv)
-    cost[-1] = -1.0
-    for method in LP_METHODS:  # HiGHS' choice first; its simplex and interior point when that ends unsolved
-        res = linprog(cost, A_ub=A, b_ub=np.zeros(len(A)), bounds=[(-BOUND, BOUND)] * (nv - 1) + [(None, BOUND)],
-                      method=method)
-        if res.status == 0:
-            break
-    else:
-        raise LPError(f"the readout LP failed: {res.message}")
-    return res.x[: 10 * H].reshape(10, H), res.x[10 * H : 10 * H + 10], float(res.x[-1])
-
-
-def readout_lp(S, D, seed=0):
-    """The readout maximising the smallest margin over points S (N, H) with digits D, by cutting planes (solve() on
-    a working set, adding the LP_ADD worst points below t - LP_TOL, until none is): (V, c, t, rounds). With the loop
-    ended, margins(V, c, S, D).min() >= t - LP_TOL; after LP_ROUNDS rounds t is that minimum instead."""
-    rng = np.random.default_rng(seed)
-    pick = set(rng.choice(len(S), min(LP_START, len(S)), replace=False).tolist())
-    for d in np.unique(D):  # each digit's extreme points along every unit
-        idx = np.flatnonzero(D == d)
-        pick.update(idx[S[idx].argmin(axis=0)].tolist() + idx[S[idx].argmax(axis=0)].tolist())
-    active = np.array(sorted(pick))
-    for r in range(1, LP_ROUNDS + 1):
-        V, c, t = solve(S[active], D[active])
-        m = margins(V, c, S, D)
-        bad = np.flatnonzero(m < t - LP_TOL)
-        if not len(bad):
-            return V, c, t, r
-        active = np.union1d(active, bad[np.argsort(m[bad], kind="stable")[:LP_ADD]])
-    return V, c, float(m.min()), LP_ROUNDS
-
-
-def corners(lo, hi):
-    """Every corner of boxes lo, hi (N, H): (N * 2^H, H), box i's at rows i * 2^H .. (i + 1) * 2^H - 1."""
-    H = lo.shape[1]
-    bits = ((np.arange(2**H)[:, None] >> np.arange(H)) & 1).astype(bool)  # (2^H, H)
-    return np.where(bits[None], hi[:, None], lo[:, None]).reshape(-1, H)
-
-
 def shared(S, D, grid=GRID):
     """The fraction of states S (N, H) whose cell of the grid (side `grid`) also holds a state of another digit D:
     the collapse (two digits on one state) that no readout can undo."""
@@ -236,13 +162,6 @@ def shared(S, D, grid=GRID):
     pairs = np.unique(np.stack([cell, D]), axis=1)  # each (cell, digit) once
     digits = np.bincount(pairs[0], minlength=cell.max() + 1)  # distinct digits per cell
     return float((digits[cell] > 1).mean())
-
-
-def set_readout(model, V, c):
-    """Write the readout (V (10, H), c (10,)) into the model's output layer, as float32."""
-    with torch.no_grad():
-        model.out.weight.copy_(torch.from_numpy(np.asarray(V, dtype=np.float32)))
-        model.out.bias.copy_(torch.from_numpy(np.asarray(c, dtype=np.float32)))
 
 
 def box_readout(model, m=1, max_iter=300, budget_s=60, rounds=3):

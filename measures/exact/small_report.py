@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 from measures.exact import verdicts
-from measures.exact.small import GRID, MIN_T
+from measures.exact.readout import MIN_T
+from measures.exact.small import GRID
 from models import ModelConfig
 
 FOLDER = "small_adder"  # next to small_adder.png in plots/
