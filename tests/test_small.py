@@ -179,6 +179,16 @@ def test_box_readout_makes_the_constructed_recurrence_proven_by_both_checkers(tm
     assert "from sums alone: none proven" in text.lower()
 
 
+def test_a_diverged_model_is_recorded_not_a_crash():
+    model = tiny(4)
+    with torch.no_grad():
+        model.rnn.weight_hh_l0.fill_(float("nan"))
+    run = next(r for r in experiments.small_adder()["runs"] if r["after"].keywords["route"]["targets"] == [])
+    rec = run["after"](model, run, 0, quick=True)
+    assert not rec["separable"] and not rec["proven"] and not rec["suite_passed"]
+    assert "diverged" in rec["tries"][0]["lp_rounds"] and math.isnan(rec["shared"])
+
+
 def test_small_adder_plan_has_one_run_per_units_and_route(monkeypatch):
     monkeypatch.setattr(experiments, "SMALL_UNITS", [2, 5])
     monkeypatch.setattr(experiments, "SMALL_ROUTES", {"a": {"targets": []}, "b": {"targets": ["carry", "sum"]},

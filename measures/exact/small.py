@@ -157,7 +157,9 @@ def all_states(model, digits=STATE_DIGITS):
 
 def shared(S, D, grid=GRID):
     """The fraction of states S (N, H) whose cell of the grid (side `grid`) also holds a state of another digit D:
-    the collapse (two digits on one state) that no readout can undo."""
+    the collapse (two digits on one state) that no readout can undo; NaN for non-finite states."""
+    if not np.isfinite(S).all():
+        return float("nan")
     cell = np.unique(np.floor(S / grid).astype(np.int64), axis=0, return_inverse=True)[1].ravel()
     pairs = np.unique(np.stack([cell, D]), axis=1)  # each (cell, digit) once
     digits = np.bincount(pairs[0], minlength=cell.max() + 1)  # distinct digits per cell
@@ -218,6 +220,8 @@ def small_eval(model, run, seed, route, tune, prove, suite, restarts=0, quick=Fa
         wrong = int((margins(*(p.detach().double().numpy() for p in (model.out.weight, model.out.bias)), S, D) <= 0)
                     .sum())
         try:
+            if not np.isfinite(S).all():  # a diverged run: recorded, no LP
+                raise LPError("non-finite states (the training diverged)")
             V, c, t, rounds = readout_lp(S, D, seed)
         except LPError as e:  # recorded as no margin found
             V, c, t, rounds = None, None, float("nan"), str(e).splitlines()[0]
