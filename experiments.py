@@ -39,7 +39,19 @@ import plot
 from data import check_int
 from judge import tables
 from measures import chains, cost, length, probe, sizes, split
-from measures.exact import adversary, evaluate, exact, exact_report, frontier, frontier_report, harden, proof, verdicts
+from measures.exact import (
+    adversary,
+    evaluate,
+    exact,
+    exact_report,
+    frontier,
+    frontier_report,
+    harden,
+    proof,
+    small,
+    small_report,
+    verdicts,
+)
 from models import MODEL_KEYS, ModelConfig, cell_label
 from train import DEFAULTS, SETTINGS, check_settings
 
@@ -213,6 +225,31 @@ FRONTIER = {"first_step": 4, "floor": 5, "m2": {"max_iter": 100, "budget_s": 600
 # decides, budget_s is a safety valve); "shrink": {"steps", "lr", "weight"} would shrink the units before each cut
 # pilot (seed 0, one thread, ~13 min): 32 -> 28 (proven as cut) -> 24, 20 (m = 2) -> 18 -> 17 -> 16 (m = 2); 15 not
 FRONTIER_HARDEN = {"rounds": 10, "saturate_steps": 500}  # each step's hardening, on top of the series' own settings
+
+# --- small_adder: one-layer tanh adders of a few units trained by routes, readouts fitted by LP, then proven ---
+SMALL_SEEDS = 10
+SMALL_UNITS = [2, 3, 4, 8]  # hidden units of the one tanh layer (>= the most auxiliary targets of a route)
+SMALL_CELL = {"cell": "rnn", "nonlinearity": "tanh", "num_layers": 1, "embed_size": 1, "hidden_mode": "none"}
+SMALL_FIT = {"maxlen": 3, "steps": 200, "lr": 0.01, "chain_fraction": 0.5}  # train.fit: what every route starts from
+SMALL_TUNE = {"steps": 1500, "lrs": [0.03, 0.01, 0.003, 0.001], "length": 10}  # each route's training after fit:
+# steps at each learning rate (fresh Adam moments), batches of the 200 transitions + chain-rich sums of `length`
+SMALL_ROUTES = {  # label -> small.route_train's loss: "targets" (small.TARGETS, on units 0, 1, ...), "weight" of
+    # their penalty, "ce" (cross-entropy's weight), "carry_sat" (saturation of unit 0), "rest_sat" (of the units no
+    # target names); "restarts" (fresh weights while the states LP finds no margin, at most this often); "units"
+    # (the SMALL_UNITS it runs at; default all)
+    "sums alone": {"targets": [], "ce": 1.0},
+    "sums alone, carry unit saturated": {"targets": [], "ce": 1.0, "carry_sat": 1.0, "units": [2]},
+    "carry-out target": {"targets": ["carry"], "weight": 1.0, "ce": 1.0, "units": [2]},
+    "carry-out + column-sum targets": {"targets": ["carry", "sum"], "weight": 1.0, "ce": 0.0},
+    "carry-out + column-sum targets, other units saturated": {"targets": ["carry", "sum"], "weight": 1.0, "ce": 0.0,
+                                                              "rest_sat": 1.0, "units": [4]},
+}  # pilots (this code, portable numerics, one thread; seeds proven by both checkers / seeds run): carry-out +
+# column-sum targets 10/10 at 2 units (~27 CPU s a seed), 5/10 at 3, 1/3 at 4, 1/5 at 8; other units saturated 1/3
+# at 4, 0/3 at 8; sums alone 0/10 at 2, 0/3 at 4 and 8, carry unit saturated 0/10, carry-out target 0/5 at 2:
+# no readout separated their states (the collapse). The whole plan: ~55 CPU min
+SMALL_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60, "rounds": 3}  # small.box_readout: proof.attempt's settings
+# and the corner-LP refits at most
+SMALL_SUITE = EXACT_SUITE  # exact.suite_eval on every seed
 
 # --- --quick: every plan shrunk to these caps (quick_plan), end to end in minutes ---
 QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: seeds, step cap, interval, maxlen / 5
@@ -511,12 +548,30 @@ def exact_frontier():
             "keep": frontier_report.keep_certificates}
 
 
+def small_adder():
+    """Small trained adders: SMALL_UNITS x SMALL_ROUTES, each trained by train.fit (SMALL_FIT) and then by its route,
+    its readout fitted by LP and proven (measures/exact/small.py; the SMALL_* constants)."""
+    runs = []
+    for k in SMALL_UNITS:
+        for label, route in SMALL_ROUTES.items():
+            if k not in route.get("units", SMALL_UNITS):
+                continue
+            r = run(f"{k} units, {label}", **SMALL_CELL, hidden_size=k, **SMALL_FIT)
+            loss = {key: v for key, v in route.items() if key not in ("restarts", "units")}  # route_train's keywords
+            args = {"route": loss, "tune": SMALL_TUNE, "prove": SMALL_PROOF, "suite": SMALL_SUITE,
+                    "restarts": route.get("restarts", 0)}
+            runs.append({**r, "after": partial(small.small_eval, **args)})
+    return {"title": "small trained adders: units x route, readouts fitted by LP, proven by both checkers",
+            "runs": runs, "seeds": SMALL_SEEDS, "chart": small_report.small_chart,
+            "section": small_report.small_section, "keep": small_report.keep_certificates}
+
+
 # id -> plan function, in the order `python source.py` runs them
 EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, hidden_mode_len50, no_rnn,
                                        hidden_mode_1layer, maxlen, maxlen_control, lr, heat_lr_maxlen, layers,
                                        layers_zero, heat_layers_mode, h0_init, cells, length_generalization,
                                        carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder,
-                                       exact_frontier)}
+                                       exact_frontier, small_adder)}
 
 
 # --- what each constant must hold: checked once, by check(), before any plan is made (the plans read them plainly) ---
@@ -644,6 +699,49 @@ def hardened_sizes(name, v):
                                 f"(1, 32, {{'saturation': 1.0}}), got {spec!r}")
 
 
+ROUTE_KEYS = {"targets", "weight", "ce", "carry_sat", "rest_sat", "restarts", "units"}  # a SMALL_ROUTES entry's
+
+
+def small_routes(name, v):
+    """label -> route settings (ROUTE_KEYS): known targets (small.TARGETS), no more than the fewest SMALL_UNITS,
+    non-negative weights, restarts an integer >= 0."""
+    labelled(name, v)
+    if not v:
+        raise ConstantError(f"{name} must name at least one route, got {v!r}")
+    for label, route in v.items():
+        unknown = sorted(set(route) - ROUTE_KEYS)
+        if unknown:
+            raise ConstantError(f"{name}[{label!r}]: unknown setting(s) {unknown}; settings: "
+                                f"{', '.join(sorted(ROUTE_KEYS))}")
+        t = route.get("targets", [])
+        if not isinstance(t, (list, tuple)) or any(x not in small.TARGETS for x in t) or len(set(t)) != len(t):
+            raise ConstantError(f"{name}[{label!r}]: targets must be a list of distinct names of {small.TARGETS}, "
+                                f"got {t!r}")
+        at = route.get("units", SMALL_UNITS)
+        if not isinstance(at, list) or not at or any(u not in SMALL_UNITS for u in at):
+            raise ConstantError(f"{name}[{label!r}]: units must be a non-empty list of SMALL_UNITS values "
+                                f"({SMALL_UNITS!r}), got {at!r}")
+        units = [u for u in at if isinstance(u, int) and u < len(t)]
+        if units:
+            raise ConstantError(f"{name}[{label!r}]: {len(t)} targets need {len(t)} units, SMALL_UNITS has {units[0]}")
+        for key in ("weight", "ce", "carry_sat", "rest_sat"):
+            w = route.get(key, 0.0)
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < float("inf"):
+                raise ConstantError(f"{name}[{label!r}]: {key} must be a number >= 0, got {w!r}")
+        integer(f"{name}[{label!r}]'s restarts", route.get("restarts", 0), 0)
+
+
+def small_tune(name, v):
+    """{"steps": int >= 1, "lrs": non-empty list of positive numbers, "length": int >= 2}."""
+    table(name, v, ("steps", "lrs", "length"))
+    integer(f"{name}'s steps", v["steps"], 1)
+    integer(f"{name}'s length", v["length"], 2)
+    lrs = v["lrs"]
+    if not isinstance(lrs, (list, tuple)) or not lrs or not all(
+            not isinstance(x, bool) and isinstance(x, (int, float)) and 0 < x < float("inf") for x in lrs):
+        raise ConstantError(f"{name}'s lrs must be a non-empty list of positive learning rates, got {lrs!r}")
+
+
 CHECKS = {  # constant -> (its check, what else the check takes); check(name, value, *rest) raises ConstantError.
     # A setting a run is given (a maxlen, an lr, a cell) is checked by run() as the plan is made.
     "SEEDS": (integer, 1), "CLAIM_SEEDS": (integer, 1), "SIZE_SUCCESS": (fraction,), "EXACT_GOAL": (fraction,),
@@ -663,6 +761,9 @@ CHECKS = {  # constant -> (its check, what else the check takes); check(name, va
     "EXACT_PROOF": (table,), "EXACT_HARDEN": (table,), "EXACT_HARDENED_ATTACK": (table,),
     "FRONTIER_SERIES": (frontier_series,), "FRONTIER_SEEDS": (ints, 0), "FRONTIER": (table,),
     "FRONTIER_HARDEN": (table,),
+    "SMALL_SEEDS": (integer, 1), "SMALL_UNITS": (ints, 1), "SMALL_CELL": (table,), "SMALL_FIT": (table,),
+    "SMALL_TUNE": (small_tune,), "SMALL_ROUTES": (small_routes,), "SMALL_PROOF": (table, ("m",)),
+    "SMALL_SUITE": (table,),
 }
 
 
@@ -676,6 +777,7 @@ HANDED_ON = {  # hook -> {its argument: (the function it hands that dict to, pos
     evaluate.exact_eval: {"suite": (exact.suite_eval, 3), "attack": (adversary.attack_eval, 3),
                           "proof": (proof.proof_eval, 1), "harden": (harden.harden, 3)},
     frontier.frontier_eval: {"harden": (harden.harden, 3)},
+    small.small_eval: {"suite": (exact.suite_eval, 3), "prove": (small.box_readout, 1)},
 }
 
 

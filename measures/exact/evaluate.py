@@ -45,7 +45,7 @@ def certificate_text(model, prove, meta, quick=False, origin="trained", targets=
     with prove's {"m", "max_iter", "budget_s"} and checked by both checkers) as base64 text, for the result to keep
     and the report to write out unchanged (measures/exact/verdicts.keep_certificate); None if the search does not
     prove it again (one cut by budget_s). quick: the search capped as proof.proof_eval caps it. origin, targets: the
-certificate's ("trained", "pruned" or "constructed"; the auxiliary training targets, none for a model trained from sums alone)."""
+    certificate's ("trained", "pruned" or "constructed"; the auxiliary training targets, none from sums alone)."""
     prove = {k: prove[k] for k in ("m", "max_iter", "budget_s") if k in prove}
     if quick:
         prove.update(max_iter=min(prove.get("max_iter", 20), 20), budget_s=min(prove.get("budget_s", 10), 10))
