@@ -115,8 +115,9 @@ def test_trained_model_is_exact_on_long_sums_checked_with_python_ints():
 def test_a_fallback_evaluation_is_stored_apart_from_accuracy(monkeypatch, scores, asked, accuracy, fallback):
     """"accuracy" holds only evaluations on the full number of sums: counting accuracy == 1.0 counts exact seeds."""
     calls, it = [], iter(scores)
-    monkeypatch.setattr(length, "evaluate_sums", lambda model, make, n: (calls.append(n), (next(it), 0.5, 0.0))[1])
-    out = length.length_eval(None, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
+    monkeypatch.setattr(length, "evaluate_sums",
+                        lambda model, make, n, carried=None: (calls.append(n), (next(it), 0.5, 0.0))[1])
+    out = length.length_eval(None, None, None, 0, [10, 30, 60], [50, 50, 50], fallback_sums=5)
     assert calls == asked and out["n_sums"] == asked and out["reduced"] == [n < 50 for n in asked]
     assert out["accuracy"] == accuracy and out["fallback_accuracy"] == fallback
     assert [a == 1.0 for a in out["accuracy"]] == [length.seed_exact(out, i) for i in range(3)]
