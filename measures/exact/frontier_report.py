@@ -76,7 +76,7 @@ def cell(a):
         if not a["proven"] and a.get("attack_clean"):
             how += ", attack clean"
     if a["proven"] and not proven(a):
-        return f"proof.check only, not re-checked ({how})"
+        return f"proof.check only ({how})"
     return f"{'proven' if a['proven'] else 'not proven'} ({how})"
 
 
