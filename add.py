@@ -10,7 +10,7 @@ digit arithmetic, data.add_digits) and which digits the model got wrong. Exit co
 1: some digit is wrong; 2: bad input or a damaged certificate (a one-line error).
 
 The default model is the study's proven adder: the smallest model exact_adder proved exact at every length, held
-with its proof in plots/exact_certificate.npz (measures/exact/certificate.py). Its proof is re-checked from the file
+with its proof in plots/exact_certificate.npz (proof/certificate.py). Its proof is re-checked from the file
 at every call by both checkers (proof.check and the independent recheck, about a second), and the output says
 "proven exact at every length" only for the certificate the repository ships (SHIPPED_SHA256, the SHA-256 of the
 file's bytes: any other file, however alike, is not it) when both accept and this process rounds float32 to nearest
@@ -173,7 +173,7 @@ def proven_adder(path):
     Only the certificate the repository ships (its content SHA-256 is SHIPPED_SHA256) is called "proven exact at
     every length" and attributed from its meta (which the hash covers); any other is "a certificate you supplied".
     """
-    from measures.exact import certificate
+    from proof import certificate
 
     if not Path(path).exists():
         return None

@@ -39,20 +39,10 @@ import plot
 from data import check_int
 from judge import tables
 from measures import chains, cost, length, probe, sizes, split
-from measures.exact import (
-    adversary,
-    evaluate,
-    exact,
-    exact_report,
-    frontier,
-    frontier_report,
-    harden,
-    proof,
-    small,
-    small_report,
-    verdicts,
-)
+from measures.exact import adversary, evaluate, exact, exact_report, harden, verdicts
+from measures.smallest import frontier, frontier_report, small, small_report
 from models import MODEL_KEYS, ModelConfig, cell_label
+from proof import proof
 from train import DEFAULTS, SETTINGS, check_settings
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
@@ -217,7 +207,8 @@ EXACT_HARDENED = {  # label -> (layers, hidden, settings on top of EXACT_HARDEN)
 EXACT_HARDENED_ATTACK = {"candidates": 100000, "lengths": [100, 1000], "search_seeds": [0, 1], "batch": 1000,
                          "elite": 50}  # adversary.attack_eval on every hardened seed that passes the suite
 EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
-# exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned unit by unit (measures/exact/frontier.py)
+# exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned unit by unit
+# (measures/smallest/frontier.py)
 FRONTIER_SERIES = "1 x 32 hardened + saturated"  # the EXACT_HARDENED series whose proven seeds are pruned
 FRONTIER_SEEDS = [0, 4, 5, 9]  # seeds pruned (others: trained, skipped); a pilot reached 16, 21, 19 and <= 23 units
 FRONTIER = {"first_step": 4, "floor": 5, "m2": {"max_iter": 100, "budget_s": 600}}  # frontier.series: units cut per
@@ -550,7 +541,7 @@ def exact_frontier():
 
 def small_adder():
     """Small trained adders: SMALL_UNITS x SMALL_ROUTES, each trained by train.fit (SMALL_FIT) and then by its route,
-    its readout fitted by LP and proven (measures/exact/small.py; the SMALL_* constants)."""
+    its readout fitted by LP and proven (measures/smallest/small.py; the SMALL_* constants)."""
     runs = []
     for k in SMALL_UNITS:
         for label, route in SMALL_ROUTES.items():

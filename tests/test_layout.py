@@ -284,7 +284,7 @@ def test_readme_gives_about_the_number_of_tests(request):
     assert abs(said - len(items)) <= 0.1 * len(items), f"the README says about {said} tests; there are {len(items)}"
 
 
-FOLDERS = ["judge", "measures", "machinery", "report"]  # bottom to top: a folder imports only folders below it
+FOLDERS = ["proof", "judge", "measures", "machinery", "report"]  # bottom to top: a folder imports only folders below
 
 
 def folder_edges(g):
@@ -319,7 +319,11 @@ def test_folder_check_finds_a_planted_upward_import(tmp_path):
 
 
 def test_folders_import_one_way():
-    """judge <- measures <- machinery <- report: no folder imports a folder above it, and every folder is placed."""
-    edges = folder_edges({m: e for m, (e, _) in graph().items()})
+    """proof, judge <- measures <- machinery <- report: no folder imports a folder above it, every folder is placed,
+    and the proof add.py ships imports nothing but the core and itself."""
+    g = {m: e for m, (e, _) in graph().items()}
+    edges = folder_edges(g)
     assert set(edges) <= set(FOLDERS), f"folders the order does not place: {sorted(set(edges) - set(FOLDERS))}"
     assert upward(edges) == []
+    assert sorted(e for m, es in g.items() if m.startswith("proof") for e in es
+                  if e not in CORE and not e.startswith("proof")) == []

@@ -1,4 +1,4 @@
-"""measures/exact/small.py and readout.py: the readout LP against numpy recomputations, the states, targets and
+"""measures/smallest/small.py and readout.py: the readout LP against numpy recomputations, the states, targets and
 batches against Python integers, the corner readout against both checkers, small_adder's plan and its constant
 checks."""
 import itertools
@@ -9,8 +9,10 @@ import pytest
 import torch
 
 import experiments
-from measures.exact import certificate, evaluate, proof, readout, small, small_report
+from measures.exact import evaluate
+from measures.smallest import readout, small, small_report
 from models import ModelConfig, myPTRNNModel
+from proof import certificate, proof
 
 
 def tiny(seed=0, k=2):
