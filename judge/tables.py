@@ -1,7 +1,7 @@
 """Per-series numbers of a result (learning speed, first exact step, final accuracy) and its default section.
 
 What a chart's section and the claims both read: the measurements' own sections (measures/) build on the default
-section here, so they need nothing of the report (report/claims.py), which finds each section in its plan
+section here, so they need nothing of the report (report/page.py), which finds each section in its plan
 (experiments.section).
 """
 import json

@@ -22,7 +22,7 @@ from machinery import plans as machinery_plans
 from machinery import runner as machinery_runner
 from measures import probe
 from models import ModelConfig, build_model
-from report import claims
+from report import page
 
 QUICK = {"seeds": 2, "steps": 20, "every": 10, "maxlen_div": 5}  # experiments.QUICK here (no training is done)
 
@@ -82,7 +82,7 @@ def study(monkeypatch, out, ids=(), charts=True):
     monkeypatch.setattr(experiments, "QUICK", QUICK)
     monkeypatch.setattr(machinery_runner, "train_run", fake_train)
     monkeypatch.setattr(probe, "probe_eval", probe_once)  # experiments.hidden_probe plans probe.probe_eval
-    monkeypatch.setattr(claims, "write_report", lambda *a, **k: None)  # each test writes it itself
+    monkeypatch.setattr(page, "write_report", lambda *a, **k: None)  # each test writes it itself
     if not charts:
         monkeypatch.setattr(experiments, "chart", lambda plan: lambda result, path: None)  # every chart, one place
     return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out),
@@ -166,7 +166,7 @@ def test_an_edit_gives_the_report(name, base, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # the report reads the constants too (e.g. EXACT_GOAL)
         for const, value in values.items():
             mp.setattr(experiments, const, value)
-        claims.write_report(out, quick=True)
+        page.write_report(out, quick=True)
     text = (out / "README.md").read_text()
     for eid in experiments.EXPERIMENTS:
         assert f"![{eid}]({eid}.png)" in text
@@ -178,7 +178,7 @@ def test_an_edit_gives_the_report(name, base, tmp_path_factory):
 
 def test_the_unedited_study_gives_the_report(base):
     out, _ = base
-    claims.write_report(out, quick=True)
+    page.write_report(out, quick=True)
     text = (out / "README.md").read_text()
     assert all(f"| C{c} |" in text for c in range(1, 10))
     assert "No adversarial search" not in text and "No proof attempt" not in text  # today's plan has both
