@@ -38,6 +38,7 @@ from measures.beyond import predict_digits
 from data import MAX_DIGITS, add_digits
 from models import CELLS, NONLINEARITIES
 from machinery.entries import model_from_blob, weights_blob
+from machinery.plans import run as plan_run
 from machinery.store import Store, StoreError
 from train import resolve_device, train_run
 
@@ -86,8 +87,8 @@ def adder_request(cell, nonlinearity, maxlen, seed, device, chain_fraction=ADDER
     share of carry-chain-rich sums per batch (0: length_generalization's run itself, which exact_adder calls
     "today"; ADDER_CHAIN_FRACTION: exact_adder's best worst-case recipe, the same run the study stores)."""
     extra = {"chain_fraction": chain_fraction} if chain_fraction else {}
-    run = experiments.run("add", cell=cell, nonlinearity=nonlinearity, hidden_mode="none", maxlen=maxlen,
-                          lr=experiments.LENGTH_LR, steps=experiments.LENGTH_STEPS, **extra)
+    run = plan_run("add", cell=cell, nonlinearity=nonlinearity, hidden_mode="none", maxlen=maxlen,
+                   lr=experiments.LENGTH_LR, steps=experiments.LENGTH_STEPS, **extra)
     return {"model": run["model"], "train": run["train"], "seed": seed, "device": device, "stop": False,
             "after": None}
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import experiments
-from machinery import cluster
+from machinery import checks, cluster, plans
 from machinery.runner import CodeChanged, Runner, run_experiment, set_aside_damaged, snapshot
 from machinery.store import Store, StoreError, prepare
 from judge import tables
@@ -213,8 +213,8 @@ def study(argv):
         return 2
     n_seeds = args.seeds if args.seeds is not None else (experiments.QUICK["seeds"] if args.quick else None)
     try:  # a constant of experiments.py that no run can use: one line, before anything trains
-        experiments.check(args.ids or valid)
-    except experiments.ConstantError as e:
+        checks.check(args.ids or valid)
+    except plans.ConstantError as e:
         print(f"experiments.py: {e}", file=sys.stderr)
         return 2
     try:  # --ray: every (run, seed) is a Ray task; this process stores what they return

@@ -2,7 +2,7 @@
 
 What a chart's section and the claims both read: the measurements' own sections (measures/) build on the default
 section here, so they need nothing of the report (report/page.py), which finds each section in its plan
-(experiments.section).
+(machinery/plans.py: section).
 """
 import json
 import statistics

@@ -25,7 +25,7 @@ import experiments
 from judge.parts import (
     PLAN,
 )
-from machinery import fingerprint, runner
+from machinery import fingerprint, plans, runner
 from report import answers, fidelity, findings, margins, other_numerics
 from report.claims import PREMISE_ERRORS, claims_table, seed_counts, settled, unseen_lines
 
@@ -85,7 +85,7 @@ def numerics_lines(results):
 def safe_section(result):
     """The experiment's report section; one line instead when its result lacks what the section reads."""
     try:
-        return experiments.section(experiments.EXPERIMENTS[result["id"]]())(result)
+        return plans.section(experiments.EXPERIMENTS[result["id"]]())(result)
     except PREMISE_ERRORS + (AttributeError, ImportError) as e:
         return [f"## `{result.get('id', '?')}`: {result.get('title', '')}", "",
                 f"Section not written: the result lacks what it reads ({type(e).__name__}: {e}).", ""]
