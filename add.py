@@ -10,7 +10,7 @@ digit arithmetic, data.add_digits) and which digits the model got wrong. Exit co
 1: some digit is wrong; 2: bad input or a damaged certificate (a one-line error).
 
 The default model is the study's proven adder: the smallest model exact_adder proved exact at every length, held
-with its proof in plots/exact_certificate.npz (measures/exact/certificate.py). Its proof is re-checked from the file
+with its proof in plots/exact_certificate.npz (proof/certificate.py). Its proof is re-checked from the file
 at every call by both checkers (proof.check and the independent recheck, about a second), and the output says
 "proven exact at every length" only for the certificate the repository ships (SHIPPED_SHA256, the SHA-256 of the
 file's bytes: any other file, however alike, is not it) when both accept and this process rounds float32 to nearest
@@ -38,6 +38,7 @@ from measures.beyond import predict_digits
 from data import MAX_DIGITS, add_digits
 from models import CELLS, NONLINEARITIES
 from machinery.entries import model_from_blob, weights_blob
+from machinery.plans import run as plan_run
 from machinery.store import Store, StoreError
 from train import resolve_device, train_run
 
@@ -86,8 +87,8 @@ def adder_request(cell, nonlinearity, maxlen, seed, device, chain_fraction=ADDER
     share of carry-chain-rich sums per batch (0: length_generalization's run itself, which exact_adder calls
     "today"; ADDER_CHAIN_FRACTION: exact_adder's best worst-case recipe, the same run the study stores)."""
     extra = {"chain_fraction": chain_fraction} if chain_fraction else {}
-    run = experiments.run("add", cell=cell, nonlinearity=nonlinearity, hidden_mode="none", maxlen=maxlen,
-                          lr=experiments.LENGTH_LR, steps=experiments.LENGTH_STEPS, **extra)
+    run = plan_run("add", cell=cell, nonlinearity=nonlinearity, hidden_mode="none", maxlen=maxlen,
+                   lr=experiments.LENGTH_LR, steps=experiments.LENGTH_STEPS, **extra)
     return {"model": run["model"], "train": run["train"], "seed": seed, "device": device, "stop": False,
             "after": None}
 
@@ -173,7 +174,7 @@ def proven_adder(path):
     Only the certificate the repository ships (its content SHA-256 is SHIPPED_SHA256) is called "proven exact at
     every length" and attributed from its meta (which the hash covers); any other is "a certificate you supplied".
     """
-    from measures.exact import certificate
+    from proof import certificate
 
     if not Path(path).exists():
         return None

@@ -1,7 +1,7 @@
 """Every experiment of the study: its constants at the top, then one plain function each.
 
-Long by design (over 600 lines): every constant of the study, every plan and the table of what each constant must
-hold sit here, so an edit, or a new experiment, is made in this one file.
+Every constant of the study, every plan and their list (EXPERIMENTS) sit here, so an edit, or a new experiment, is
+made in this one file; the words the plans are written in (run, heatmap, selects, ...) are machinery/plans.py's.
 
 An experiment function trains nothing: it returns a plan (the runs to train, one label and
 one setting each) that source.py runs for every seed, caches as plots/<id>.json and draws as
@@ -9,8 +9,8 @@ plots/<id>.png. Edit a constant and rerun `python source.py`: only the experimen
 plan changed are retrained.
 
 A constant no run can use (a wrong type, an unknown cell, an empty list) raises ConstantError, one line
-naming the constant, its value and what is allowed, before anything trains (check, called by source.py, runs
-CHECKS, the table of what each constant must hold, once; the plans read the constants plainly).
+naming the constant, its value and what is allowed, before anything trains (machinery/checks.py: what each constant
+must hold, checked once; the plans read the constants plainly).
 Runs that a constant singles out (LENGTH_GOAL, EXACT_ATTACK_RUNS, EXACT_PROOF_RUN) are named by their
 settings, never by label text, so editing a label or a list never silently moves them.
 
@@ -30,30 +30,15 @@ run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is c
 seed) on each trained model (state: the one a carry-mode training ended with, else None); its JSON-ready return
 is stored per seed as the series' "extra". A chart draws plots/<id>.png and a section writes the experiment's part
 of plots/README.md in place of the default line chart and table.
---quick shrinks every plan to the QUICK caps (quick_plan).
+--quick shrinks every plan to the QUICK caps (planned: machinery/plans.py's shrink).
 """
-import inspect
 from functools import partial
 
-import plot
-from data import check_int
-from judge import tables
+from machinery.plans import cell_settings, heatmap, run, selects, settings_of, shrink
 from measures import chains, cost, length, probe, sizes, split
-from measures.exact import (
-    adversary,
-    evaluate,
-    exact,
-    exact_report,
-    frontier,
-    frontier_report,
-    harden,
-    proof,
-    small,
-    small_report,
-    verdicts,
-)
-from models import MODEL_KEYS, ModelConfig, cell_label
-from train import DEFAULTS, SETTINGS, check_settings
+from measures.exact import evaluate, exact_report, verdicts
+from measures.smallest import frontier, frontier_report, small, small_report
+from models import cell_label
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
 CLAIM_SEEDS = 30  # seeds of the claim experiments (pt_main, hidden_mode_*, lr, layers, layers_zero, cells), from the
@@ -191,8 +176,6 @@ EXACT_RECIPES = {  # label -> settings on top of EXACT_TODAY, 2 layers x 64 unit
 }
 EXACT_SMALL = {"lr": 0.01, "steps": 2000, "milestones": [1500], "gamma": 0.1, "chain_fraction": 0.5}  # small nets
 EXACT_SIZES = [(1, 16), (1, 32), (2, 16)]  # (layers, hidden) of the frontier sweep, trained with EXACT_SMALL
-# pilots (2 seeds, EXACT_SMALL, 1,000- and 10,000-digit stages): 1 x 8 and 2 x 8 never learn maxlen 10 (loss ~0.4-0.65),
-# 1 x 16 learns it (3000 steps) but fails 1,000-digit sums; 1 x 32 passed 2/2, 2 x 16 1/2
 EXACT_GOAL = 0.8  # a size "passes" when at least this fraction of its seeds pass the whole suite
 EXACT_SUITE = {"lengths": [1000, 10000, 100000, 1000000], "chains": CHAIN_KS, "chain_sums": 20, "gain_sums": 20,
                "random_sums": 20, "long_random": 1}  # exact.suite_eval: stages, sums per check
@@ -211,19 +194,17 @@ EXACT_HARDENED = {  # label -> (layers, hidden, settings on top of EXACT_HARDEN)
     "1 x 32 hardened + saturated": (1, 32, {"saturation": 3.0, "rounds": 20}),
     "2 x 16 hardened": (2, 16, {}),
     "1 x 16 hardened + saturated": (1, 16, {"saturation": 3.0}),
-}  # pilots (seeds 0-3): 1 x 32 hardened in 1-6 rounds, then proven with saturation 1-3 (3.0 proved seed 3, 1.0 not;
-# with 10 rounds 7/10 seeds were proven, the other 3 ran out of rounds);
-# 2 x 16 with saturation 1.0 kept failing the attack for 7 rounds (accuracy 0.999); 1 x 16 hardening did not converge
+}
 EXACT_HARDENED_ATTACK = {"candidates": 100000, "lengths": [100, 1000], "search_seeds": [0, 1], "batch": 1000,
                          "elite": 50}  # adversary.attack_eval on every hardened seed that passes the suite
 EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
-# exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned unit by unit (measures/exact/frontier.py)
+# exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned unit by unit
+# (measures/smallest/frontier.py)
 FRONTIER_SERIES = "1 x 32 hardened + saturated"  # the EXACT_HARDENED series whose proven seeds are pruned
 FRONTIER_SEEDS = [0, 4, 5, 9]  # seeds pruned (others: trained, skipped); a pilot reached 16, 21, 19 and <= 23 units
 FRONTIER = {"first_step": 4, "floor": 5, "m2": {"max_iter": 100, "budget_s": 600}}  # frontier.series: units cut per
 # step at first (halved on a failure), fewest units tried, the m = 2 proof of a near miss (None: none; max_iter
 # decides, budget_s is a safety valve); "shrink": {"steps", "lr", "weight"} would shrink the units before each cut
-# pilot (seed 0, one thread, ~13 min): 32 -> 28 (proven as cut) -> 24, 20 (m = 2) -> 18 -> 17 -> 16 (m = 2); 15 not
 FRONTIER_HARDEN = {"rounds": 10, "saturate_steps": 500}  # each step's hardening, on top of the series' own settings
 
 # --- small_adder: one-layer tanh adders of a few units trained by routes, readouts fitted by LP, then proven ---
@@ -251,66 +232,10 @@ SMALL_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60, "rounds": 3}  # small.bo
 # and the corner-LP refits at most
 SMALL_SUITE = EXACT_SUITE  # exact.suite_eval on every seed
 
-# --- --quick: every plan shrunk to these caps (quick_plan), end to end in minutes ---
+# --- --quick: every plan shrunk to these caps (planned), end to end in minutes ---
 QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: seeds, step cap, interval, maxlen / 5
 QUICK_EVAL_SIZE = 100  # --quick: held-out sums per evaluation (the full study's: train.EVAL_SIZE)
 
-
-
-def quick_plan(plan):
-    """Shrink a plan to the QUICK caps (labels kept, so the chart still names the settings)."""
-    runs = []
-    for r in plan["runs"]:
-        t = dict(r["train"])
-        scale = QUICK["steps"] / t["steps"]
-        t.update(steps=min(t["steps"], QUICK["steps"]), maxlen=max(1, round(t["maxlen"] / QUICK["maxlen_div"])),
-                 loss_every=QUICK["every"], eval_every=QUICK["every"],
-                 eval_size=min(t.get("eval_size", QUICK_EVAL_SIZE), QUICK_EVAL_SIZE),
-                 milestones=sorted({max(1, round(m * scale)) for m in t["milestones"]}))
-        if r.get("after"):  # the measurement shrinks itself (its test lengths, sums) when told it is quick
-            r = {**r, "after": partial(r["after"], quick=True)}
-        runs.append({**r, "train": t})
-    plan = {**plan, "runs": runs}
-    if "heatmap" in plan:
-        plan["heatmap"] = {**plan["heatmap"], "cap": QUICK["steps"]}
-    return plan
-
-
-
-class ConstantError(ValueError):
-    """A constant above holds a value no run can use; the message names it, its value and what is allowed."""
-
-
-def settings_of(run):
-    """A planned run's settings, as a result's series stores them."""
-    return {**run["model"], **run["train"]}
-
-
-TRAIN_DEFAULTS = {k: v for k, v in DEFAULTS.items() if k in SETTINGS}  # what a run leaves unset
-
-
-def selects(sel, run):
-    """Whether a planned run has every setting of `sel` (a setting it leaves unset has train_run's default)."""
-    have = {**TRAIN_DEFAULTS, **settings_of(run)}
-    return all(k in have and have[k] == v for k, v in sel.items())
-
-
-def run(label, **settings):
-    """One curve: ModelConfig fields go to the model, the rest to train.train_run."""
-    try:
-        model = ModelConfig(**{k: v for k, v in settings.items() if k in MODEL_KEYS}).to_dict()
-        train = check_settings({"milestones": [], **{k: v for k, v in settings.items() if k not in MODEL_KEYS}})
-    except ValueError as e:
-        raise ConstantError(f"run {label!r}: {e}") from None
-    return {"label": label, "model": model, "train": train}
-
-
-def heatmap(title, rows, cols, row_name, col_name, cap, make):
-    """A grid of runs, make(row, col) -> settings; each cell: median first step at accuracy 1.0."""
-    rows, cols = list(rows), list(cols)
-    runs = [run(f"{row_name}={r}, {col_name}={c}", steps=cap, **make(r, c)) for r in rows for c in cols]
-    return {"title": title, "runs": runs,
-            "heatmap": {"rows": rows, "cols": cols, "row_name": row_name, "col_name": col_name, "cap": cap}}
 
 
 def pt_main():
@@ -412,21 +337,17 @@ def cells():
                          lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS], "seeds": CLAIM_SEEDS}
 
 
-def _cell_settings(cell, nl):
-    return {"cell": cell, "nonlinearity": nl or "relu"}
-
-
 def length_generalization():
-    goal = _cell_settings(*LENGTH_GOAL)
+    goal = cell_settings(*LENGTH_GOAL)
 
     def one(label, cell, nl, is_goal=False, **extra):
         sums = LENGTH_SUMS if is_goal else LENGTH_SUMS_OTHERS
         settings = {"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra}
         after = partial(length.length_eval, lengths=LENGTH_TEST, sums=sums, fallback_sums=LENGTH_FALLBACK_SUMS)
-        return {**run(label, hidden_mode="none", **_cell_settings(cell, nl), **settings), "after": after}
+        return {**run(label, hidden_mode="none", **cell_settings(cell, nl), **settings), "after": after}
 
     # the goal: the cell comparison's run of LENGTH_GOAL's cell (not its other train lengths or variants)
-    runs = [one(cell_label(c, nl), c, nl, is_goal=_cell_settings(c, nl) == goal)
+    runs = [one(cell_label(c, nl), c, nl, is_goal=cell_settings(c, nl) == goal)
             for c, nl in LENGTH_CELLS]
     c, nl = LENGTH_SHORT_LONG_CELL
     runs += [one(f"{cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
@@ -440,7 +361,7 @@ def length_generalization():
 def carry_chains():
     after = partial(chains.chain_eval, length=CHAIN_LENGTH, chains=CHAIN_KS, sums=CHAIN_SUMS)
     runs = [{**run(cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
-                   **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
+                   **cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
                      "(trained on {maxlen})", "runs": runs, "seeds": CHAIN_SEEDS,
             "chart": chains.chain_chart, "section": chains.chain_section}
@@ -450,7 +371,7 @@ def hidden_probe():
     after = partial(probe.probe_eval, sums=PROBE_SUMS, length=PROBE_LENGTH, norm_length=PROBE_NORM_LENGTH,
                     norm_sums=PROBE_NORM_SUMS, norm_points=PROBE_NORM_POINTS)
     runs = [{**run(cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
-                   **_cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
+                   **cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": "where the carry lives: linear probe, PCA and hidden-state norm (trained on {maxlen})",
             "runs": runs, "seeds": PROBE_SEEDS,
             "chart": probe.probe_chart, "section": probe.probe_section}
@@ -458,7 +379,7 @@ def hidden_probe():
 
 def hidden_size_min():
     runs = [run(f"{cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
-                lr=LENGTH_LR, steps=SIZE_CAP, **_cell_settings(c, nl))
+                lr=LENGTH_LR, steps=SIZE_CAP, **cell_settings(c, nl))
             for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
     return {"title": "smallest hidden size that learns maxlen {maxlen} within {steps} steps",
             "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
@@ -467,11 +388,11 @@ def hidden_size_min():
 
 def cost_to_exact():
     common = dict(maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=COST_CAP, eval_every=COST_EVERY, loss_every=COST_EVERY)
-    runs = [run(cell_label(c, nl), hidden_mode="none", **_cell_settings(c, nl), **common)
+    runs = [run(cell_label(c, nl), hidden_mode="none", **cell_settings(c, nl), **common)
             for c, nl in LENGTH_CELLS]
     c, nl = COST_CARRY_CELL
     bptt = partial(cost.bptt_cost, depths=list(COST_BPTT_DEPTHS), maxlen=COST_BPTT_MAXLEN)
-    runs.append({**run(f"{cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **_cell_settings(c, nl),
+    runs.append({**run(f"{cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **cell_settings(c, nl),
                        **common), "after": bptt})
     return {"title": "cost to the first exact evaluation at maxlen {maxlen}", "runs": runs,
             "stop_at_exact": True, "chart": cost.cost_chart, "section": cost.cost_section}
@@ -484,6 +405,12 @@ def exact_adder():
     (a selector that picks no run plans no attack or proof, and the section says so). The EXACT_HARDENED series
     reuse the size sweep's trained runs and harden a copy of each (measures/exact/harden.py) before measuring it:
     every seed that then passes the suite is attacked (EXACT_HARDENED_ATTACK) and, when saturated, proof-tried.
+
+    Pilots behind the constants. EXACT_SIZES (2 seeds, EXACT_SMALL, 1,000- and 10,000-digit stages): 1 x 8 and 2 x 8
+    never learn maxlen 10 (loss ~0.4-0.65), 1 x 16 learns it (3000 steps) but fails 1,000-digit sums; 1 x 32 passed
+    2/2, 2 x 16 1/2. EXACT_HARDENED (seeds 0-3): 1 x 32 hardened in 1-6 rounds, then proven with saturation 1-3 (3.0
+    proved seed 3, 1.0 not; with 10 rounds 7/10 seeds were proven, the other 3 ran out of rounds); 2 x 16 with
+    saturation 1.0 kept failing the attack for 7 rounds (accuracy 0.999); 1 x 16 hardening did not converge.
     """
     def one(label, layers, hidden, settings):
         r = run(label, **EXACT_CELL, num_layers=layers, hidden_size=hidden,
@@ -518,23 +445,16 @@ def planned(eid, quick=False):
     settings of its first run: a title names what is trained (--quick's maxlen, not the full study's)."""
     plan = EXPERIMENTS[eid]()
     if quick:
-        plan = quick_plan(plan)
+        plan = shrink(plan, QUICK, QUICK_EVAL_SIZE)
     return {**plan, "title": plan["title"].format(**settings_of(plan["runs"][0]))}
-
-
-def chart(plan):
-    """The function that draws a plan's plots/<id>.png: its own "chart", else the line chart (plot.draw)."""
-    return plan.get("chart", plot.draw)
-
-
-def section(plan):
-    """The function that writes a plan's part of plots/README.md: its own "section", else the table (tables.section)."""
-    return plan.get("section", tables.section)
 
 
 def exact_frontier():
     """The smallest proven adder: FRONTIER_SERIES' seeds hardened and proven as exact_adder does, then pruned a few
-    units at a time (the removed units folded into the others), re-hardened and re-proven (FRONTIER_*)."""
+    units at a time (the removed units folded into the others), re-hardened and re-proven (FRONTIER_*).
+
+    The pilot behind FRONTIER (seed 0, one thread, ~13 min): 32 -> 28 (proven as cut) -> 24, 20 (m = 2) -> 18 -> 17
+    -> 16 (m = 2); 15 not."""
     layers, hidden, extra = EXACT_HARDENED[FRONTIER_SERIES]
     harden = {**EXACT_HARDEN, **extra, "prove": EXACT_PROOF}
     r = run(f"{FRONTIER_SERIES}, pruned", **EXACT_CELL, num_layers=layers, hidden_size=hidden,
@@ -550,7 +470,7 @@ def exact_frontier():
 
 def small_adder():
     """Small trained adders: SMALL_UNITS x SMALL_ROUTES, each trained by train.fit (SMALL_FIT) and then by its route,
-    its readout fitted by LP and proven (measures/exact/small.py; the SMALL_* constants)."""
+    its readout fitted by LP and proven (measures/smallest/small.py; the SMALL_* constants)."""
     runs = []
     for k in SMALL_UNITS:
         for label, route in SMALL_ROUTES.items():
@@ -572,245 +492,3 @@ EXPERIMENTS = {f.__name__: f for f in (pt_main, pt_adv_main, hidden_mode_len5, h
                                        layers_zero, heat_layers_mode, h0_init, cells, length_generalization,
                                        carry_chains, hidden_probe, hidden_size_min, cost_to_exact, exact_adder,
                                        exact_frontier, small_adder)}
-
-
-# --- what each constant must hold: checked once, by check(), before any plan is made (the plans read them plainly) ---
-
-
-def integer(name, v, low):
-    """An integer >= low."""
-    try:
-        check_int(name, v, low)
-    except ValueError as e:
-        raise ConstantError(str(e)) from None
-
-
-def fraction(name, v):
-    """A number in (0, 1]."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
-        raise ConstantError(f"{name} must be a number in (0, 1], got {v!r}")
-
-
-def values(name, v, what, empty=False):
-    """A list of `what` (non-empty unless `empty`), no value twice (each value is one curve)."""
-    if not isinstance(v, (list, tuple)) or not (v or empty):
-        raise ConstantError(f"{name} must be a {'' if empty else 'non-empty '}list of {what}, got {v!r}")
-    twice = [x for i, x in enumerate(v) if x in v[:i]]
-    if twice:
-        raise ConstantError(f"{name} holds {twice[0]!r} twice: {v!r} (each value is one curve)")
-
-
-def ints(name, v, low, empty=False):
-    """A list of distinct integers >= low (non-empty unless `empty`)."""
-    values(name, v, f"integers >= {low}", empty)
-    for x in v:
-        integer(f"each value of {name}", x, low)
-
-
-def table(name, v, required=()):
-    """A dict (of settings, or of a hook's arguments) with the keys `required`."""
-    if not isinstance(v, dict):
-        raise ConstantError(f"{name} must be a dict, got {v!r}")
-    missing = [k for k in required if k not in v]
-    if missing:
-        raise ConstantError(f"{name} lacks {', '.join(missing)}: {v!r} (needs {', '.join(required)})")
-
-
-def labelled(name, v):
-    """A dict of label -> dict of settings (may be empty)."""
-    table(name, v)
-    for label, extra in v.items():
-        table(f"{name}[{label!r}]", extra)
-
-
-def cell_pair(name, p):
-    """A (cell, nonlinearity) pair: a models.CELLS cell and, for rnn, relu or tanh (None: relu)."""
-    if not isinstance(p, (list, tuple)) or len(p) != 2:
-        raise ConstantError(f"{name}: {p!r} is not a (cell, nonlinearity) pair such as ('rnn', 'tanh') or "
-                            f"('gru', None)")
-    try:
-        ModelConfig(**_cell_settings(*p))
-    except ValueError as e:
-        raise ConstantError(f"{name}: {e}") from None
-
-
-def cell_pairs(name, v):
-    values(name, v, "(cell, nonlinearity) pairs such as ('rnn', 'tanh')")
-    for p in v:
-        cell_pair(name, p)
-
-
-def selector(name, sel, optional=False):
-    """A dict of run settings (ModelConfig fields, train.SETTINGS names) that picks the runs having all of them."""
-    if optional and sel is None:
-        return
-    known = MODEL_KEYS | set(SETTINGS)
-    if not isinstance(sel, dict) or not sel:
-        raise ConstantError(f"{name} must be a non-empty dict of run settings such as "
-                            f"{{'num_layers': 1, 'hidden_size': 32}}, got {sel!r}")
-    unknown = sorted(set(sel) - known)
-    if unknown:
-        raise ConstantError(f"{name}: unknown setting(s) {unknown} in {sel!r}; settings: {', '.join(sorted(known))}")
-
-
-def sums_per_length(name, v):
-    """One number of sums (>= 1) per LENGTH_TEST length."""
-    if not isinstance(v, (list, tuple)) or len(v) != len(LENGTH_TEST):
-        raise ConstantError(f"{name} must hold one number of sums per LENGTH_TEST length ({len(LENGTH_TEST)}), "
-                            f"got {v!r}")
-    for n in v:
-        integer(f"each value of {name}", n, 1)
-
-
-def sizes_list(name, v):
-    """(layers, hidden) pairs; with EXACT_RECIPES, not both empty."""
-    if not isinstance(v, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in v):
-        raise ConstantError(f"{name} must be a list of (layers, hidden) pairs such as (1, 32), got {v!r}")
-    if not v and not EXACT_RECIPES:
-        raise ConstantError(f"EXACT_RECIPES and {name} are both empty: exact_adder would plan no run")
-
-
-def attack_runs(name, v):
-    """(settings selector, candidate sums) pairs."""
-    if not isinstance(v, (list, tuple)) or not all(isinstance(a, (list, tuple)) and len(a) == 2 for a in v):
-        raise ConstantError(f"{name} must be a list of (settings, candidate sums) pairs such as "
-                            f"({{'num_layers': 1, 'hidden_size': 32}}, 100000), got {v!r}")
-    for sel, n in v:
-        selector(name, sel)
-        integer(f"{name}' candidate sums", n, 1)
-
-
-def frontier_series(name, v):
-    """The label of a saturated EXACT_HARDENED series (its proven seeds are pruned)."""
-    spec = EXACT_HARDENED.get(v) if isinstance(v, str) and isinstance(EXACT_HARDENED, dict) else None
-    if not (isinstance(spec, (list, tuple)) and len(spec) == 3 and isinstance(spec[2], dict)
-            and spec[2].get("saturation")):
-        raise ConstantError(f"{name} must name a saturated EXACT_HARDENED series "
-                            f"({', '.join(map(repr, EXACT_HARDENED)) if isinstance(EXACT_HARDENED, dict) else ''}), "
-                            f"got {v!r}")
-
-
-def hardened_sizes(name, v):
-    """label -> (layers, hidden, settings on top of EXACT_HARDEN)."""
-    table(name, v)
-    for label, spec in v.items():
-        if not (isinstance(spec, (list, tuple)) and len(spec) == 3 and isinstance(spec[2], dict)):
-            raise ConstantError(f"{name}[{label!r}] must be (layers, hidden, settings) such as "
-                                f"(1, 32, {{'saturation': 1.0}}), got {spec!r}")
-
-
-ROUTE_KEYS = {"targets", "weight", "ce", "carry_sat", "rest_sat", "restarts", "units"}  # a SMALL_ROUTES entry's
-
-
-def small_routes(name, v):
-    """label -> route settings (ROUTE_KEYS): known targets (small.TARGETS), no more than the fewest SMALL_UNITS,
-    non-negative weights, restarts an integer >= 0."""
-    labelled(name, v)
-    if not v:
-        raise ConstantError(f"{name} must name at least one route, got {v!r}")
-    for label, route in v.items():
-        unknown = sorted(set(route) - ROUTE_KEYS)
-        if unknown:
-            raise ConstantError(f"{name}[{label!r}]: unknown setting(s) {unknown}; settings: "
-                                f"{', '.join(sorted(ROUTE_KEYS))}")
-        t = route.get("targets", [])
-        if not isinstance(t, (list, tuple)) or any(x not in small.TARGETS for x in t) or len(set(t)) != len(t):
-            raise ConstantError(f"{name}[{label!r}]: targets must be a list of distinct names of {small.TARGETS}, "
-                                f"got {t!r}")
-        at = route.get("units", SMALL_UNITS)
-        if not isinstance(at, list) or not at or any(u not in SMALL_UNITS for u in at):
-            raise ConstantError(f"{name}[{label!r}]: units must be a non-empty list of SMALL_UNITS values "
-                                f"({SMALL_UNITS!r}), got {at!r}")
-        units = [u for u in at if isinstance(u, int) and u < len(t)]
-        if units:
-            raise ConstantError(f"{name}[{label!r}]: {len(t)} targets need {len(t)} units, SMALL_UNITS has {units[0]}")
-        for key in ("weight", "ce", "carry_sat", "rest_sat"):
-            w = route.get(key, 0.0)
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < float("inf"):
-                raise ConstantError(f"{name}[{label!r}]: {key} must be a number >= 0, got {w!r}")
-        integer(f"{name}[{label!r}]'s restarts", route.get("restarts", 0), 0)
-
-
-def small_tune(name, v):
-    """{"steps": int >= 1, "lrs": non-empty list of positive numbers, "length": int >= 2}."""
-    table(name, v, ("steps", "lrs", "length"))
-    integer(f"{name}'s steps", v["steps"], 1)
-    integer(f"{name}'s length", v["length"], 2)
-    lrs = v["lrs"]
-    if not isinstance(lrs, (list, tuple)) or not lrs or not all(
-            not isinstance(x, bool) and isinstance(x, (int, float)) and 0 < x < float("inf") for x in lrs):
-        raise ConstantError(f"{name}'s lrs must be a non-empty list of positive learning rates, got {lrs!r}")
-
-
-CHECKS = {  # constant -> (its check, what else the check takes); check(name, value, *rest) raises ConstantError.
-    # A setting a run is given (a maxlen, an lr, a cell) is checked by run() as the plan is made.
-    "SEEDS": (integer, 1), "CLAIM_SEEDS": (integer, 1), "SIZE_SUCCESS": (fraction,), "EXACT_GOAL": (fraction,),
-    "HIDDEN_MODES": (values, "hidden modes"), "MAXLEN_VALUES": (values, "operand lengths"),
-    "LR_VALUES": (values, "learning rates"), "LR_SCHEDULE": (table, ("lr", "milestones", "gamma")),
-    "HEAT_LR_VALUES": (values, "lr values"), "HEAT_LR_MAXLENS": (values, "maxlen values"),
-    "LAYERS_VALUES": (values, "layer counts"), "HEAT_MODE_MODES": (values, "hidden_mode values"),
-    "HEAT_MODE_LAYERS": (values, "num_layers values"), "H0_INITS": (values, "initial states"),
-    "CELLS": (cell_pairs,), "LENGTH_CELLS": (cell_pairs,), "LENGTH_GOAL": (cell_pair,),
-    "LENGTH_SHORT_LONG_CELL": (cell_pair,), "COST_CARRY_CELL": (cell_pair,),
-    "LENGTH_TEST": (ints, 1), "LENGTH_SUMS": (sums_per_length,), "LENGTH_SUMS_OTHERS": (sums_per_length,),
-    "LENGTH_OTHER_MAXLENS": (ints, 1, True), "LENGTH_VARIANTS": (labelled,),
-    "CHAIN_KS": (ints, 0), "SIZE_VALUES": (ints, 1), "COST_BPTT_DEPTHS": (ints, 1),
-    "EXACT_RECIPES": (labelled,), "EXACT_TODAY": (table,), "EXACT_SMALL": (table,), "EXACT_CELL": (table,),
-    "EXACT_SIZES": (sizes_list,), "EXACT_ATTACK_RUNS": (attack_runs,), "EXACT_PROOF_RUN": (selector, True),
-    "EXACT_HARDENED": (hardened_sizes,), "EXACT_SUITE": (table,), "EXACT_ATTACK": (table,),
-    "EXACT_PROOF": (table,), "EXACT_HARDEN": (table,), "EXACT_HARDENED_ATTACK": (table,),
-    "FRONTIER_SERIES": (frontier_series,), "FRONTIER_SEEDS": (ints, 0), "FRONTIER": (table,),
-    "FRONTIER_HARDEN": (table,),
-    "SMALL_SEEDS": (integer, 1), "SMALL_UNITS": (ints, 1), "SMALL_CELL": (table,), "SMALL_FIT": (table,),
-    "SMALL_TUNE": (small_tune,), "SMALL_ROUTES": (small_routes,), "SMALL_PROOF": (table, ("m",)),
-    "SMALL_SUITE": (table,),
-}
-
-
-def check_constants():
-    """Every constant of CHECKS holds what its check allows, or ConstantError names it (one line)."""
-    for name, (fn, *rest) in CHECKS.items():
-        fn(name, globals()[name], *rest)
-
-
-HANDED_ON = {  # hook -> {its argument: (the function it hands that dict to, positional arguments before it)}
-    evaluate.exact_eval: {"suite": (exact.suite_eval, 3), "attack": (adversary.attack_eval, 3),
-                          "proof": (proof.proof_eval, 1), "harden": (harden.harden, 3)},
-    frontier.frontier_eval: {"harden": (harden.harden, 3)},
-    small.small_eval: {"suite": (exact.suite_eval, 3), "prove": (small.box_readout, 1)},
-}
-
-
-def check(ids=None):
-    """Plan every experiment of `ids` (default: all) and check what its runs and measurements will be handed.
-
-    Each run's "after" hook must accept its arguments, and each argument that a hook hands on whole must suit the
-    function it goes to (HANDED_ON).
-
-    Run before anything trains, so a constant that no run can use stops the study with one line (ConstantError)
-    instead of a traceback after the training.
-    """
-    check_constants()
-    for eid in ids or EXPERIMENTS:
-        try:
-            plan = EXPERIMENTS[eid]()
-        except (TypeError, KeyError, AttributeError) as e:  # a constant of a shape the checks above do not name
-            raise ConstantError(f"{eid}: a constant of its plan has the wrong type or shape "
-                                f"({type(e).__name__}: {e})") from None
-        if not plan["runs"]:
-            raise ConstantError(f"{eid}: its constants plan no run")
-        integer(f"{eid}'s number of seeds", plan.get("seeds", SEEDS), 1)
-        for r in plan["runs"]:
-            if r.get("after"):  # the hook must accept its arguments, or it would fail later
-                fn, args = getattr(r["after"], "func", r["after"]), getattr(r["after"], "keywords", {})
-                try:
-                    inspect.signature(fn).bind(None, None, r, 0, **args)
-                except TypeError as e:
-                    raise ConstantError(f"{eid}: {fn.__name__} cannot take {args!r} ({e})") from None
-                for arg, (to, head) in HANDED_ON.get(fn, {}).items():
-                    if arg in args:
-                        try:
-                            inspect.signature(to).bind(*[None] * head, **args[arg])
-                        except TypeError as e:
-                            raise ConstantError(f"{eid}: {fn.__name__}'s {arg} {args[arg]!r}: {to.__module__}."
-                                                f"{to.__name__} cannot take it ({e})") from None

@@ -7,7 +7,7 @@
     python source.py --force          retrain even where a cached result matches
 
 Thin: it parses the arguments, runs each experiment through machinery/runner.py and writes the report
-(report/claims.py). Every (run, seed) is looked up in the run store (machinery/store.py) first and
+(report/page.py). Every (run, seed) is looked up in the run store (machinery/store.py) first and
 trained only if missing; each trained run is written to the store as soon as it finishes, so an
 interrupted run loses no finished run. Each experiment's result is then assembled, written to
 plots/<id>.json (atomically) and drawn as plots/<id>.png; plots/README.md is regenerated at the end. A result
@@ -27,11 +27,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 import experiments
-from machinery import cluster
+from machinery import checks, cluster, plans
 from machinery.runner import CodeChanged, Runner, run_experiment, set_aside_damaged, snapshot
 from machinery.store import Store, StoreError, prepare
 from judge import tables
-from report import claims
+from report import page
 from train import resolve_device
 
 OUT_DIR = Path(__file__).resolve().parent / "plots"  # results, charts and the report (--out moves them)
@@ -213,8 +213,8 @@ def study(argv):
         return 2
     n_seeds = args.seeds if args.seeds is not None else (experiments.QUICK["seeds"] if args.quick else None)
     try:  # a constant of experiments.py that no run can use: one line, before anything trains
-        experiments.check(args.ids or valid)
-    except experiments.ConstantError as e:
+        checks.check(args.ids or valid)
+    except plans.ConstantError as e:
         print(f"experiments.py: {e}", file=sys.stderr)
         return 2
     try:  # --ray: every (run, seed) is a Ray task; this process stores what they return
@@ -264,7 +264,7 @@ def study(argv):
         print(f"[{eid}] {e}\nthe other runs are kept in {store.root}; rerun to retry", file=sys.stderr)
         return 1
     runner.close()
-    claims.write_report(out_dir, quick=args.quick)
+    page.write_report(out_dir, quick=args.quick)
     print(f"done in {time.perf_counter() - t0:.1f}s: trained {trained_total} of {planned} runs; "
           f"report: {out_dir / 'README.md'}; store: {store.root}")
     return 0

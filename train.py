@@ -6,7 +6,7 @@ on one fixed batch of held-out sums (drawn once, from the run's own test generat
 or with eval_split="train" held-out sums from the training range, which measures learning without the
 split's shift while training stays exactly the same; with eval_fresh, a fresh batch for every evaluation
 (as the source report evaluated). state: the hidden state a carry-mode run ended with, which the caller keeps
-and passes to evaluation (models.py); None otherwise. fine_tune() and measures/exact/shrink.py go on training
+and passes to evaluation (models.py); None otherwise. fine_tune() and measures/smallest/shrink.py go on training
 a trained model through the same loop with a penalised loss.
 """
 import inspect
@@ -281,7 +281,7 @@ def fine_tune(model, sample, steps, lr, seed=0, device="cpu", saturation=0.0, ra
     train_run's (cross-entropy over every digit), plus, with saturation > 0 (tanh rnn only), saturation *
     mean(1 - h^2) over every layer's states (model.layer_states), its weight ramped up linearly over the first half
     of the steps (ramp=False: full from the first step). That term drives every unit towards +-1, where the step is
-    flat and small boxes of states map into small boxes (what measures/exact/proof.py needs). Returns the loss of
+    flat and small boxes of states map into small boxes (what proof/proof.py needs). Returns the loss of
     each step; a non-finite loss stops it (the model is then left as that step made it). Used after train_run
     (measures/exact/harden.py), never inside it.
     """

@@ -1,5 +1,5 @@
 """torch's float32 tanh on this CPU against the true tanh, over every finite float32: the measurement behind the
-proof checkers' tanh allowance (measures/exact/tanh_error.py says how).
+proof checkers' tanh allowance (proof/tanh_error.py says how).
 
     python -m benchmarks.bench_tanh              all 2^32 bit patterns (a few minutes on one core)
     python -m benchmarks.bench_tanh --stride 97  every 97th pattern (seconds)
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from measures.exact import proof, recheck, tanh_error
+from proof import proof, recheck, tanh_error
 
 STEP = 1 << 24  # bit patterns per batch (the memory of a few arrays of this length)
 

@@ -18,8 +18,10 @@ import time
 import torch
 
 import experiments
-from measures.exact import certificate, frontier, verdicts
+from measures.exact import verdicts
+from measures.smallest import frontier
 from models import MODEL_KEYS
+from proof import certificate
 
 
 def main(argv=None):

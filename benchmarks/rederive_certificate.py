@@ -22,7 +22,7 @@ import experiments
 from machinery.entries import model_from_blob
 from machinery.runner import request
 from machinery.store import Store
-from measures.exact import certificate
+from proof import certificate
 from measures.exact import harden as harden_module
 from models import ModelConfig
 from train import train_run

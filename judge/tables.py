@@ -1,8 +1,8 @@
 """Per-series numbers of a result (learning speed, first exact step, final accuracy) and its default section.
 
 What a chart's section and the claims both read: the measurements' own sections (measures/) build on the default
-section here, so they need nothing of the report (report/claims.py), which finds each section in its plan
-(experiments.section).
+section here, so they need nothing of the report (report/page.py), which finds each section in its plan
+(machinery/plans.py: section).
 """
 import json
 import statistics

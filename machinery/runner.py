@@ -303,7 +303,7 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
         write_json(path, result)
     if plan.get("keep"):  # a file the hooks made (a certificate), written beside the result: charts only draw
         plan["keep"](result, out_dir)
-    experiments.chart(plan)(result, out_dir / f"{eid}.png")
+    plans.chart(plan)(result, out_dir / f"{eid}.png")
     return result, trained
 
 

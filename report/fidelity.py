@@ -7,7 +7,7 @@ is of what was actually run. SOURCE_FIGURES holds numbers read off the report's 
 
 section(results) writes the report's "Source code vs this project" section; claim_notes(results) gives, per claim
 id, a sentence for the claims table where the source's figure and ours lead a reader to different conclusions.
-Every number about our runs in either is computed from `results` (id -> result JSON, as claims.write_report loads
+Every number about our runs in either is computed from `results` (id -> result JSON, as page.write_report loads
 them).
 
 Over 300 lines: the fixed tables (SOURCE, SOURCE_FIGURES: about 50 lines) and one short note per claim where the

@@ -62,7 +62,7 @@ def test_default_model_is_the_proven_one_and_adds_the_readme_example(capsys):
 def test_a_certificate_is_used_and_rechecked_and_a_store_option_picks_a_store_model(capsys, tmp_path):
     from test_exact import hand_adder
 
-    from measures.exact import certificate
+    from proof import certificate
 
     path = tmp_path / "hand.npz"
     assert certificate.prove(hand_adder(), path, origin="constructed", targets=[], max_iter=50)["proven"]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import add
-from measures.exact import certificate, constructed, proof, recheck
+from proof import certificate, constructed, proof, recheck
 
 
 def rule():

@@ -18,11 +18,12 @@ import torch
 
 import experiments
 import source
+from machinery import checks
 from machinery import plans as machinery_plans
 from machinery import runner as machinery_runner
 from measures import probe
 from models import ModelConfig, build_model
-from report import claims
+from report import page
 
 QUICK = {"seeds": 2, "steps": 20, "every": 10, "maxlen_div": 5}  # experiments.QUICK here (no training is done)
 
@@ -82,9 +83,9 @@ def study(monkeypatch, out, ids=(), charts=True):
     monkeypatch.setattr(experiments, "QUICK", QUICK)
     monkeypatch.setattr(machinery_runner, "train_run", fake_train)
     monkeypatch.setattr(probe, "probe_eval", probe_once)  # experiments.hidden_probe plans probe.probe_eval
-    monkeypatch.setattr(claims, "write_report", lambda *a, **k: None)  # each test writes it itself
+    monkeypatch.setattr(page, "write_report", lambda *a, **k: None)  # each test writes it itself
     if not charts:
-        monkeypatch.setattr(experiments, "chart", lambda plan: lambda result, path: None)  # every chart, one place
+        monkeypatch.setattr(machinery_plans, "chart", lambda plan: lambda result, path: None)  # every chart, one place
     return source.main(["--quick", "--workers", "1", "--device", "cpu", "--out", str(out),
                         "--store", str(out / "store"), *ids])
 
@@ -157,7 +158,8 @@ def _plan_runs(name, eid):
         mp.setattr(experiments, "QUICK", QUICK)
         for const, value in EDITS[name].items():
             mp.setattr(experiments, const, value)
-        return machinery_plans.recorded(experiments.quick_plan(experiments.EXPERIMENTS[eid]()))["runs"]
+        return machinery_plans.recorded(machinery_plans.shrink(experiments.EXPERIMENTS[eid](), experiments.QUICK,
+                                                         experiments.QUICK_EVAL_SIZE))["runs"]
 
 
 @pytest.mark.parametrize("name", list(EDITS))
@@ -166,7 +168,7 @@ def test_an_edit_gives_the_report(name, base, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # the report reads the constants too (e.g. EXACT_GOAL)
         for const, value in values.items():
             mp.setattr(experiments, const, value)
-        claims.write_report(out, quick=True)
+        page.write_report(out, quick=True)
     text = (out / "README.md").read_text()
     for eid in experiments.EXPERIMENTS:
         assert f"![{eid}]({eid}.png)" in text
@@ -178,7 +180,7 @@ def test_an_edit_gives_the_report(name, base, tmp_path_factory):
 
 def test_the_unedited_study_gives_the_report(base):
     out, _ = base
-    claims.write_report(out, quick=True)
+    page.write_report(out, quick=True)
     text = (out / "README.md").read_text()
     assert all(f"| C{c} |" in text for c in range(1, 10))
     assert "No adversarial search" not in text and "No proof attempt" not in text  # today's plan has both
@@ -216,7 +218,7 @@ def test_titles_name_what_is_trained(quick):
 
     for eid in experiments.EXPERIMENTS:
         plan = experiments.planned(eid, quick)
-        first, title = experiments.settings_of(plan["runs"][0]), plan["title"]
+        first, title = machinery_plans.settings_of(plan["runs"][0]), plan["title"]
         said = {"maxlen": re.findall(r"(?:maxlen|trained on) (\d+)\b(?! x)", title),
                 "num_layers": re.findall(r"(\d+)[- ]layers?\b", title),
                 "steps": re.findall(r"within (\d+) steps", title), "lr": re.findall(r"\blr (\d[\d.e-]*)", title)}
@@ -226,10 +228,19 @@ def test_titles_name_what_is_trained(quick):
         str(experiments.planned("lr", quick)["runs"][0]["train"]["maxlen"])]  # one that says it
 
 
-def test_every_checked_name_is_a_constant():
-    """CHECKS names constants that exist (a renamed constant is checked under its new name), and today's pass."""
-    assert [n for n in experiments.CHECKS if not hasattr(experiments, n) or not n.isupper()] == []
-    experiments.check_constants()
+def test_every_checked_name_is_the_constant_it_reads():
+    """check_constants names each constant as the one it reads (a message never names another), each an upper-case
+    constant of experiments.py (a renamed constant is checked under its new name), and today's pass."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(checks.check_constants))
+    calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and len(c.args) >= 2
+             and isinstance(c.args[1], ast.Attribute) and isinstance(c.args[1].value, ast.Name)]
+    named = [(c.args[0].value, c.args[1].attr) for c in calls]
+    assert len(named) > 40 and [(n, a) for n, a in named if n != a] == []
+    assert [a for _, a in named if not hasattr(experiments, a) or not a.isupper()] == []
+    checks.check_constants()
 
 
 @pytest.mark.parametrize("const, value, message", BAD, ids=[f"{c}={v!r}" for c, v, _ in BAD])

@@ -7,8 +7,9 @@ import torch
 
 from data import digits_to_ints, longest_carry_chain
 from measures import beyond
-from measures.exact import adversary, exact, families, proof, sums
+from measures.exact import adversary, exact, families, sums
 from models import ModelConfig, build_model
+from proof import proof
 from train import train_run
 
 

@@ -1,10 +1,11 @@
-"""Pruning by least-squares folding (measures/exact/prune.py) and the frontier series (frontier.py, its report)."""
+"""Pruning by least-squares folding (measures/smallest/prune.py) and the frontier series (frontier.py, its report)."""
 import numpy as np
 import pytest
 import torch
 
 from data import gen_data
-from measures.exact import frontier, frontier_report, harden, prune, shrink
+from measures.exact import harden
+from measures.smallest import frontier, frontier_report, prune, shrink
 from models import ModelConfig, myPTRNNModel
 from train import to_tensors
 
@@ -149,7 +150,7 @@ def test_every_proven_step_keeps_weights_and_a_certificate_both_checkers_accept(
     proven attempt (origin trained for the start, pruned after a cut) that the certificate command accepts."""
     from test_exact import hand_adder
 
-    from measures.exact import certificate
+    from proof import certificate
 
     good, broken = hand_adder(), hand_adder()
     with torch.no_grad():  # digits 3 and 4 swap their output rows

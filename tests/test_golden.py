@@ -2,7 +2,7 @@
 import shutil
 from pathlib import Path
 
-from report import claims, other_numerics
+from report import other_numerics, page
 
 PLOTS = Path(__file__).resolve().parents[1] / "plots"
 
@@ -13,5 +13,5 @@ def test_the_committed_report_regenerates_byte_for_byte(tmp_path):
     families = PLOTS / other_numerics.FOLDER  # the other numerics families' results, which the report reads too
     if families.is_dir():
         shutil.copytree(families, tmp_path / other_numerics.FOLDER)
-    claims.write_report(tmp_path)
+    page.write_report(tmp_path)
     assert (tmp_path / "README.md").read_bytes() == (PLOTS / "README.md").read_bytes()

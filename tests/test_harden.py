@@ -10,8 +10,9 @@ import torch
 from test_exact import hand_adder, small_rnn
 
 from data import LEADING_DIGITS, digits_to_ints
-from measures.exact import certificate, harden, verdicts
+from measures.exact import harden, verdicts
 from measures.exact.evaluate import certificate_text, exact_eval
+from proof import certificate
 from train import fine_tune, train_run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -212,12 +212,14 @@ ENVIRONMENT = {"machinery.numerics"}  # imported first by everything that loads 
 
 def test_imports_flow_one_way():
     """data <- models <- train <- measures <- experiments <- machinery <- source: the core never imports the folders
-    (only the numerics every torch user sets first), the plans import the measures they plan but nothing of the
-    machinery that runs them, and no module imports an entry point."""
+    (only the numerics every torch user sets first), the plans import the measures they plan and the plan vocabulary
+    (machinery/plans.py, which imports no other machinery and no plan) but nothing of the machinery that runs them,
+    and no module imports an entry point."""
     g = {m: e for m, (e, _) in graph().items()}
     up = {m: sorted(e - CORE - ENVIRONMENT) for m, e in g.items() if m in CORE and e - CORE - ENVIRONMENT}
     assert up == {}
-    assert sorted(m for m in g["experiments"] - ENVIRONMENT if m.startswith("machinery")) == []
+    assert sorted(m for m in g["experiments"] - ENVIRONMENT if m.startswith("machinery")) == ["machinery.plans"]
+    assert sorted(m for m in g["machinery.plans"] if m.startswith("machinery") or m == "experiments") == []
     assert sorted(m for m, e in g.items() if m.startswith("measures") and "experiments" in e) == []
     assert g["machinery.numerics"] == set()
     entry = {m: sorted(e & {"source", "add"}) for m, e in g.items() if e & {"source", "add"}}
@@ -284,7 +286,7 @@ def test_readme_gives_about_the_number_of_tests(request):
     assert abs(said - len(items)) <= 0.1 * len(items), f"the README says about {said} tests; there are {len(items)}"
 
 
-FOLDERS = ["judge", "measures", "machinery", "report"]  # bottom to top: a folder imports only folders below it
+FOLDERS = ["proof", "judge", "measures", "machinery", "report"]  # bottom to top: a folder imports only folders below
 
 
 def folder_edges(g):
@@ -319,7 +321,11 @@ def test_folder_check_finds_a_planted_upward_import(tmp_path):
 
 
 def test_folders_import_one_way():
-    """judge <- measures <- machinery <- report: no folder imports a folder above it, and every folder is placed."""
-    edges = folder_edges({m: e for m, (e, _) in graph().items()})
+    """proof, judge <- measures <- machinery <- report: no folder imports a folder above it, every folder is placed,
+    and the proof add.py ships imports nothing but the core and itself."""
+    g = {m: e for m, (e, _) in graph().items()}
+    edges = folder_edges(g)
     assert set(edges) <= set(FOLDERS), f"folders the order does not place: {sorted(set(edges) - set(FOLDERS))}"
     assert upward(edges) == []
+    assert sorted(e for m, es in g.items() if m.startswith("proof") for e in es
+                  if e not in CORE and not e.startswith("proof")) == []

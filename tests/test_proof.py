@@ -8,7 +8,7 @@ import pytest
 import torch
 from test_exact import hand_adder, small_rnn
 
-from measures.exact import certificate, proof, recheck
+from proof import certificate, proof, recheck
 
 SUMS = np.arange(100)  # every one-digit sum a + b, as the pair a * 10 + b
 

@@ -10,7 +10,7 @@ from test_exact import hand_adder
 from test_proof import one_digit_sums, rewrite, scaled_output
 
 import add
-from measures.exact import certificate, proof, recheck
+from proof import certificate, proof, recheck
 
 ROOT = add.CERTIFICATE.parents[1]
 
@@ -198,7 +198,7 @@ def test_the_tanh_allowance_covers_the_measured_error_of_torchs_cpu_tanh():
     along every way torch computes it (tanh_error.PATHS, nn.RNN's own included); benchmarks/bench_tanh.py measures
     every float32. The kernels are named from what ran: every path in one group, and a group named after the C
     library's tanhf only if it matches that bit for bit."""
-    from measures.exact import tanh_error
+    from proof import tanh_error
 
     bits = tanh_error.sample(stride=4099, dense=((4.75, 5.0),))
     got = tanh_error.measure(bits)

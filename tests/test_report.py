@@ -13,7 +13,7 @@ import pytest
 import plot
 from judge import parts as vocab
 from judge import tables
-from report import answers, claims, fidelity, findings, robust
+from report import answers, claims, fidelity, findings, page, robust, rules
 
 FAST = [0.90, 0.91, 0.92, 0.93, 0.94]  # per-seed learning speeds: FAST vs SLOW differ by 0.3 on every seed
 SLOW = [0.60, 0.61, 0.62, 0.63, 0.64]
@@ -340,7 +340,7 @@ def test_write_report_survives_dropped_series_and_values(tmp_path):
               "hidden_mode_1layer": result(series("only", FAST, hidden_mode="carry"))}
     for eid, res in stored.items():
         (tmp_path / f"{eid}.json").write_text(json.dumps({**res, "id": eid}))
-    claims.write_report(tmp_path)
+    page.write_report(tmp_path)
     text = (tmp_path / "README.md").read_text()
     for line in ("C9 not judged: CELLS has no gru", "C8 not judged: H0_INITS has no zero",
                  "C7 not judged: LAYERS_VALUES has fewer than two depths",
@@ -351,7 +351,7 @@ def test_write_report_survives_dropped_series_and_values(tmp_path):
 
 def test_a_section_that_cannot_be_written_says_so():
     broken = {"id": "maxlen", "title": "t", "section": "split.maxlen_section", "series": []}
-    lines = claims.safe_section(broken)
+    lines = page.safe_section(broken)
     assert lines[0] == "## `maxlen`: t" and lines[2].startswith("Section not written: the result lacks")
 
 
@@ -359,11 +359,11 @@ def test_seed_measures_by_hand():
     s = series("x", [0, 0], curves=[[0.2, 0.5, 0.3, None], [1.0, 0.9, 1.0, 0.4]], first=[None, 50])
     assert tables.seed_speeds(s) == pytest.approx([(0.2 + 0.5 + 0.3) / 4, (1.0 + 0.9 + 1.0 + 0.4) / 4])
     assert tables.seed_speeds(s, 2) == pytest.approx([0.35, 0.95])
-    assert claims.seed_drops(s) == pytest.approx([0.2, 0.1 + 0.6])
+    assert rules.seed_drops(s) == pytest.approx([0.2, 0.1 + 0.6])
     assert tables.seed_first_steps(s) == [250, 50]  # never = one interval after the last evaluation
     assert tables.seed_finals(s) == [0.0, 0.4]
     dead = series("y", [0, 0, 0], curves=[[0.0] * 4, [None] * 4, [0.0, 0.1, 0, 0]], diverged=[False, True, False])
-    assert claims.never_learned(dead) == 1
+    assert rules.never_learned(dead) == 1
 
 
 @pytest.mark.parametrize("outcomes, expected", [

@@ -1,4 +1,4 @@
-"""measures/exact/small.py and readout.py: the readout LP against numpy recomputations, the states, targets and
+"""measures/smallest/small.py and readout.py: the readout LP against numpy recomputations, the states, targets and
 batches against Python integers, the corner readout against both checkers, small_adder's plan and its constant
 checks."""
 import itertools
@@ -9,8 +9,11 @@ import pytest
 import torch
 
 import experiments
-from measures.exact import certificate, evaluate, proof, readout, small, small_report
+from machinery import checks, plans
+from measures.exact import evaluate
+from measures.smallest import readout, small, small_report
 from models import ModelConfig, myPTRNNModel
+from proof import certificate, proof
 
 
 def tiny(seed=0, k=2):
@@ -196,7 +199,7 @@ def test_small_adder_plan_has_one_run_per_units_and_route(monkeypatch):
     monkeypatch.setattr(experiments, "SMALL_UNITS", [2, 5])
     monkeypatch.setattr(experiments, "SMALL_ROUTES", {"a": {"targets": []}, "b": {"targets": ["carry", "sum"]},
                                                       "c": {"targets": ["carry"], "units": [5]}})
-    experiments.check(["small_adder"])
+    checks.check(["small_adder"])
     plan = experiments.EXPERIMENTS["small_adder"]()
     got = [(r["model"]["hidden_size"], r["after"].keywords["route"]["targets"]) for r in plan["runs"]]
     assert got == [(2, []), (2, ["carry", "sum"]), (5, []), (5, ["carry", "sum"]), (5, ["carry"])]
@@ -219,5 +222,5 @@ def test_small_adder_plan_has_one_run_per_units_and_route(monkeypatch):
 def test_small_constants_are_checked(monkeypatch, name, value, words):
     monkeypatch.setattr(experiments, "SMALL_UNITS", [1, 2] if name == "SMALL_ROUTES" else experiments.SMALL_UNITS)
     monkeypatch.setattr(experiments, name, value)
-    with pytest.raises(experiments.ConstantError, match=words):
-        experiments.check_constants()
+    with pytest.raises(plans.ConstantError, match=words):
+        checks.check_constants()

@@ -265,23 +265,23 @@ def test_model_from_store_predicts_like_the_trained_one(tmp_path):
 
 
 def test_report_names_results_made_by_other_code():
-    from report import claims
+    from report import page
 
     result = {"config": {"runs": [experiments.run("a", maxlen=3, steps=10, lr=0.1)]},
               "fingerprint": fingerprint.fingerprint()}
-    assert claims.stale_lines({"a": result}) == []
+    assert page.stale_lines({"a": result}) == []
     fp = result["fingerprint"]
     old = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.fit": "0" * 12}}}
     hooked = {"config": {"runs": [{**result["config"]["runs"][0], "after": {"fn": "chain_eval"}}]},
               "fingerprint": fingerprint.fingerprint()}  # made before chain_eval was fingerprinted: its hook counts too
-    text = " ".join(claims.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
+    text = " ".join(page.stale_lines({"a": result, "b": old, "c": hooked, "d": {"config": result["config"]}}))
     assert "`b` (train.fit changed)" in text and "`c` (chain_eval's code (not fingerprinted) changed)" in text
     assert "`d` (made before code fingerprints were recorded)" in text
     assert "`a`" not in text
 
 
 def test_report_names_a_change_shared_by_many_stale_results_once():
-    from report import claims
+    from report import page
 
     result = {"config": {"runs": [experiments.run("a", maxlen=3, steps=10, lr=0.1)]},
               "fingerprint": fingerprint.fingerprint()}
@@ -289,17 +289,17 @@ def test_report_names_a_change_shared_by_many_stale_results_once():
     old = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.fit": "0" * 12}}}
     older = {**result, "fingerprint": {**fp, "numerics": "pinned-intel",
                                        "code": {**fp["code"], "train.fit": "0" * 12, "data.gen_data": "1" * 12}}}
-    text = " ".join(claims.stale_lines({"b": old, "c": old, "d": older, "a": result}))
+    text = " ".join(page.stale_lines({"b": old, "c": old, "d": older, "a": result}))
     assert text.count("train.fit") == 1 and "all 3 of them (`b`, `c`, `d`)" in text  # the shared change, once
     assert "`d` also data.gen_data, numerics pinned-intel -> portable" in text and "`a`" not in text
 
 
 def test_report_header_names_the_numerics_family_of_its_numbers():
-    from report import claims
+    from report import page
 
     one = {"fingerprint": {"numerics": "portable"}, "numerics": {"vendor": "amd", "aten": "AVX2", "mkl": "COMPATIBLE",
                                                                 "onednn": False, "probe": "abc"}}
-    text = " ".join(claims.numerics_lines({"x": one, "y": one}))
+    text = " ".join(page.numerics_lines({"x": one, "y": one}))
     assert "family **portable** (amd CPU: ATen AVX2, MKL COMPATIBLE, oneDNN off, probe abc)" in text
-    mixed = " ".join(claims.numerics_lines({"x": one, "y": {"fingerprint": {"numerics": "native-AVX512-intel"}}}))
+    mixed = " ".join(page.numerics_lines({"x": one, "y": {"fingerprint": {"numerics": "native-AVX512-intel"}}}))
     assert "more than one numerics family" in mixed and "**native-AVX512-intel**: `y`" in mixed

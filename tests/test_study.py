@@ -11,6 +11,7 @@ import pytest
 import experiments
 import plot
 import source
+from machinery import plans as machinery_plans
 from machinery import runner as machinery_runner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,7 +164,7 @@ def test_exact_chart_axes_read_as_seed_counts_and_sizes(quick_results, monkeypat
     result = json.loads((quick_results / "exact_adder.json").read_text())
     figs = []
     monkeypatch.setattr(exact_report, "save", lambda fig, path, title, result=None: figs.append(fig))  # as imported
-    experiments.chart(experiments.planned("exact_adder"))(result, tmp_path / "exact_adder.png")
+    machinery_plans.chart(experiments.planned("exact_adder"))(result, tmp_path / "exact_adder.png")
     fig = figs[0]
     fig.canvas.draw()
     axes = {ax.get_title(): ax for ax in fig.axes}

@@ -8,10 +8,11 @@ import copy
 import tempfile
 from pathlib import Path
 
-from measures.exact import adversary, certificate
+from measures.exact import adversary
 from measures.exact import harden as harden_module
-from measures.exact import proof as proof_module
 from measures.exact.exact import examples_eval, suite_eval
+from proof import certificate
+from proof import proof as proof_module
 
 
 def exact_eval(model, state, run, seed, suite, harden=None, attack=None, attack_seeds=(), proof=None, proof_seeds=(),

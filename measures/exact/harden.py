@@ -24,7 +24,8 @@ import time
 import numpy as np
 
 from data import LEADING_DIGITS, add_digits, check_int, gen_data, measure_rng
-from measures.exact import adversary, families, proof
+from measures.exact import adversary, families
+from proof import proof
 from train import chain_batch, evaluate, fine_tune, seed_streams, to_tensors
 
 WINDOWS = (16, 30, 60)  # pairs in the windows cut around each failure (one of each width)

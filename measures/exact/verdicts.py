@@ -232,8 +232,8 @@ def proof_lines(result):
         _, _, _, seed, s, p = best[0]
         out.append(f"- The certificate of the smallest proven model ({s['label']}, seed {seed}; {params(s):,} "
                    f"parameters; margin bound {p['min_margin_bound']:.3g}, {p['transitions']:,} transitions) is "
-                   f"written beside this page as `{CERTIFICATE}`: `python -m measures.exact.certificate "
+                   f"written beside this page as `{CERTIFICATE}`: `python -m proof.certificate "
                    f"plots/{CERTIFICATE}` re-checks it from the file alone with two independent checkers, and "
                    f"`python add.py` adds with its model. Every proven seed's certificate is kept in `{FOLDER}/` "
-                   f"(`python -m measures.exact.certificate plots/{FOLDER}/*.npz`).")
+                   f"(`python -m proof.certificate plots/{FOLDER}/*.npz`).")
     return out

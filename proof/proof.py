@@ -51,7 +51,7 @@ import time
 import numpy as np
 import torch
 
-from measures.exact import recheck  # the second checker, for proof_eval's verdict (it imports nothing of this module)
+from proof import recheck  # the second checker, for proof_eval's verdict (it imports nothing of this module)
 
 U32 = 2.0**-24  # float32 unit roundoff
 TANH_ERR = 1e-6  # bound on float32 tanh's absolute error (16 ulps of values < 1; measured: tanh_error.py)

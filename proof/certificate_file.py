@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from measures.exact import proof
 from models import ModelConfig
+from proof import proof
 
 FORMAT = "rnn-adder proof certificate v2"  # the format field's value (v2: assumptions, origin and targets recorded)
 MAX_M = 2  # deepest context a certificate may use (m = 3 would be 2,000,000 boxes)

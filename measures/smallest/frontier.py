@@ -24,10 +24,11 @@ import time
 
 import numpy as np
 
-from measures.exact import certificate, proof, prune, recheck
 from measures.exact import harden as harden_module
-from measures.exact import shrink as shrink_module
 from measures.exact.evaluate import certificate_text
+from measures.smallest import prune
+from measures.smallest import shrink as shrink_module
+from proof import certificate, proof, recheck
 
 STEP_SEED = 1000  # a step's hardening seed: STEP_SEED * seed + units (> every training seed, so no stream is shared)
 
@@ -52,7 +53,7 @@ def prove_model(model, **kwargs):
     if proof.check and recheck both accept the boxes ("proof_check", "recheck"), and then the model's weights are
     kept ("weights", certificate.weights_text) so the report writes its certificate file from them (the search is
     deterministic) and anyone can re-check it."""
-    from measures.exact import certificate
+    from proof import certificate
 
     net, lo, hi, out = proof.attempt(model, **kwargs)
     out["proof_check"], out["recheck"] = out["proven"], False

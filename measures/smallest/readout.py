@@ -5,7 +5,7 @@ digit d and every other digit j, with |V|, |c| <= BOUND (the margin scales with 
 HiGHS), solved by cutting planes: a few thousand points at a time, the most violated added until none is below
 t - LP_TOL. On the states a model reaches, t > 0 means a readout puts every one on its digit; on the corners of
 boxes (corners()), t > 0 means the readout's smallest margin over every box is positive (a linear function's
-minimum over a box is at a corner): the output condition of the proof (measures/exact/proof.py).
+minimum over a box is at a corner): the output condition of the proof (proof/proof.py).
 """
 import numpy as np
 import torch

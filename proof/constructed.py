@@ -84,17 +84,17 @@ def write_certificate(out_dir, m=1, max_iter=300, budget_s=60, recheck_kept=True
     else searched, checked by both checkers and written). Returns certificate.write's (path or None, result)."""
     from pathlib import Path
 
-    from measures.exact import certificate
+    from proof import certificate
 
     return certificate.write(Path(out_dir) / CERTIFICATE, build(), origin="constructed", targets=[],
-                             meta={"series": "constructed 2-unit adder (measures/exact/constructed.py)"},
+                             meta={"series": "constructed 2-unit adder (proof/constructed.py)"},
                              m=m, max_iter=max_iter, budget_s=budget_s, recheck_kept=recheck_kept)
 
 
 def proof_summary(m=1):
     """Both checkers on build()'s model now (a search of a few milliseconds): proof.check's result with "proven"
     only if recheck accepts the same boxes too."""
-    from measures.exact import proof, recheck
+    from proof import proof, recheck
 
     model = build()
     net, lo, hi, out = proof.attempt(model, m=m)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from measures.exact import certificate_file, proof, recheck
-from measures.exact.certificate_file import ORIGINS, check_boxes, check_meta, encode, model_hash, read
 from models import ModelConfig, myPTRNNModel
+from proof import certificate_file, proof, recheck
+from proof.certificate_file import ORIGINS, check_boxes, check_meta, encode, model_hash, read
 
 __all__ = ["ORIGINS", "ModelConfig", "model_hash", "myPTRNNModel"]  # names tests and callers use from here
 
@@ -160,7 +160,7 @@ def write(path, model, *, origin, targets, meta=None, m=1, max_iter=300, budget_
     verify). A certificate that cannot be proven leaves no file: an earlier one is set aside as .stale.
     recheck_kept=False: a file that holds this very model, depth and meta is kept without running the checkers on it
     again (it was written only after both accepted it; a report's keep step reruns at no cost; add.py and
-    `python -m measures.exact.certificate` check a file at every use).
+    `python -m proof.certificate` check a file at every use).
 
     Returns (path or None, verify()'s or prove()'s result). origin: one of ORIGINS ("trained", "pruned",
     "constructed"); targets: the auxiliary training targets' names ([] when trained from sums alone)."""
@@ -209,13 +209,13 @@ def words(out):
 
 
 def main(argv=None):
-    """`python -m measures.exact.certificate FILE...`: verify each; exit 0 if both checkers prove every file, 1 if one
+    """`python -m proof.certificate FILE...`: verify each; exit 0 if both checkers prove every file, 1 if one
     is not proven, 2 for a file that is not a whole certificate (a one-line error)."""
     import sys
 
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
-        print("usage: python -m measures.exact.certificate CERTIFICATE.npz ...", file=sys.stderr)
+        print("usage: python -m proof.certificate CERTIFICATE.npz ...", file=sys.stderr)
         return 2
     status = 0
     for path in paths:

@@ -3,14 +3,14 @@
 keep_certificates(), the plan's keep step, keeps one certificate per proven (units, route, seed) in plots/small_adder/
 (certificate.py's format; its meta names the run, origin "trained" and the route's auxiliary targets, [] for sums
 alone): the file the hook made and checked with both checkers (small.small_eval), written out unchanged; no chart
-writes one. `python -m measures.exact.certificate FILE` re-checks each.
+writes one. `python -m proof.certificate FILE` re-checks each.
 """
 import re
 from pathlib import Path
 
 from measures.exact import verdicts
-from measures.exact.readout import MIN_T
-from measures.exact.small import GRID
+from measures.smallest.readout import MIN_T
+from measures.smallest.small import GRID
 
 FOLDER = "small_adder"  # next to small_adder.png in plots/
 
@@ -131,7 +131,8 @@ def small_section(result):
     lines = header(result) + [
         "One-layer tanh adders of a few units (embedding size "
         f"{s0['settings']['embed_size']}, zero start), trained by `train.fit` on {s0['settings']['maxlen']}-digit sums "
-        f"for {s0['settings']['steps']} steps, then by each route (`measures/exact/small.py`): {tune['steps']:,} Adam "
+        f"for {s0['settings']['steps']} steps, then by each route (`measures/smallest/small.py`): "
+        f"{tune['steps']:,} Adam "
         f"steps at each learning rate of {tune['lrs']} on batches holding every (carry in, digit pair) transition and "
         f"carry-chain-rich sums of {tune['length']} digits, the loss the route's weighting of cross-entropy, "
         "auxiliary targets (the carry out on unit 0, the column sum a + b + c_in on unit 1: functions of the operands, "

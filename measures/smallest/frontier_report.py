@@ -15,9 +15,10 @@ from pathlib import Path
 
 from matplotlib.lines import Line2D
 
-from measures.exact import certificate, constructed, verdicts
+from measures.exact import verdicts
 from models import ModelConfig
 from plot import footer, header, plt, save
+from proof import certificate, constructed
 
 CERTIFICATE = "exact_certificate_small.npz"  # next to exact_frontier.png in plots/
 FOLDER = "exact_frontier_certificates"  # in plots/: one certificate per proven step, seed<S>_<U>units.npz
@@ -177,7 +178,7 @@ def floor_lines():
     n = params({"embed_size": 1}, constructed.UNITS)
     return [f"**The floor: 1 unit cannot add; 2 suffice (constructed, proven).** No one-layer RNN of this shape with "
             "1 unit adds, for any weights, embedding size or monotone activation (the argument is in "
-            "`measures/exact/constructed.py`: with one state each digit's region is an interval, the states that carry "
+            "`proof/constructed.py`: with one state each digit's region is an interval, the states that carry "
             "and those that do not must lie apart, and then digits 0 and 1 would each need states of both kinds). A "
             f"2-unit tanh adder built by a rule (embedding size 1; {n} parameters counted as in the table, {n + 10} "
             "with its embedding: a graded sum unit and a saturated carry unit) is "
@@ -191,7 +192,7 @@ def frontier_section(result):
     f = args["frontier"]
     lines = header(result) + [
         f"Seeds {', '.join(str(s) for s in args['seeds'])} of `{result['series'][0]['label'].split(',')[0]}`, "
-        "hardened and proven as in `exact_adder`, then pruned (`measures/exact/frontier.py`): "
+        "hardened and proven as in `exact_adder`, then pruned (`measures/smallest/frontier.py`): "
         f"{f['first_step']} units at a time (halved after a failed step, down to one, from the last proven model), "
         "each removed unit folded into the others by least squares over the states the model reaches; each cut model "
         "is proven as it is or else hardened again (saturation on, at most "
@@ -200,7 +201,7 @@ def frontier_section(result):
         "lowest bound on the right digit's logit minus any other; steps: Adam steps of the re-hardening (and of the "
         "shrinking, if any); minutes: the step's cut, hardening and proofs. Proven: both checkers (`proof.check` and "
         "the independent `recheck`) accepted the model's boxes and its weights were kept; each proven step's "
-        f"certificate is kept in `{FOLDER}/` beside this page (`python -m measures.exact.certificate "
+        f"certificate is kept in `{FOLDER}/` beside this page (`python -m proof.certificate "
         f"plots/{FOLDER}/*.npz` re-checks them all from the files alone).", "", *floor_lines(), ""]
     seeds = pruned(result)
     if not seeds:
@@ -217,5 +218,5 @@ def frontier_section(result):
         settings = result["series"][0]["settings"]
         lines.append(f"The smallest proven adder: {units} units ({params(settings, units):,} parameters), seed {seed}, "
                      f"margin bound {-margin:.3g} (m = {e['smallest']['m']}); its certificate is `{CERTIFICATE}` "
-                     f"beside this page (`python -m measures.exact.certificate plots/{CERTIFICATE}`).")
+                     f"beside this page (`python -m proof.certificate plots/{CERTIFICATE}`).")
     return lines + footer(result)

@@ -14,7 +14,7 @@ penalty a training loop adds to its loss.
 
 Then the readout is refitted exactly, never by hand: readout.readout_lp maximises the smallest margin t (right
 digit's logit minus any other) over every state the model reaches on the sums of operands below 10^3 (all_states),
-by cutting planes (measures/exact/readout.py).
+by cutting planes (measures/smallest/readout.py).
 A positive t means every such sum and every carry chain they hold is right. The proof's boxes can hold corners no
 real state reaches, so box_readout fits the same LP on the 2^k corners of the proof's own boxes (a linear readout's
 smallest margin over a box is at a corner, so positive margins there are the proof's output condition), searches
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from data import add_digits
 from measures.exact.evaluate import certificate_text
-from measures.exact.readout import MIN_T, LPError, corners, margins, readout_lp, set_readout
+from measures.smallest.readout import MIN_T, LPError, corners, margins, readout_lp, set_readout
 from train import chain_batch, fit, to_tensors
 
 GRID = 1e-3  # shared(): states closer than this on every unit count as one state
@@ -168,7 +168,7 @@ def shared(S, D, grid=GRID):
 def box_readout(model, m=1, max_iter=300, budget_s=60, rounds=3):
     """Prove `model` (proof.attempt); while proof.check refuses, fit the readout on the corners of its boxes and
     search again, at most `rounds` fits. Returns (net, lo, hi, the last attempt's result, the corner LPs' t)."""
-    from measures.exact import proof
+    from proof import proof
 
     fits = []
     net, lo, hi, out = proof.attempt(model, m=m, max_iter=max_iter, budget_s=budget_s)
@@ -204,7 +204,8 @@ def small_eval(model, state, run, seed, route, tune, prove, suite, restarts=0, q
     every try's cost is recorded. Returns a JSON-ready record; a proven model's weights under "weights" and its
     certificate under "certificate" (evaluate.certificate_text: written and accepted by both checkers reading the
     file; "proven" only then). state: the trained model's (none: these models start every sum from zero)."""
-    from measures.exact import certificate, exact
+    from measures.exact import exact
+    from proof import certificate
 
     if quick:
         tune = {**tune, "steps": min(tune["steps"], 20)}

@@ -1,0 +1,123 @@
+"""plots/README.md, generated from the result JSONs: every number in it is read from them.
+
+Per experiment: its chart, its constants and a table of headline numbers. Then the source
+report's claims C1-C10 (EXPERIMENTS.md), each split into parts, each part judged by one rule of
+judge/parts.py (tests: judge/stats.py) and shown with its test, margin and statistic; report/robust.py adjusts
+the family of tests (Holm), re-judges every part on runs cut to half their length and with each seed left out.
+The claims live in report/claims.py, their rules in report/rules_task.py and report/rules_training.py; the
+vocabulary, the robustness checks and the findings across experiments beside them.
+
+"Learning speed" below is the area under the accuracy curve: the mean over seeds and over
+evaluation points of exact-match test accuracy (a diverged seed counts 0 from its divergence on),
+so 1.0 means exact from the first evaluation and 0 means never right.
+
+Settings of one experiment share seeds, so comparisons are paired seed by seed (judge/stats.py says which
+test and why); "alike" is equivalence within the plan's margin. A claim whose premise an edit removed (a cell,
+a value, an init no longer in the constants) is reported as "not judged" with the reason, never a
+traceback. Every sentence that states a finding is computed from the stored numbers, and series are
+found by their settings (stats.find_series), never by their label.
+"""
+import json
+import textwrap
+from pathlib import Path
+
+import experiments
+from judge.parts import (
+    PLAN,
+)
+from machinery import fingerprint, plans, runner
+from report import answers, fidelity, findings, margins, other_numerics
+from report.claims import PREMISE_ERRORS, claims_table, seed_counts, settled, unseen_lines
+
+
+def wrap(lines, width=answers.MAX_LINE - 60):
+    """Prose lines longer than answers.MAX_LINE wrapped (a bullet's continuation indented); table rows are kept."""
+    out = []
+    for line in lines:
+        if len(line) <= answers.MAX_LINE or line.startswith("|"):
+            out.append(line)
+            continue
+        indent = "  " if line.lstrip().startswith(("- ", "* ")) else ""
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+    return out
+
+
+def stale_lines(results):
+    """A warning naming every shown result made by other code than the current one (empty when none is)."""
+    hooks = runner.every_hook()
+    stale = {eid: files for eid, r in results.items() if (files := fingerprint.stale_files(r, hooks))}
+
+    def why(files):
+        return "made before code fingerprints were recorded" if files == ["unknown"] else f"{', '.join(files)} changed"
+
+    if not stale:
+        return []
+    head = "**Stale results:** made by other code than the current one (rerun `python source.py` to update): "
+    first = next(iter(stale.values()))
+    common = [f for f in first if f != "unknown" and all(f in files for files in stale.values())]
+    if len(stale) < 3 or not common:
+        return [head + "; ".join(f"`{eid}` ({why(files)})" for eid, files in stale.items()) + ".", ""]
+    extra = {eid: [f for f in files if f not in common] for eid, files in stale.items()}
+    besides = "; ".join(f"`{eid}` also {', '.join(rest)}" for eid, rest in extra.items() if rest)
+    return [head + f"all {len(stale)} of them ({', '.join(f'`{e}`' for e in stale)}): {why(common)}"
+            + (f". Besides: {besides}" if besides else "") + ".", ""]
+
+
+def numerics_lines(results):
+    """Which numerics family made the numbers shown (machinery/numerics.py), and what that family is."""
+    made = {}
+    for eid, r in results.items():
+        made.setdefault((r.get("fingerprint") or {}).get("numerics", "unrecorded"), []).append(eid)
+    if not made:
+        return []
+    described = next((r["numerics"] for r in results.values() if isinstance(r.get("numerics"), dict)), None)
+    what = ("" if described is None else f" ({described.get('vendor')} CPU: ATen {described.get('aten')}, MKL "
+            f"{described.get('mkl')}, oneDNN {'on' if described.get('onednn') else 'off'}, probe "
+            f"{described.get('probe')})")
+    if len(made) == 1:
+        family = next(iter(made))
+        return [f"Numbers made in numerics family **{family}**{what}. The default family, `portable`, gives the same "
+                "bits on every x86-64 CPU with AVX2, Intel or AMD (`machinery/numerics.py`).", ""]
+    return ["Numbers made in more than one numerics family (`machinery/numerics.py`): "
+            + "; ".join(f"**{f}**: {', '.join(f'`{e}`' for e in eids)}" for f, eids in made.items()) + ".", ""]
+
+
+def safe_section(result):
+    """The experiment's report section; one line instead when its result lacks what the section reads."""
+    try:
+        return plans.section(experiments.EXPERIMENTS[result["id"]]())(result)
+    except PREMISE_ERRORS + (AttributeError, ImportError) as e:
+        return [f"## `{result.get('id', '?')}`: {result.get('title', '')}", "",
+                f"Section not written: the result lacks what it reads ({type(e).__name__}: {e}).", ""]
+
+
+def write_report(out_dir, quick=False):
+    out_dir = Path(out_dir)
+    results = {}
+    for eid in experiments.EXPERIMENTS:  # the study's order, so the report reads like the study
+        path = out_dir / f"{eid}.json"
+        if path.exists():
+            results[eid] = json.loads(path.read_text())
+    judged = settled(results)
+    first, detail = claims_table(results, judged)
+    lines = ["# Results", "",
+             "Generated by `python source.py` from the JSON files beside this page; do not edit by hand."
+             + (" **Quick mode: tiny settings, not the study's results.**" if quick else ""), "",
+             f"## The source report's claims: answers (plan {PLAN}, {seed_counts(results)})", "",
+             *first, "", *unseen_lines(results, judged[0]),
+             "Learning speed = mean exact-match test accuracy over all evaluations and seeds (area under the "
+             "accuracy curve, 1.0 = exact from the first evaluation). Accuracy = exact match of the whole sum on "
+             "a fixed batch of held-out test sums.", "", *numerics_lines(results), *stale_lines(results),
+             "## The source report's claims: how they were judged", ""]
+    lines += detail + [""] + margins.lines(judged[0], judged[1], out_dir)
+    try:
+        lines += fidelity.section(results)
+    except PREMISE_ERRORS as e:
+        lines += ["## Source code vs this project", "",
+                  f"Not written: the results lack what it compares ({type(e).__name__}: {e}).", ""]
+    lines += findings.lines(results)
+    lines += other_numerics.lines(out_dir, judged[0], list(experiments.EXPERIMENTS), settled)
+    for result in results.values():
+        lines += safe_section(result)
+    (out_dir / "README.md").write_text("\n".join(wrap(lines)) + "\n")
+    return results
