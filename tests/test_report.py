@@ -558,7 +558,8 @@ def test_verdicts_under_another_numerics_family_say_which_moved(tmp_path):
 
     def pt_main(first, family):
         r = copy.deepcopy(base)
-        r["series"][0]["first_exact"] = [first] * len(r["series"][0]["seeds"])
+        for s in r["series"]:  # every way of scoring it (the fixed batch, fresh sums)
+            s["first_exact"] = [first] * len(s["seeds"])
         r["fingerprint"] = {**r.get("fingerprint", {}), "numerics": family}
         return r
 

@@ -95,19 +95,24 @@ def test_line_chart_draws_the_mean_over_seeds():
     plt.close(fig)
 
 
+def quick_runs(eid):
+    """How many runs `eid` trains under --quick: its curves times the quick seeds."""
+    return len(experiments.planned(eid, True)["runs"]) * experiments.QUICK["seeds"]
+
+
 def test_cache_skips_then_one_constant_retrains_one_then_force(tmp_path, tiny, monkeypatch):
     assert study(tmp_path, "pt_main", "no_rnn") == 0
-    assert len(tiny) == 2 + 4
+    assert len(tiny) == quick_runs("pt_main") + quick_runs("no_rnn")
     before = (tmp_path / "pt_main.json").read_text()
     tiny.clear()
     assert study(tmp_path, "pt_main", "no_rnn") == 0
     assert tiny == [] and (tmp_path / "pt_main.json").read_text() == before
     monkeypatch.setattr(experiments, "HIDDEN_MODE_LR", 0.02)  # a constant of no_rnn only
     assert study(tmp_path, "pt_main", "no_rnn") == 0
-    assert len(tiny) == 4
+    assert len(tiny) == quick_runs("no_rnn")
     tiny.clear()
     assert study(tmp_path, "pt_main", extra=["--force"]) == 0
-    assert len(tiny) == 2
+    assert len(tiny) == quick_runs("pt_main")
 
 
 def test_interrupted_run_keeps_finished_experiments_and_resumes(tmp_path, tiny, monkeypatch):
