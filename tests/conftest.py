@@ -29,6 +29,11 @@ def one_thread():
 TINY = {"seeds": 2, "steps": 20, "every": 10, "maxlen_div": 5}  # experiments.QUICK for the tests: two points per curve
 
 
+def quick_runs(eid):
+    """How many runs experiment `eid` trains under --quick with TINY: its curves times TINY's seeds."""
+    return len(experiments.planned(eid, True)["runs"]) * TINY["seeds"]
+
+
 @pytest.fixture(scope="session")
 def quick_results(tmp_path_factory):
     """The whole study in quick mode with TINY settings, run once per session: its output folder."""

@@ -62,7 +62,7 @@ def test_an_edited_constant_is_a_report_line_not_an_error(monkeypatch):
     new_lr = max(experiments.LR_VALUES) * 3  # a value the list does not hold yet
     monkeypatch.setattr(experiments, "LR_VALUES", [*experiments.LR_VALUES, new_lr])
     monkeypatch.setattr(experiments, "PT_MAIN_LAYERS", fidelity.SOURCE["pt_main"]["set"]["num_layers"] + 1)
-    assert [r["model"]["num_layers"] for r in experiments.pt_main()["runs"]] == [experiments.PT_MAIN_LAYERS]
+    assert {r["model"]["num_layers"] for r in experiments.pt_main()["runs"]} == {experiments.PT_MAIN_LAYERS}
     rows = fidelity.constants_rows({"lr": from_plan("lr"), "pt_main": from_plan("pt_main")})
     lr_row = next(x for x in rows if x.startswith("| `lr` |"))
     assert json.dumps(new_lr) in lr_row.split("|")[4]  # the source → ours column

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY
+from conftest import TINY, quick_runs
 from test_parallel import small_plan
 
 import experiments
@@ -61,7 +61,7 @@ def test_ctrl_c_cancels_tasks_and_keeps_finished_runs(ray, tmp_path, monkeypatch
 
     def interrupted(self):  # Ctrl-C while waiting for no_rnn's second run: its first is done
         calls.append(1)
-        if len(calls) == 2 + 2:
+        if len(calls) == quick_runs("pt_main") + 2:
             raise KeyboardInterrupt
         return real(self)
 
@@ -69,9 +69,9 @@ def test_ctrl_c_cancels_tasks_and_keeps_finished_runs(ray, tmp_path, monkeypatch
     argv = ["--ray", "--quick", "--out", str(tmp_path), "--store", str(tmp_path / "store"), "pt_main", "no_rnn"]
     assert source.main(argv) == 130
     assert {p.name for p in tmp_path.glob("*.json")} == {"pt_main.json"}
-    assert json.loads((tmp_path / "pt_main.json").read_text())["runs_trained"] == 2
+    assert json.loads((tmp_path / "pt_main.json").read_text())["runs_trained"] == quick_runs("pt_main")
     runs = list((tmp_path / "store" / "runs").glob("*/*.json"))
-    assert len(runs) == 2 + 1  # pt_main's and no_rnn's finished one
+    assert len(runs) == quick_runs("pt_main") + 1  # pt_main's and no_rnn's finished one
     deadline = time.time() + 120  # the cancelled tasks give their CPUs back (slowly on a loaded machine)
     while ray.available_resources().get("CPU", 0) < 2 and time.time() < deadline:
         time.sleep(0.2)
