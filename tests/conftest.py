@@ -7,13 +7,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from machinery import numerics  # noqa: E402 - before torch: the pinned numerics every run uses
 
 # every test trains into a store of its own session, never into the user's ./store
-os.environ["ADDER_STORE"] = tempfile.mkdtemp(prefix="adder-store-")
+SESSION_STORE = tempfile.mkdtemp(prefix="adder-store-")
+os.environ["ADDER_STORE"] = SESSION_STORE
 # numpy's BLAS on one thread, as torch's (below): on 2 busy cores a second OpenBLAS thread spins and makes a
 # small SVD (probe.pca_2d) take a second instead of milliseconds. Set before numpy loads; children inherit it.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the session's store, which this file made (workers share it, so not at each process's exit)."""
+    import shutil
+
+    shutil.rmtree(SESSION_STORE, ignore_errors=True)
+
 
 numerics.apply()  # what every entry point does once torch is loaded (train.py leaves it to them)
 
