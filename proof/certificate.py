@@ -182,7 +182,7 @@ def write(path, model, *, origin, targets, meta=None, m=1, max_iter=300, budget_
 
 
 def rounding_problem():
-    """Why this process's float32 arithmetic may not round as the proof assumes (proof.ROUNDING: to nearest, ties to
+    """Why this process's float32 arithmetic may not round as the proof assumes (rounding.ROUNDING: to nearest, ties to
     even), or None. Probed in numpy and torch on the CPU, element-wise and in a matrix product: 1 + 2^-24 is 1 (a tie,
     kept even), (1 + 2^-23) + 2^-24 is 1 + 2^-22 (a tie, rounded up to even), -1 - 2^-24 is -1; rounding towards
     zero, up or down fails one of them."""

@@ -6,7 +6,7 @@ The file is a zip of .npy arrays (what np.load reads as .npz; no pickles) holdin
     w/<name>     every tensor of the model's state_dict, float32, bit for bit
     sha256       SHA-256 of the settings and the weights (model_hash): a damaged or altered model is refused
     m, lo, hi    the context depth (an integer scalar) and the boxes (finite float64, lo <= hi, one per context)
-    assumptions  JSON: what the boxes are checked under (proof.assumptions): the tanh allowance, the float32
+    assumptions  JSON: what the boxes are checked under (rounding.assumptions): the tanh allowance, the float32
                  rounding model and the versions of the context and layer rules; both checkers read and check it
     meta         JSON: its `origin` (ORIGINS), its auxiliary training `targets` (a list; [] for a model trained from
                  sums alone) and whatever else the writer keeps (which run, seed, search statistics)

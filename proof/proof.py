@@ -16,28 +16,14 @@ of history separates (a tighter region than one box per (pair, carry)). With mor
 step's image is computed from layer l - 1 of the *target* box (LAYER_RULE), whose own containment is checked too: the
 same obligation as recheck.py's, so the two checkers agree on multi-layer certificates.
 
-Rounding: the certificate is for float32 arithmetic: the model on the CPU, or on CUDA with TF32 off
-(machinery/numerics.py turns it off; proof_eval refuses a CUDA model while TF32 is on, see tf32_problem). Every
-image box is widened by a bound on the float32 error of one step in any summation order: gamma_n = n u / (1 - n u),
-u = 2^-24, times the sum of the absolute terms (relative error), plus an absolute term for underflow: an operation
-whose result is below 2^-126 (subnormal, or flushed to zero under flush-to-zero, torch.set_flush_denormal) loses up
-to 2^-126, and a subnormal operand read as zero up to 2^-126 times the other, so a dot product of n terms may lose 2
-* 2^-126 * (2n + sum|w| + sum|h|) whatever its scale; tanh adds its allowance (net["tanh_err"], at least TANH_ERR;
-relu 2^-126) and the float64 arithmetic of the check a relative 1e-12, and every box end and margin bound is then
-rounded outward by one float64 step (np.nextafter), so no end lands on a value the exact checker refuses. Output
-margins subtract the same kind of bound. So the boxes hold the float32 states as the model computes them, not only
-the real-arithmetic ones, and a model whose logits underflow is not proven however right it is in real arithmetic.
-The bound holds only without overflow: a pre-activation or logit whose absolute terms could sum to OVERFLOW (a
-partial sum near float32's largest, 2^128) gets an unbounded image (or margin), so it is never proven (in float32 it
-could be inf, and inf - inf = NaN spreads to every unit).
-TANH_ERR is measured, not assumed: tanh_error.py compares torch's float32 tanh on the CPU with the true tanh
-(benchmarks/bench_tanh.py over every float32), and the proof is for the CPU (add.py runs a proven model there). A
-certificate records what its boxes were checked under (assumptions(): the allowance, ROUNDING, CONTEXT_RULE,
-LAYER_RULE); read_assumptions() refuses a file whose rules are not this module's. The search never widens a box past
-the range of the images (_range: derived from the allowance, not a fixed literal).
-
-Long (about 500 lines) on purpose: the search and its soundness argument (every widening above) are one piece;
-split, a reader could check one half of the error model without the other.
+Rounding: the certificate is for float32 arithmetic (the model on the CPU, or on CUDA with TF32 off). rounding.py
+holds the float32 error bound and why it holds (float32_error, the underflow, overflow and tanh allowances); this
+module applies it: every image box and output margin is widened by it (_side, _steps, output_margins) and every box
+end and margin bound then rounded outward by one float64 step (_down, _up), so the boxes hold the float32 states as
+the model computes them. The search never widens a box past the range of the images (_range: derived from the
+allowance, not a fixed literal). The model as arrays (extract, validate) and the contexts (Contexts) are
+abstraction.py's. TANH_ERR, assumptions and read_assumptions (rounding.py's) are importable from here too:
+certificate.py and certificate_file.py read them as proof.TANH_ERR, proof.assumptions, proof.read_assumptions.
 
 search() finds the boxes (Kleene iteration from the zero state: join images into their target box, widen a
 little when a box grows, never past the activation's range, until nothing grows; then, if the boxes do not prove
@@ -49,44 +35,15 @@ seconds per iteration.
 import time
 
 import numpy as np
-import torch
 
 from proof import recheck  # the second checker, for proof_eval's verdict (it imports nothing of this module)
+from proof.abstraction import PAIRS, Contexts, extract, validate
+from proof.rounding import OVERFLOW, REL64, TINY, float32_error, gamma, tf32_problem
+from proof.rounding import TANH_ERR as TANH_ERR  # re-exported: certificate.py reads proof.TANH_ERR
+from proof.rounding import assumptions as assumptions  # re-exported: certificate.py reads proof.assumptions
+from proof.rounding import read_assumptions as read_assumptions  # re-exported: certificate_file.py reads it
 
-U32 = 2.0**-24  # float32 unit roundoff
-TANH_ERR = 1e-6  # bound on float32 tanh's absolute error (16 ulps of values < 1; measured: tanh_error.py)
-OVERFLOW = 2.0**127  # sums of absolute terms from here on might overflow float32 (largest finite ~2^128): unbounded
-TINY = 2.0**-126  # smallest normal float32: the most one flushed or underflowing operation loses, absolute
-REL64 = 1e-12  # relative slack for this module's own float64 arithmetic
-PAIRS = 100  # digit pairs (a, b) -> a * 10 + b
 CHUNK = 2000  # boxes per batch of images (x 100 pairs): bounds memory at m = 2 (20,000 boxes)
-# The rules a certificate's boxes are checked by, as a certificate file records them (its "assumptions"); the
-# second checker (recheck.py) holds its own copy of each text and refuses a file whose texts differ.
-ROUNDING = ("IEEE 754 binary32, round to nearest (ties to even); products and sums in any order, fused or not; "
-            "with or without flush-to-zero")  # the float32 model of this module
-CONTEXT_RULE = ("v1: context = (carry into the oldest of the last m pairs, those pairs oldest first), numbered "
-                "c * 100^m + pairs in base 100; the first pair y starts in context y")
-LAYER_RULE = ("v1: every layer reads the source box's own layer; layer l > 0 reads layer l - 1 of the target box, "
-              "whose own obligation is checked too")
-
-
-def assumptions(tanh_err=TANH_ERR):
-    """The assumptions a certificate's boxes are checked under, as its file records them (JSON-ready)."""
-    return {"tanh_abs_error": float(tanh_err), "rounding": ROUNDING, "contexts": CONTEXT_RULE, "layers": LAYER_RULE}
-
-
-def read_assumptions(a):
-    """The tanh allowance of a certificate's assumptions (a dict) that this checker can hold it to, else a one-line
-    ValueError: the rules must be this module's, and the allowance a number no smaller than TANH_ERR (measured)."""
-    if not isinstance(a, dict) or set(a) != set(assumptions()):
-        raise ValueError(f"assumptions must name exactly {', '.join(sorted(assumptions()))}")
-    for key, want in (("rounding", ROUNDING), ("contexts", CONTEXT_RULE), ("layers", LAYER_RULE)):
-        if a[key] != want:
-            raise ValueError(f"assumption {key!r} is {str(a[key])[:60]!r}, not the rule proof.check holds")
-    t = a["tanh_abs_error"]
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not TANH_ERR <= t < 0.5:
-        raise ValueError(f"assumption 'tanh_abs_error' must be a number in [{TANH_ERR:g}, 0.5), got {t!r}")
-    return float(t)
 
 
 def _down(a):
@@ -105,61 +62,6 @@ def _range(net):
         top = _up((1 + 2 * REL64) + net["tanh_err"] + 2 * TINY)
         return -top, top
     return -2 * TINY, np.inf
-
-
-def gamma(n):
-    return n * U32 / (1 - n * U32)
-
-
-def float32_error(n, w_abs, b_abs, mag):
-    """Bound on |float32 - exact| of y = W h + b, n terms, over boxes |h| <= mag (N, K): |W| (O, K), |b| (O,).
-
-    Relative part: gamma_n times the sum of the absolute terms (any summation order, FMA or not). Absolute part, for
-    underflow: each of the n products and n additions may lose 2^-126 (a result flushed or rounded below the normal
-    range) and a subnormal operand read as zero loses 2^-126 times the other; the factor 2 bounds the (1 + u)^n that
-    later roundings multiply an early loss by. Returns (N, O).
-    """
-    rel = (gamma(n) + REL64) * (mag @ w_abs.T + b_abs)
-    tiny = 2 * TINY * (2 * n + w_abs.sum(axis=1) + b_abs + mag.sum(axis=1)[:, None])
-    return rel + tiny
-
-
-def tf32_problem(device):
-    """Why float32 results on `device` may not be float32 arithmetic (TF32 on CUDA), or None."""
-    if torch.device(device).type != "cuda":
-        return None
-    on = []
-    flags = (("torch.backends.cuda.matmul.allow_tf32", lambda: torch.backends.cuda.matmul.allow_tf32),
-             ("torch.backends.cudnn.allow_tf32", lambda: torch.backends.cudnn.allow_tf32),
-             ("torch.get_float32_matmul_precision()", lambda: torch.get_float32_matmul_precision() != "highest"))
-    for name, flag in flags:
-        try:
-            if flag():
-                on.append(name)
-        except RuntimeError:  # torch refuses to read a flag the legacy and new TF32 APIs set differently
-            on.append(name)
-    if not on:
-        return None
-    return (f"the proof bounds float32 arithmetic, but TF32 is on for CUDA ({', '.join(on)}): turn it off "
-            f"(machinery/numerics.apply does) or prove the model on the CPU")
-
-
-def extract(model, tanh_err=TANH_ERR):
-    """The model as float64 arrays: per-pair input term of layer 1, per layer (W_ih, W_hh, b_ih, b_hh), output;
-    tanh_err: the absolute error allowed to float32 tanh (at least TANH_ERR; a certificate records its own)."""
-    rnn = model.rnn
-    if model.cfg.hidden_mode == "carry":  # the proof starts every sum from zeros, as modes none and zero do
-        raise ValueError("the proof handles models that start from zeros (hidden_mode none or zero), not carry")
-    if not isinstance(rnn, torch.nn.RNN):
-        raise ValueError("the proof handles nn.RNN (tanh or relu) only")
-    get = lambda name: getattr(rnn, name).detach().double().numpy()  # noqa: E731
-    layers = [tuple(get(f"{w}_l{i}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-              for i in range(rnn.num_layers)]
-    emb = model.embed.weight.detach().double().numpy()
-    a, b = np.divmod(np.arange(PAIRS), 10)
-    x = np.concatenate([emb[a], emb[b]], axis=1)  # (100, 2E): each pair's input, exact float32 values
-    return {"x": x, "layers": layers, "act": rnn.nonlinearity, "V": model.out.weight.detach().double().numpy(),
-            "c": model.out.bias.detach().double().numpy(), "tanh_err": float(tanh_err)}
 
 
 def _act(z, act):
@@ -240,35 +142,6 @@ def output_margins(net, lo, hi, digit):
     g = gamma(V.shape[1] + 1)
     over = (err * ((1 + g) / g) >= OVERFLOW).any(axis=1)  # err >= g * sum of absolute terms: could overflow
     return np.where(over, -np.inf, _down(low.min(axis=1)))
-
-
-class Contexts:
-    """Contexts of depth m: (carry into the oldest pair, the last m pairs), numbered c * 100^m + pairs in base 100."""
-
-    def __init__(self, m):
-        self.m, self.n = m, 2 * PAIRS**m
-        idx = np.arange(self.n)
-        self.carry0, rest = np.divmod(idx, PAIRS**m)
-        self.pairs = np.stack([(rest // PAIRS ** (m - 1 - i)) % PAIRS for i in range(m)], axis=1)  # oldest first
-        carry = self.carry0
-        for i in range(m - 1):  # the carry into the newest pair
-            carry = (self._sum(self.pairs[:, i]) + carry >= 10).astype(np.int64)
-        self.carry_last = carry
-        self.digit = (self._sum(self.pairs[:, -1]) + carry) % 10  # the digit this context must show
-        self.carry_out = (self._sum(self.pairs[:, -1]) + carry >= 10).astype(np.int64)
-        c_next = (self._sum(self.pairs[:, 0]) + self.carry0 >= 10).astype(np.int64) if m > 1 else self.carry_out
-        self.shift_base = c_next * PAIRS**m + (rest % PAIRS ** (m - 1)) * PAIRS  # + y: the context after pair y
-
-    @staticmethod
-    def _sum(p):
-        return p // 10 + p % 10
-
-    def start(self, y):
-        """The context of the first step (virtual earlier pairs (0, 0), carry 0) with pair y."""
-        return np.asarray(y)
-
-    def next(self, k, y):
-        return self.shift_base[k] + y
 
 
 def _zero_state(net, n):
@@ -392,36 +265,6 @@ def _targets(net, lo, hi, tgt):
 def _margins_ok(net, ctx, lo, hi):
     ks = np.nonzero(np.isfinite(lo[:, 0, 0]))[0]
     return bool((output_margins(net, lo[ks], hi[ks], ctx.digit[ks]) > 0).all())
-
-
-def validate(net, lo, hi, m):
-    """A one-line ValueError unless net (extract()'s form) and boxes lo, hi are what check() reasons about: real
-    float64 arrays of the shapes the model gives, finite weights, no NaN, lo <= hi in every box with finite ends
-    (a box with an infinite end is an unreached context: check() lets no step into it), m an integer >= 1."""
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"context depth m must be an integer >= 1, got {m!r}")
-    layers = net.get("layers") if isinstance(net, dict) else None
-    if not layers or net.get("act") not in ("tanh", "relu"):
-        raise ValueError("net must be extract()'s dict of an nn.RNN (tanh or relu)")
-    t = net.get("tanh_err")
-    if isinstance(t, bool) or not isinstance(t, float) or not TANH_ERR <= t < 0.5:
-        raise ValueError(f"the tanh allowance must be a float in [{TANH_ERR:g}, 0.5), got {t!r}")
-    h = layers[0][1].shape[0] if getattr(layers[0][1], "ndim", 0) == 2 else -1
-    arrays = [net["x"], net["V"], net["c"]] + [a for layer in layers for a in layer]
-    if not all(isinstance(a, np.ndarray) and a.dtype == np.float64 and np.isfinite(a).all() for a in arrays):
-        raise ValueError("the model's arrays must be finite float64 (extract() gives them)")
-    ins = [net["x"].shape[1]] + [h] * (len(layers) - 1)
-    if [tuple(a.shape for a in layer) for layer in layers] != [((h, i), (h, h), (h,), (h,)) for i in ins] or \
-            net["x"].shape != (PAIRS, ins[0]) or net["V"].shape != (10, h) or net["c"].shape != (10,):
-        raise ValueError("the model's arrays do not fit together (extract() gives them)")
-    shape = (2 * PAIRS**m, len(layers), h)
-    for name, a in (("lo", lo), ("hi", hi)):
-        if not isinstance(a, np.ndarray) or a.dtype != np.float64 or a.shape != shape or np.isnan(a).any():
-            raise ValueError(f"boxes {name} must be a float64 array of shape {shape} without NaN, got "
-                             f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
-    finite = np.isfinite(lo) & np.isfinite(hi)
-    if (lo[finite] > hi[finite]).any():
-        raise ValueError("a box has lo > hi")
 
 
 def check(net, lo, hi, m=1):

@@ -38,7 +38,7 @@ TANH_ERR = 1e-6  # least absolute error allowed to float32 tanh (tanh_error.py m
 PREC = 100  # bits of the interval arithmetic for atanh
 INF = float("inf")  # a threshold nothing passes (or, negated, that everything passes); Python compares it exactly
 FORMAT = "rnn-adder proof certificate v2"  # the certificates this checker reads
-# The rules this checker holds a file to, word for word as the file must record them ("assumptions"); proof.py keeps
+# The rules this checker holds a file to, word for word as the file must record them ("assumptions"); rounding.py keeps
 # its own copy of each (tests compare them), so neither checker trusts the other's.
 ROUNDING = ("IEEE 754 binary32, round to nearest (ties to even); products and sums in any order, fused or not; "
             "with or without flush-to-zero")

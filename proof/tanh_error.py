@@ -1,8 +1,8 @@
 """How far torch's float32 tanh on this CPU is from the true tanh: the measurement behind the checkers' allowance.
 
 Both proof checkers (proof.py, recheck.py) allow the float32 tanh an absolute error (a certificate records its
-allowance, at least their TANH_ERR). That is an assumption about a library, so it is measured here, on the CPU the
-project runs on, through the ways torch computes a tanh (PATHS):
+allowance, at least their TANH_ERR: rounding.py's and recheck.py's). That is an assumption about a library, so it
+is measured here, on the CPU the project runs on, through the ways torch computes a tanh (PATHS):
 
     contiguous   torch.tanh of one long contiguous tensor (whole vectors of ATen's vectorised kernel)
     tail         torch.tanh of tensors of TAIL values, shorter than one vector (a 2-unit model at batch 1: the

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import add
-from proof import certificate, constructed, proof, recheck
+from proof import abstraction, certificate, constructed, proof, recheck
 
 
 def rule():
@@ -78,7 +78,7 @@ def test_a_padded_dead_unit_gets_the_same_verdict_from_both_checkers():
             p.zero_()
         for name, p in base.state_dict().items():
             model.state_dict()[name][tuple(slice(0, n) for n in p.shape)] = p
-    net = proof.extract(model)
+    net = abstraction.extract(model)
     lo, hi, _, closed, _ = proof.search(net, m=1)
     weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     assert closed and (lo[:, 0, 2] < -1e-6).all() and (hi[:, 0, 2] > 1e-6).all()

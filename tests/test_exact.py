@@ -9,7 +9,7 @@ from data import digits_to_ints, longest_carry_chain
 from measures import beyond
 from measures.exact import adversary, exact, families, sums
 from models import ModelConfig, build_model
-from proof import proof
+from proof import abstraction, proof
 from train import train_run
 
 
@@ -248,14 +248,14 @@ def test_a_model_with_nan_logits_fails():
 
 def test_proof_accepts_the_hand_adder_and_rejects_it_broken():
     model = hand_adder()
-    net = proof.extract(model)
+    net = abstraction.extract(model)
     lo, hi, _, closed, _ = proof.search(net, m=1, budget_s=20)
     result = proof.check(net, lo, hi, m=1)
     assert closed and result["proven"] and result["transitions_certified"] == result["transitions"] == 20000
     with torch.no_grad():  # broken: digits 3 and 4 swap their output rows (wrong on every sum showing a 3 or 4)
         model.out.weight[[3, 4]] = model.out.weight[[4, 3]].clone()
         model.out.bias[[3, 4]] = model.out.bias[[4, 3]].clone()
-    broken = proof.extract(model)
+    broken = abstraction.extract(model)
     assert not proof.check(broken, lo, hi, m=1)["proven"]
     b_lo, b_hi, _, _, _ = proof.search(broken, m=1, budget_s=20)
     assert not proof.check(broken, b_lo, b_hi, m=1)["proven"]
@@ -264,10 +264,10 @@ def test_proof_accepts_the_hand_adder_and_rejects_it_broken():
 
 @pytest.mark.parametrize("nl", ["tanh", "relu"])
 def test_proofs_float64_copy_is_the_models_forward(nl):
-    """proof.extract's arrays, stepped in float64 from zeros, give the model's own logits (models.run) on random
+    """abstraction.extract's arrays, stepped in float64 from zeros, give the model's own logits (models.run) on random
     sums: the proof reasons about the model, not about a different network."""
     model = small_rnn(nl, layers=2, seed=5)
-    net = proof.extract(model)
+    net = abstraction.extract(model)
     rng = np.random.default_rng(1)
     a, b = rng.integers(0, 10, (6, 30)), rng.integers(0, 10, (6, 30))
     with torch.no_grad():
@@ -290,7 +290,7 @@ def test_proofs_float64_copy_is_the_models_forward(nl):
 
 def test_image_boxes_hold_the_models_own_states():
     model = small_rnn(layers=2, seed=3)
-    net = proof.extract(model)
+    net = abstraction.extract(model)
     rng = np.random.default_rng(0)
     centre = rng.uniform(-0.8, 0.8, (50, 2, 8))
     lo, hi = centre - 0.05, centre + 0.05

@@ -8,7 +8,7 @@ import pytest
 import torch
 from test_exact import hand_adder, small_rnn
 
-from proof import certificate, proof, recheck
+from proof import abstraction, certificate, proof, recheck, rounding
 
 SUMS = np.arange(100)  # every one-digit sum a + b, as the pair a * 10 + b
 
@@ -34,7 +34,7 @@ def test_a_model_whose_logits_underflow_is_not_proven():
     """Output weights ~1e-39 (subnormal float32): in real arithmetic the model still adds, but a CPU that flushes
     denormals computes every logit as 0 and answers 0 (1 + 2 -> 0). A bound that is only relative would prove it."""
     model = scaled_output(2e-39)
-    net = proof.extract(model)
+    net = abstraction.extract(model)
     assert 0 < np.abs(net["V"][net["V"] != 0]).max() < 2.0**-126  # the weights really are subnormal
     if not torch.set_flush_denormal(True):
         pytest.skip("this CPU cannot flush denormals")
@@ -56,21 +56,21 @@ def test_a_model_whose_logits_underflow_is_not_proven():
     result = proof.check(net, lo, hi, m=1)
     assert closed and certified == 0 and not result["proven"] and result["outputs_certified"] == 0
     # the hidden layer is the hand adder's: its boxes are an invariant, and only the outputs fail
-    good = proof.extract(hand_adder())
+    good = abstraction.extract(hand_adder())
     g_lo, g_hi, _, _, _ = proof.search(good, m=1, budget_s=20)
     assert proof.check(good, g_lo, g_hi, m=1)["proven"]
     on_good_boxes = proof.check(net, g_lo, g_hi, m=1)
     assert on_good_boxes["transitions_certified"] == on_good_boxes["transitions"]
     assert not on_good_boxes["proven"] and on_good_boxes["outputs_certified"] == 0
     # small but normal logits (weights ~1e-27) lose only relative precision: still proven
-    assert proof.check(proof.extract(scaled_output(2.0**-90)), g_lo, g_hi, m=1)["proven"]
+    assert proof.check(abstraction.extract(scaled_output(2.0**-90)), g_lo, g_hi, m=1)["proven"]
 
 
 def test_float32_error_has_an_absolute_part_for_underflow():
     w, b, mag = np.array([[1e-40, 0.0]]), np.array([0.0]), np.array([[1e-40, 0.0]])
-    assert proof.float32_error(3, w, b, mag)[0, 0] >= 6 * 2.0**-126  # 3 terms: 3 products, 3 additions
-    big = proof.float32_error(3, np.array([[1.0, 2.0]]), np.array([4.0]), np.array([[1.0, 1.0]]))[0, 0]
-    assert proof.gamma(3) * 7 <= big <= 1.001 * proof.gamma(3) * 7  # the relative part dominates normal numbers
+    assert rounding.float32_error(3, w, b, mag)[0, 0] >= 6 * 2.0**-126  # 3 terms: 3 products, 3 additions
+    big = rounding.float32_error(3, np.array([[1.0, 2.0]]), np.array([4.0]), np.array([[1.0, 1.0]]))[0, 0]
+    assert rounding.gamma(3) * 7 <= big <= 1.001 * rounding.gamma(3) * 7  # the relative part dominates normal numbers
 
 
 @pytest.fixture
@@ -93,12 +93,12 @@ def cuda_flags():
 
 def test_tf32_on_cuda_is_refused(cuda_flags):
     cuda_flags(False, False)
-    assert proof.tf32_problem("cuda") is None and proof.tf32_problem(torch.device("cuda", 0)) is None
+    assert rounding.tf32_problem("cuda") is None and rounding.tf32_problem(torch.device("cuda", 0)) is None
     cuda_flags(True, False)
-    assert "torch.backends.cuda.matmul.allow_tf32" in proof.tf32_problem("cuda")
-    assert proof.tf32_problem("cpu") is None  # the CPU has no TF32
+    assert "torch.backends.cuda.matmul.allow_tf32" in rounding.tf32_problem("cuda")
+    assert rounding.tf32_problem("cpu") is None  # the CPU has no TF32
     cuda_flags(False, True)
-    assert "torch.backends.cudnn.allow_tf32" in proof.tf32_problem("cuda:0")
+    assert "torch.backends.cudnn.allow_tf32" in rounding.tf32_problem("cuda:0")
     on_cuda = SimpleNamespace(parameters=lambda: iter([SimpleNamespace(device=torch.device("cuda"))]))
     with pytest.raises(ValueError, match="TF32 is on") as e:
         proof.proof_eval(on_cuda)
@@ -107,7 +107,7 @@ def test_tf32_on_cuda_is_refused(cuda_flags):
 
 def test_images_under_every_pair_are_the_images_pair_by_pair():
     model = small_rnn("relu", 2, 6, seed=2)
-    net = proof.extract(model)
+    net = abstraction.extract(model)
     rng = np.random.default_rng(4)
     centre = rng.uniform(0, 1, (7, 2, 6))
     lo, hi = centre - rng.uniform(0, 0.1, centre.shape), centre + rng.uniform(0, 0.1, centre.shape)
@@ -122,7 +122,7 @@ def test_images_under_every_pair_are_the_images_pair_by_pair():
 def test_contexts_of_depth_two_follow_the_digits():
     """Contexts(2): stepping a context by the next pair gives the context of the last two pairs and the carry into
     the older one, and its digit is the sum's digit, on random digit sequences against Python's integers."""
-    ctx = proof.Contexts(2)
+    ctx = abstraction.Contexts(2)
     rng = np.random.default_rng(7)
     for _ in range(20):
         a, b = rng.integers(0, 10, 12), rng.integers(0, 10, 12)
@@ -140,7 +140,7 @@ def test_contexts_of_depth_two_follow_the_digits():
 
 def hand_certificate(tmp_path):
     model = hand_adder()
-    net = proof.extract(model)
+    net = abstraction.extract(model)
     lo, hi, _, closed, _ = proof.search(net, m=1, budget_s=20)
     assert closed
     path = tmp_path / "hand.npz"
@@ -220,9 +220,9 @@ def test_a_depth_one_certificate_lifted_to_depth_two_verifies(tmp_path):
     """The m = 2 box of (carry c, pairs p, q) may be the m = 1 box of (carry into q, q): check(m=2) accepts that for
     the hand adder, and refuses it with one box shrunk. Saved and verified as a file too."""
     model = hand_adder()
-    net = proof.extract(model)
+    net = abstraction.extract(model)
     lo, hi, _, _, _ = proof.search(net, m=1, budget_s=20)
-    ctx = proof.Contexts(2)
+    ctx = abstraction.Contexts(2)
     one = ctx.carry_last * 100 + ctx.pairs[:, -1]
     lo2, hi2 = lo[one], hi[one]
     path = tmp_path / "m2.npz"
@@ -247,7 +247,7 @@ def test_prove_writes_a_certificate_only_for_a_proven_model_and_the_command_veri
     broken = tmp_path / "broken.npz"
     assert not certificate.prove(model, broken, origin="constructed", targets=[], budget_s=20)["proven"]
     assert not broken.exists() and not list(tmp_path.glob("broken*"))
-    net = proof.extract(hand_adder())
+    net = abstraction.extract(hand_adder())
     lo, hi, _, _, _ = proof.search(net, m=1, budget_s=20)
     certificate.save(broken, model, lo, hi, 1, origin="constructed", targets=[])  # the broken model, good boxes
     assert certificate.main([str(path), str(broken)]) == 1 and "NOT proven" in capsys.readouterr().out
@@ -261,7 +261,7 @@ def test_narrowing_takes_back_what_widening_overshot():
     """A softer hand adder (k = 6) is beyond boxes (its margins fail), and widening pushes its boxes to the whole tanh
     range; descending iteration from there keeps an invariant (check: every transition fits) inside the widened
     boxes, and a tighter one."""
-    net = proof.extract(hand_adder(6.0))
+    net = abstraction.extract(hand_adder(6.0))
     w_lo, w_hi, _, w_closed, _ = proof.search(net, m=1, budget_s=20, narrow=False)
     n_lo, n_hi, _, n_closed, _ = proof.search(net, m=1, budget_s=20)
     wide, narrow = proof.check(net, w_lo, w_hi, m=1), proof.check(net, n_lo, n_hi, m=1)

@@ -10,14 +10,14 @@ from test_exact import hand_adder
 from test_proof import one_digit_sums, rewrite, scaled_output
 
 import add
-from proof import certificate, proof, recheck
+from proof import abstraction, certificate, proof, recheck, rounding
 
 ROOT = add.CERTIFICATE.parents[1]
 
 
 @pytest.fixture(scope="module")
 def hand_boxes():
-    lo, hi, _, closed, _ = proof.search(proof.extract(hand_adder()), m=1, budget_s=20)
+    lo, hi, _, closed, _ = proof.search(abstraction.extract(hand_adder()), m=1, budget_s=20)
     assert closed
     return lo, hi
 
@@ -28,7 +28,7 @@ def weights(model):
 
 def verdicts(model, lo, hi, m=1):
     """(proof.check proves it, recheck proves it) for a model and boxes."""
-    return (proof.check(proof.extract(model), lo, hi, m=m)["proven"],
+    return (proof.check(abstraction.extract(model), lo, hi, m=m)["proven"],
             recheck.check(model.cfg.to_dict(), weights(model), m, lo, hi))
 
 
@@ -93,7 +93,7 @@ def test_logits_that_underflow_are_refused_by_both(hand_boxes):
 
 def test_the_checkers_contexts_agree():
     for m in (1, 2):
-        ctx = proof.Contexts(m)
+        ctx = abstraction.Contexts(m)
         base, digit = recheck.contexts(m)
         assert (base == ctx.shift_base).all() and (digit == ctx.digit).all()
 
@@ -160,7 +160,7 @@ def test_a_wrong_model_with_complex_boxes_is_refused(tmp_path, capsys, hand_boxe
     rewrite(path, hi=hi + 1j)
     assert "float64" in one_line_exit_2(path, capsys)
     with pytest.raises(ValueError, match="float64"):  # each checker on its own refuses such boxes
-        proof.check(proof.extract(model), lo, hi + 1j)
+        proof.check(abstraction.extract(model), lo, hi + 1j)
     with pytest.raises(ValueError, match="float"):
         recheck.check(model.cfg.to_dict(), weights(model), 1, lo, hi + 1j)
 
@@ -203,7 +203,7 @@ def test_the_tanh_allowance_covers_the_measured_error_of_torchs_cpu_tanh():
     bits = tanh_error.sample(stride=4099, dense=((4.75, 5.0),))
     got = tanh_error.measure(bits)
     for path in tanh_error.PATHS:
-        assert got[path]["abs"] <= min(proof.TANH_ERR, recheck.TANH_ERR)
+        assert got[path]["abs"] <= min(rounding.TANH_ERR, recheck.TANH_ERR)
         assert got[path]["ulps"] < 1  # faithfully rounded on this sample
     assert sorted(p for g in got["kernels"] for p in g["paths"]) == sorted(tanh_error.PATHS)
     libc = tanh_error.libc_tanhf()
@@ -264,7 +264,7 @@ def test_a_file_with_two_meanings_or_an_unreadable_member_is_refused_in_one_line
     blob = dict(items)
     lo = np.lib.format.read_array(__import__("io").BytesIO(blob["lo.npy"]))
     meta = json.loads(str(np.lib.format.read_array(__import__("io").BytesIO(blob["meta.npy"]))))
-    assumptions = proof.assumptions()
+    assumptions = rounding.assumptions()
 
     def text(name, value):
         return [(n, npy(np.array(value)) if n == f"{name}.npy" else b) for n, b in items]
@@ -295,22 +295,23 @@ def test_a_file_with_two_meanings_or_an_unreadable_member_is_refused_in_one_line
 
 
 def test_the_checkers_hold_the_same_written_rules():
-    assert (proof.ROUNDING, proof.CONTEXT_RULE, proof.LAYER_RULE) == (recheck.ROUNDING, recheck.CONTEXT_RULE,
-                                                                      recheck.LAYER_RULE)
-    assert recheck.tanh_allowance(proof.assumptions(2e-5)) == proof.read_assumptions(proof.assumptions(2e-5)) == 2e-5
+    assert (rounding.ROUNDING, rounding.CONTEXT_RULE, rounding.LAYER_RULE) == \
+        (recheck.ROUNDING, recheck.CONTEXT_RULE, recheck.LAYER_RULE)
+    written = rounding.assumptions(2e-5)
+    assert recheck.tanh_allowance(written) == rounding.read_assumptions(written) == 2e-5
 
 
 def test_a_larger_tanh_allowance_is_searched_recorded_and_checked(tmp_path):
     """The allowance is the file's: the search's range follows it (no fixed limit), both checkers use it."""
     model = hand_adder()
-    net = proof.extract(model, tanh_err=2e-4)
+    net = abstraction.extract(model, tanh_err=2e-4)
     lo, hi, _, closed, _ = proof.search(net, m=1, budget_s=20)
     assert closed and hi.max() > 1 + 2e-4 and proof.check(net, lo, hi, m=1)["proven"]
     path = tmp_path / "wide.npz"
     certificate.save(path, model, lo, hi, 1, origin="constructed", targets=[], tanh_err=2e-4)
     out = certificate.verify(path)
     assert out["proven"] and out["tanh_err"] == 2e-4 and recheck.check_file(path)
-    narrow = proof.extract(model)  # the same boxes under the 1e-6 allowance: still sound, so still proven
+    narrow = abstraction.extract(model)  # the same boxes under the 1e-6 allowance: still sound, so still proven
     assert proof.check(narrow, lo, hi, m=1)["proven"]
 
 
@@ -366,7 +367,7 @@ def test_both_checkers_hold_a_two_layer_model_to_the_same_obligations(tmp_path):
     model = two_layer_adder()
     got, want = one_digit_sums(model)
     assert (got == want).all()
-    lo, hi, _, closed, _ = proof.search(proof.extract(model), m=1, budget_s=30)
+    lo, hi, _, closed, _ = proof.search(abstraction.extract(model), m=1, budget_s=30)
     assert closed and verdicts(model, lo, hi) == (True, True)
     swapped = two_layer_adder()
     with torch.no_grad():

@@ -13,7 +13,7 @@ from machinery import checks, plans
 from measures.exact import evaluate
 from measures.smallest import readout, small, small_report
 from models import ModelConfig, myPTRNNModel
-from proof import certificate, proof
+from proof import abstraction, certificate, proof
 
 
 def tiny(seed=0, k=2):
@@ -163,7 +163,7 @@ def test_box_readout_makes_the_constructed_recurrence_proven_by_both_checkers(tm
     weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
     assert certificate.both(net, model.cfg.to_dict(), weights, lo, hi, 1)["proven"]
     assert (proof.output_margins(net, lo[np.isfinite(lo[:, 0, 0])], hi[np.isfinite(lo[:, 0, 0])],
-                                 proof.Contexts(1).digit[np.isfinite(lo[:, 0, 0])]) > 0).all()
+                                 abstraction.Contexts(1).digit[np.isfinite(lo[:, 0, 0])]) > 0).all()
     # the hook's certificate, kept by the keep step, re-checked from the file, origin and targets in its meta
     proven = {"proven": True, "proof_check": True, "recheck": True, "states_t": t, "separable": True,
               "min_margin_bound": out["min_margin_bound"], "restarts": 0, "sec": 1.0, "suite_sec": 1.0,
