@@ -1,36 +1,15 @@
-"""Every experiment of the study: its constants at the top, then one plain function each.
+"""Every experiment of the study: its constants at the top, then one plain function each, and their list (EXPERIMENTS).
 
-Every constant of the study, every plan and their list (EXPERIMENTS) sit here, so an edit, or a new experiment, is
-made in this one file; the words the plans are written in (run, heatmap, selects, ...) are machinery/plans.py's.
+An edit of a constant, or a new experiment, is made in this one file. An experiment function trains nothing: it
+returns a plan (the runs to train, one label and settings each) that source.py runs for every seed, caches as
+plots/<id>.json and draws as plots/<id>.png; the plan format and the words plans are written in (run, heatmap,
+selects, ...): machinery/plans.py. Edit a constant and rerun `python source.py`: only the experiments whose plan
+changed are retrained.
 
-An experiment function trains nothing: it returns a plan (the runs to train, one label and
-one setting each) that source.py runs for every seed, caches as plots/<id>.json and draws as
-plots/<id>.png. Edit a constant and rerun `python source.py`: only the experiments whose
-plan changed are retrained.
-
-A constant no run can use (a wrong type, an unknown cell, an empty list) raises ConstantError, one line
-naming the constant, its value and what is allowed, before anything trains (machinery/checks.py: what each constant
-must hold, checked once; the plans read the constants plainly).
-Runs that a constant singles out (LENGTH_GOAL, EXACT_ATTACK_RUNS, EXACT_PROOF_RUN) are named by their
-settings, never by label text, so editing a label or a list never silently moves them.
-
-The plan format (what an experiment function returns; source.py runs it, machinery/runner.py caches it):
-
-    {"title": str,            # its {setting} fields ({maxlen}, {num_layers}, ...) are the first run's (planned())
-     "runs": [{"label": str, "model": ModelConfig fields, "train": train.train_run settings,   # run(label, ...)
-               "after": hook}, ...],   # optional, per run: partial(fn, **args) or fn
-     "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
-     "stop_at_exact": True,    # optional: each run ends at its first exact evaluation (a heatmap's runs do)
-     "heatmap": {...},         # optional: a grid of runs (heatmap())
-     "chart": fn, "section": fn,   # optional: its own chart and report section (chart(), section(): else the defaults)
-     "keep": fn}               # optional: keep(result, out_dir) writes a file its hooks made (a certificate) beside it
-
-A hook, chart and section are the functions themselves (thresholds bound with functools.partial); results and the
-run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, state, run,
-seed) on each trained model (state: the one a carry-mode training ended with, else None); its JSON-ready return
-is stored per seed as the series' "extra". A chart draws plots/<id>.png and a section writes the experiment's part
-of plots/README.md in place of the default line chart and table.
---quick shrinks every plan to the QUICK caps (planned: machinery/plans.py's shrink).
+A constant no run can use (a wrong type, an unknown cell, an empty list) raises ConstantError, one line naming the
+constant, its value and what is allowed, before anything trains (machinery/checks.py). Runs that a constant singles
+out (LENGTH_GOAL, EXACT_ATTACK_RUNS, EXACT_PROOF_RUN) are named by their settings, never by label text, so editing a
+label or a list never silently moves them. The pilots behind the constants' values: docs/study.md.
 """
 from functools import partial
 
