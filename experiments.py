@@ -1,36 +1,15 @@
-"""Every experiment of the study: its constants at the top, then one plain function each.
+"""Every experiment of the study: its constants at the top, then one plain function each, and their list (EXPERIMENTS).
 
-Every constant of the study, every plan and their list (EXPERIMENTS) sit here, so an edit, or a new experiment, is
-made in this one file; the words the plans are written in (run, heatmap, selects, ...) are machinery/plans.py's.
+An edit of a constant, or a new experiment, is made in this one file. An experiment function trains nothing: it
+returns a plan (the runs to train, one label and settings each) that source.py runs for every seed, caches as
+plots/<id>.json and draws as plots/<id>.png; the plan format and the words plans are written in (run, heatmap,
+selects, ...): machinery/plans.py. Edit a constant and rerun `python source.py`: only the experiments whose plan
+changed are retrained.
 
-An experiment function trains nothing: it returns a plan (the runs to train, one label and
-one setting each) that source.py runs for every seed, caches as plots/<id>.json and draws as
-plots/<id>.png. Edit a constant and rerun `python source.py`: only the experiments whose
-plan changed are retrained.
-
-A constant no run can use (a wrong type, an unknown cell, an empty list) raises ConstantError, one line
-naming the constant, its value and what is allowed, before anything trains (machinery/checks.py: what each constant
-must hold, checked once; the plans read the constants plainly).
-Runs that a constant singles out (LENGTH_GOAL, EXACT_ATTACK_RUNS, EXACT_PROOF_RUN) are named by their
-settings, never by label text, so editing a label or a list never silently moves them.
-
-The plan format (what an experiment function returns; source.py runs it, machinery/runner.py caches it):
-
-    {"title": str,            # its {setting} fields ({maxlen}, {num_layers}, ...) are the first run's (planned())
-     "runs": [{"label": str, "model": ModelConfig fields, "train": train.train_run settings,   # run(label, ...)
-               "after": hook}, ...],   # optional, per run: partial(fn, **args) or fn
-     "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
-     "stop_at_exact": True,    # optional: each run ends at its first exact evaluation (a heatmap's runs do)
-     "heatmap": {...},         # optional: a grid of runs (heatmap())
-     "chart": fn, "section": fn,   # optional: its own chart and report section (chart(), section(): else the defaults)
-     "keep": fn}               # optional: keep(result, out_dir) writes a file its hooks made (a certificate) beside it
-
-A hook, chart and section are the functions themselves (thresholds bound with functools.partial); results and the
-run store keep them by short name, fn.__name__ (machinery/plans.py). A hook is called as hook(model, state, run,
-seed) on each trained model (state: the one a carry-mode training ended with, else None); its JSON-ready return
-is stored per seed as the series' "extra". A chart draws plots/<id>.png and a section writes the experiment's part
-of plots/README.md in place of the default line chart and table.
---quick shrinks every plan to the QUICK caps (planned: machinery/plans.py's shrink).
+A constant no run can use (a wrong type, an unknown cell, an empty list) raises ConstantError, one line naming the
+constant, its value and what is allowed, before anything trains (machinery/checks.py). Runs that a constant singles
+out (LENGTH_GOAL, EXACT_ATTACK_RUNS, EXACT_PROOF_RUN) are named by their settings, never by label text, so editing a
+label or a list never silently moves them. The pilots behind the constants' values: docs/study.md.
 """
 from functools import partial
 
@@ -41,8 +20,7 @@ from measures.smallest import frontier, frontier_report, small, small_report
 from models import cell_label
 
 SEEDS = 10  # runs per curve, seeds 0..SEEDS-1 (--seeds N overrides); at 5, one seed flips verdicts
-CLAIM_SEEDS = 30  # seeds of the claim experiments (pt_main, hidden_mode_*, lr, layers, layers_zero, cells), from the
-# power calculation of ANALYSIS_PLAN.md §7 at each claim's adjusted level; the other experiments keep SEEDS
+CLAIM_SEEDS = 30  # seeds of the claim experiments (power calculation: ANALYSIS_PLAN.md §7); the others: SEEDS
 
 # --- pt_main: report §2.2, the basic model ---
 PT_MAIN_MAXLEN = 10  # digits per operand
@@ -110,12 +88,7 @@ CELLS_MAXLEN = 5
 CELLS_LR = 0.001
 CELLS_STEPS = 1000
 
-# --- length_generalization: beyond the report, train at maxlen 10, test up to 100,000 digits ---
-# Reduced from the issue for a shared 2-core machine (whole default run of the five experiments ~25 min
-# with --workers 2): train lengths 5 and 20 only for LENGTH_SHORT_LONG_CELL, and a two-variant "what helps"
-# comparison on that cell; 1,000 sums at 10,000 digits only for the goal series (LENGTH_GOAL), whose
-# 100,000-digit check uses 20 sums; every other series uses LENGTH_SUMS_OTHERS (100 sums at 10,000, 10 at
-# 100,000). A model not exact at a shorter length is evaluated on LENGTH_FALLBACK_SUMS only at longer ones.
+# --- length_generalization: beyond the report, train at maxlen 10, test to 100,000 digits (pilots: docs/study.md) ---
 LENGTH_SEEDS = 10
 LENGTH_CELLS = [("rnn", "relu"), ("rnn", "tanh"), ("lstm", None), ("gru", None)]  # (cell, nonlinearity)
 LENGTH_MAXLEN = 10  # train length of the cell comparison
@@ -131,9 +104,7 @@ LENGTH_VARIANTS = {  # label -> extra settings: what might help generalization (
     "mixed lengths 1..10": {"mixed_lengths": True},
     "lr x0.1 at 400, clip 1": {"milestones": [400], "gamma": 0.1, "clip_grad": 1.0},
 }
-LENGTH_GOAL = ("rnn", "tanh")  # (cell, nonlinearity) of the LENGTH_CELLS series checked on LENGTH_SUMS (the
-# goal's configuration; none if LENGTH_CELLS lacks it; chosen from a pilot: rnn/tanh and lstm trained 600 steps
-# were exact on 1,000 10,000-digit sums for 3/3 and 2/3 seeds)
+LENGTH_GOAL = ("rnn", "tanh")  # (cell, nonlinearity) of the LENGTH_CELLS series checked on LENGTH_SUMS; absent: none
 
 # --- carry_chains: accuracy vs the longest carry chain, models trained at maxlen 10 ---
 CHAIN_SEEDS = 5  # same settings as length_generalization, so these are its seeds 0-4 again
@@ -159,12 +130,10 @@ SIZE_SUCCESS = 0.5  # a size "learns" when at least this fraction of seeds reach
 COST_CAP = 2000  # step budget; each run stops at its first exact evaluation
 COST_EVERY = 10  # steps between evaluations (the resolution of "steps to exact")
 COST_CARRY_CELL = ("rnn", "relu")  # also trained in carry mode: what passing the state in changes
-COST_BPTT_DEPTHS = [1, 10, 25, 50]  # batches the source code's undetached carry back-propagated through: its
-# evaluate() replaced the carried state every 50 steps, so depths 1..50 (mean 25.5) were all it reached
+COST_BPTT_DEPTHS = [1, 10, 25, 50]  # batches back-propagated through, as the source's undetached carry (docs/study.md)
 COST_BPTT_MAXLEN = 5  # digits of the timed batches: claim C2's maxlen (HIDDEN_MODE_SHORT)
 
-# --- exact_adder: worst cases made exact (recipes, the smallest exact adder, an attack, a proof attempt) ---
-# Cut to fit ~10 min of `python source.py exact_adder` with --workers 2 (pilots: exact.py's suite on one core).
+# --- exact_adder: worst cases made exact: recipes, smallest exact adder, attack, proof (pilots: docs/study.md) ---
 EXACT_SEEDS = 10
 EXACT_MAXLEN = 10  # training length of every run
 EXACT_CELL = {"cell": "rnn", "nonlinearity": "tanh", "hidden_mode": "none"}
@@ -198,10 +167,9 @@ EXACT_HARDENED = {  # label -> (layers, hidden, settings on top of EXACT_HARDEN)
 EXACT_HARDENED_ATTACK = {"candidates": 100000, "lengths": [100, 1000], "search_seeds": [0, 1], "batch": 1000,
                          "elite": 50}  # adversary.attack_eval on every hardened seed that passes the suite
 EXACT_PROOF_RUN = {"num_layers": 1, "hidden_size": 32}  # settings of the run(s) the proof is tried on; None: none
-# exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned unit by unit
-# (measures/smallest/frontier.py)
+# --- exact_frontier: the proven seeds of a saturated EXACT_HARDENED series pruned (measures/smallest/frontier.py) ---
 FRONTIER_SERIES = "1 x 32 hardened + saturated"  # the EXACT_HARDENED series whose proven seeds are pruned
-FRONTIER_SEEDS = [0, 4, 5, 9]  # seeds pruned (others: trained, skipped); a pilot reached 16, 21, 19 and <= 23 units
+FRONTIER_SEEDS = [0, 4, 5, 9]  # seeds pruned (others: trained, skipped); their pilot: docs/study.md
 FRONTIER = {"first_step": 4, "floor": 5, "m2": {"max_iter": 100, "budget_s": 600}}  # frontier.series: units cut per
 # step at first (halved on a failure), fewest units tried, the m = 2 proof of a near miss (None: none; max_iter
 # decides, budget_s is a safety valve); "shrink": {"steps", "lr", "weight"} would shrink the units before each cut
@@ -224,10 +192,7 @@ SMALL_ROUTES = {  # label -> small.route_train's loss: "targets" (small.TARGETS,
     "carry-out + column-sum targets": {"targets": ["carry", "sum"], "weight": 1.0, "ce": 0.0},
     "carry-out + column-sum targets, other units saturated": {"targets": ["carry", "sum"], "weight": 1.0, "ce": 0.0,
                                                               "rest_sat": 1.0, "units": [4]},
-}  # pilots (this code, portable numerics, one thread; seeds proven by both checkers / seeds run): carry-out +
-# column-sum targets 10/10 at 2 units (~27 CPU s a seed), 5/10 at 3, 1/3 at 4, 1/5 at 8; other units saturated 1/3
-# at 4, 0/3 at 8; sums alone 0/10 at 2, 0/3 at 4 and 8, carry unit saturated 0/10, carry-out target 0/5 at 2:
-# no readout separated their states (the collapse). The whole plan: ~55 CPU min
+}  # the routes' pilots: docs/study.md
 SMALL_PROOF = {"m": 1, "max_iter": 300, "budget_s": 60, "rounds": 3}  # small.box_readout: proof.attempt's settings
 # and the corner-LP refits at most
 SMALL_SUITE = EXACT_SUITE  # exact.suite_eval on every seed
@@ -237,14 +202,12 @@ QUICK = {"seeds": 2, "steps": 100, "every": 20, "maxlen_div": 5}  # --quick: see
 QUICK_EVAL_SIZE = 100  # --quick: held-out sums per evaluation (the full study's: train.EVAL_SIZE)
 
 
-
 def pt_main():
+    common = dict(maxlen=PT_MAIN_MAXLEN, lr=PT_MAIN_LR, num_layers=PT_MAIN_LAYERS, steps=PT_MAIN_STEPS)
     return {"title": "pt_main: {num_layers}-layer ReLU RNN, maxlen {maxlen} (report §2.2)",
-            "runs": [run(f"maxlen={PT_MAIN_MAXLEN}, lr={PT_MAIN_LR}", maxlen=PT_MAIN_MAXLEN, lr=PT_MAIN_LR,
-                         num_layers=PT_MAIN_LAYERS, steps=PT_MAIN_STEPS),
+            "runs": [run(f"maxlen={PT_MAIN_MAXLEN}, lr={PT_MAIN_LR}", **common),
                      run(f"the same, scored on {PT_MAIN_FRESH_SUMS} fresh sums per evaluation (the source's way)",
-                         maxlen=PT_MAIN_MAXLEN, lr=PT_MAIN_LR, num_layers=PT_MAIN_LAYERS, steps=PT_MAIN_STEPS,
-                         eval_fresh=True, eval_size=PT_MAIN_FRESH_SUMS)], "seeds": CLAIM_SEEDS}
+                         **common, eval_fresh=True, eval_size=PT_MAIN_FRESH_SUMS)], "seeds": CLAIM_SEEDS}
 
 
 def pt_adv_main():
@@ -337,22 +300,26 @@ def cells():
                          lr=CELLS_LR, steps=CELLS_STEPS) for c, nl in CELLS], "seeds": CLAIM_SEEDS}
 
 
+def _length_run(label, cell, nl, after=None, **extra):
+    """A run of (cell, nl) trained as length_generalization's (hidden_mode none, LENGTH_*; `extra` on top)."""
+    r = run(label, hidden_mode="none", **cell_settings(cell, nl),
+            **{"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra})
+    return {**r, "after": after} if after else r
+
+
 def length_generalization():
     goal = cell_settings(*LENGTH_GOAL)
 
     def one(label, cell, nl, is_goal=False, **extra):
-        sums = LENGTH_SUMS if is_goal else LENGTH_SUMS_OTHERS
-        settings = {"maxlen": LENGTH_MAXLEN, "lr": LENGTH_LR, "steps": LENGTH_STEPS, **extra}
-        after = partial(length.length_eval, lengths=LENGTH_TEST, sums=sums, fallback_sums=LENGTH_FALLBACK_SUMS)
-        return {**run(label, hidden_mode="none", **cell_settings(cell, nl), **settings), "after": after}
+        after = partial(length.length_eval, lengths=LENGTH_TEST, sums=LENGTH_SUMS if is_goal else LENGTH_SUMS_OTHERS,
+                        fallback_sums=LENGTH_FALLBACK_SUMS)
+        return _length_run(label, cell, nl, after, **extra)
 
     # the goal: the cell comparison's run of LENGTH_GOAL's cell (not its other train lengths or variants)
-    runs = [one(cell_label(c, nl), c, nl, is_goal=cell_settings(c, nl) == goal)
-            for c, nl in LENGTH_CELLS]
+    runs = [one(cell_label(c, nl), c, nl, is_goal=cell_settings(c, nl) == goal) for c, nl in LENGTH_CELLS]
     c, nl = LENGTH_SHORT_LONG_CELL
     runs += [one(f"{cell_label(c, nl)}, train maxlen {m}", c, nl, maxlen=m) for m in LENGTH_OTHER_MAXLENS]
-    for name, extra in LENGTH_VARIANTS.items():
-        runs.append(one(f"{cell_label(c, nl)}, {name}", c, nl, **extra))
+    runs += [one(f"{cell_label(c, nl)}, {name}", c, nl, **extra) for name, extra in LENGTH_VARIANTS.items()]
     return {"title": "length generalization: trained on {maxlen} digits, tested up to "
                      f"{max(LENGTH_TEST):,} (hidden_mode none)", "runs": runs, "seeds": LENGTH_SEEDS,
             "chart": length.length_chart, "section": length.length_section}
@@ -360,8 +327,7 @@ def length_generalization():
 
 def carry_chains():
     after = partial(chains.chain_eval, length=CHAIN_LENGTH, chains=CHAIN_KS, sums=CHAIN_SUMS)
-    runs = [{**run(cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
-                   **cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
+    runs = [_length_run(cell_label(c, nl), c, nl, after) for c, nl in LENGTH_CELLS]
     return {"title": f"carry chains: exact match vs the longest carry chain in {CHAIN_LENGTH:,}-digit sums "
                      "(trained on {maxlen})", "runs": runs, "seeds": CHAIN_SEEDS,
             "chart": chains.chain_chart, "section": chains.chain_section}
@@ -370,16 +336,13 @@ def carry_chains():
 def hidden_probe():
     after = partial(probe.probe_eval, sums=PROBE_SUMS, length=PROBE_LENGTH, norm_length=PROBE_NORM_LENGTH,
                     norm_sums=PROBE_NORM_SUMS, norm_points=PROBE_NORM_POINTS)
-    runs = [{**run(cell_label(c, nl), hidden_mode="none", maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=LENGTH_STEPS,
-                   **cell_settings(c, nl)), "after": after} for c, nl in LENGTH_CELLS]
     return {"title": "where the carry lives: linear probe, PCA and hidden-state norm (trained on {maxlen})",
-            "runs": runs, "seeds": PROBE_SEEDS,
+            "runs": [_length_run(cell_label(c, nl), c, nl, after) for c, nl in LENGTH_CELLS], "seeds": PROBE_SEEDS,
             "chart": probe.probe_chart, "section": probe.probe_section}
 
 
 def hidden_size_min():
-    runs = [run(f"{cell_label(c, nl)}, hidden_size={h}", hidden_mode="none", hidden_size=h, maxlen=LENGTH_MAXLEN,
-                lr=LENGTH_LR, steps=SIZE_CAP, **cell_settings(c, nl))
+    runs = [_length_run(f"{cell_label(c, nl)}, hidden_size={h}", c, nl, hidden_size=h, steps=SIZE_CAP)
             for c, nl in LENGTH_CELLS for h in SIZE_VALUES]
     return {"title": "smallest hidden size that learns maxlen {maxlen} within {steps} steps",
             "runs": runs, "seeds": SIZE_SEEDS, "stop_at_exact": True,
@@ -387,34 +350,22 @@ def hidden_size_min():
 
 
 def cost_to_exact():
-    common = dict(maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, steps=COST_CAP, eval_every=COST_EVERY, loss_every=COST_EVERY)
-    runs = [run(cell_label(c, nl), hidden_mode="none", **cell_settings(c, nl), **common)
-            for c, nl in LENGTH_CELLS]
+    common = dict(steps=COST_CAP, eval_every=COST_EVERY, loss_every=COST_EVERY)
+    runs = [_length_run(cell_label(c, nl), c, nl, **common) for c, nl in LENGTH_CELLS]
     c, nl = COST_CARRY_CELL
     bptt = partial(cost.bptt_cost, depths=list(COST_BPTT_DEPTHS), maxlen=COST_BPTT_MAXLEN)
     runs.append({**run(f"{cell_label(c, nl)}, hidden_mode carry", hidden_mode="carry", **cell_settings(c, nl),
-                       **common), "after": bptt})
+                       maxlen=LENGTH_MAXLEN, lr=LENGTH_LR, **common), "after": bptt})
     return {"title": "cost to the first exact evaluation at maxlen {maxlen}", "runs": runs,
             "stop_at_exact": True, "chart": cost.cost_chart, "section": cost.cost_section}
 
 
 def exact_adder():
     """Worst cases made exact: recipes, the size frontier, an attack and a proof attempt (the EXACT_* constants).
-
-    The attack and the proof go to the runs whose settings include those of EXACT_ATTACK_RUNS' and EXACT_PROOF_RUN's
-    (a selector that picks no run plans no attack or proof, and the section says so). The EXACT_HARDENED series
-    reuse the size sweep's trained runs and harden a copy of each (measures/exact/harden.py) before measuring it:
-    every seed that then passes the suite is attacked (EXACT_HARDENED_ATTACK) and, when saturated, proof-tried.
-
-    Pilots behind the constants. EXACT_SIZES (2 seeds, EXACT_SMALL, 1,000- and 10,000-digit stages): 1 x 8 and 2 x 8
-    never learn maxlen 10 (loss ~0.4-0.65), 1 x 16 learns it (3000 steps) but fails 1,000-digit sums; 1 x 32 passed
-    2/2, 2 x 16 1/2. EXACT_HARDENED (seeds 0-3): 1 x 32 hardened in 1-6 rounds, then proven with saturation 1-3 (3.0
-    proved seed 3, 1.0 not; with 10 rounds 7/10 seeds were proven, the other 3 ran out of rounds); 2 x 16 with
-    saturation 1.0 kept failing the attack for 7 rounds (accuracy 0.999); 1 x 16 hardening did not converge.
-    """
+    A selector that picks no run plans no attack or proof (the section says so); each EXACT_HARDENED series hardens a
+    copy of the size sweep's trained runs (measures/exact/harden.py) before measuring it."""
     def one(label, layers, hidden, settings):
-        r = run(label, **EXACT_CELL, num_layers=layers, hidden_size=hidden,
-                maxlen=EXACT_MAXLEN, **settings)
+        r = run(label, **EXACT_CELL, num_layers=layers, hidden_size=hidden, maxlen=EXACT_MAXLEN, **settings)
         args = {"suite": EXACT_SUITE}
         candidates = next((n for sel, n in EXACT_ATTACK_RUNS if selects(sel, r)), None)
         if candidates is not None:
@@ -440,21 +391,9 @@ def exact_adder():
             "section": partial(exact_report.exact_section, goal=EXACT_GOAL)}
 
 
-def planned(eid, quick=False):
-    """Experiment `eid`'s plan, shrunk to the QUICK caps when quick, its title's {setting} fields filled in from the
-    settings of its first run: a title names what is trained (--quick's maxlen, not the full study's)."""
-    plan = EXPERIMENTS[eid]()
-    if quick:
-        plan = shrink(plan, QUICK, QUICK_EVAL_SIZE)
-    return {**plan, "title": plan["title"].format(**settings_of(plan["runs"][0]))}
-
-
 def exact_frontier():
     """The smallest proven adder: FRONTIER_SERIES' seeds hardened and proven as exact_adder does, then pruned a few
-    units at a time (the removed units folded into the others), re-hardened and re-proven (FRONTIER_*).
-
-    The pilot behind FRONTIER (seed 0, one thread, ~13 min): 32 -> 28 (proven as cut) -> 24, 20 (m = 2) -> 18 -> 17
-    -> 16 (m = 2); 15 not."""
+    units at a time (the removed units folded into the others), re-hardened and re-proven (FRONTIER_*)."""
     layers, hidden, extra = EXACT_HARDENED[FRONTIER_SERIES]
     harden = {**EXACT_HARDEN, **extra, "prove": EXACT_PROOF}
     r = run(f"{FRONTIER_SERIES}, pruned", **EXACT_CELL, num_layers=layers, hidden_size=hidden,
@@ -484,6 +423,15 @@ def small_adder():
     return {"title": "small trained adders: units x route, readouts fitted by LP, proven by both checkers",
             "runs": runs, "seeds": SMALL_SEEDS, "chart": small_report.small_chart,
             "section": small_report.small_section, "keep": small_report.keep_certificates}
+
+
+def planned(eid, quick=False):
+    """Experiment `eid`'s plan, shrunk to the QUICK caps when quick, its title's {setting} fields filled in from the
+    settings of its first run: a title names what is trained (--quick's maxlen, not the full study's)."""
+    plan = EXPERIMENTS[eid]()
+    if quick:
+        plan = shrink(plan, QUICK, QUICK_EVAL_SIZE)
+    return {**plan, "title": plan["title"].format(**settings_of(plan["runs"][0]))}
 
 
 # id -> plan function, in the order `python source.py` runs them

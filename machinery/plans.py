@@ -9,6 +9,23 @@ a constant no run can use raises (machinery/checks.py checks the constants).
 A plan holds its "after" hook, chart, section and keep step as functions (a hook with its arguments bound by
 functools.partial). A result JSON, a run's store key and a measurement's key keep each by its short name,
 fn.__name__, so moving a function to another file changes no key: recorded() is where a plan becomes what is kept.
+
+The plan format (what an experiment function of experiments.py returns; source.py runs it, machinery/runner.py caches
+it):
+
+    {"title": str,            # its {setting} fields ({maxlen}, {num_layers}, ...) are the first run's (planned())
+     "runs": [{"label": str, "model": ModelConfig fields, "train": train.train_run settings,   # run(label, ...)
+               "after": hook}, ...],   # optional, per run: partial(fn, **args) or fn
+     "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
+     "stop_at_exact": True,    # optional: each run ends at its first exact evaluation (a heatmap's runs do)
+     "heatmap": {...},         # optional: a grid of runs (heatmap())
+     "chart": fn, "section": fn,   # optional: its own chart and report section (chart(), section(): else the defaults)
+     "keep": fn}               # optional: keep(result, out_dir) writes a file its hooks made (a certificate) beside it
+
+A hook is called as hook(model, state, run, seed) on each trained model (state: the one a carry-mode training ended
+with, else None); its JSON-ready return is stored per seed as the series' "extra". A chart draws plots/<id>.png and a
+section writes the experiment's part of plots/README.md in place of the default line chart and table. --quick shrinks
+every plan to experiments.QUICK's caps (experiments.planned calls shrink).
 """
 from functools import partial
 

@@ -33,7 +33,7 @@ def make_config(plan, seeds):
     """What the cached result must match to be reused: schema, seeds, every run's settings (and its hook, chart
     and section by short name: plans.recorded).
 
-    The plan format is documented at the top of experiments.py.
+    The plan format is machinery/plans.py's docstring.
     """
     plan = plans.recorded(plan)
     return {"schema": SCHEMA_VERSION, "seeds": list(seeds), "runs": plan["runs"], "heatmap": plan.get("heatmap"),

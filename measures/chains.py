@@ -1,7 +1,7 @@
 """carry_chains: exact match vs the longest carry chain in long sums, and the worst cases 99...9 + 1.
 Measurement, summary, chart and report section.
 
-chain_eval is an "after" hook (plan format: experiments.py): accuracy on sums whose longest carry chain is exactly
+chain_eval is an "after" hook (plan format: machinery/plans.py): accuracy on sums whose longest carry chain is exactly
 k (data.carry_chain_data), and whether 99...9 + 1 and 1 + 99...9 come out right.
 """
 import statistics

@@ -1,7 +1,7 @@
 """cost_to_exact: steps, sums and seconds to the first exact evaluation, and what the source code's
 undetached carry cost. Measurement, summary, chart and report section.
 
-bptt_cost is an "after" hook (the plan format: experiments.py) on the carry-mode model: one training step
+bptt_cost is an "after" hook (the plan format: machinery/plans.py) on the carry-mode model: one training step
 back-propagating through the last d batches (the source never detached its state), for growing d.
 """
 import statistics

@@ -1,7 +1,7 @@
 """length_generalization: trained on N digits, exact on sums of 10 ... 100,000 digits? Measurement, summary,
 chart and report section.
 
-length_eval is an "after" hook (plan format: experiments.py): exact-match / per-digit accuracy on test sums of each
+length_eval is an "after" hook (plan format: machinery/plans.py): exact-match / per-digit accuracy on test sums of each
 length, evaluated in chunks of sums and of time steps (beyond.evaluate_sums; the hidden state is carried
 from one time chunk to the next, so the result equals one pass over the whole sum). A seed is "exact" at a
 test length when all of that length's sums came out right on the full number of sums asked for (a length

@@ -1,6 +1,6 @@
 """Where the carry lives: a linear probe on hidden states, their PCA, and the hidden-norm drift.
 
-probe_eval is an "after" hook (plan format: experiments.py) of the hidden_probe experiment. For a trained model
+probe_eval is an "after" hook (plan format: machinery/plans.py) of the hidden_probe experiment. For a trained model
 it runs each recurrent layer separately (a one-layer copy with that layer's weights, from a zero
 state) on held-out sums and, per layer,
     - fits a logistic regression (torch, full batch) from the state h_t after step t to two bits:

@@ -3,7 +3,7 @@
 Training operands lie in [0, 5·10^(maxlen-1)) and test operands in [5·10^(maxlen-1), 10^maxlen), so the
 top result digit is 0 in every training sum and 1 in every test sum, and leading operand digits 5-9 never
 occur in training. Two measurements separate that shift from the length:
-    position_errors  an "after" hook (plan format: experiments.py) on the maxlen runs: the error rate at each result
+    position_errors  an "after" hook (plan format: machinery/plans.py) on the maxlen runs: the error rate at each result
                      digit position on held-out test-range and train-range sums, and both exact-match rates
     maxlen_control   the experiment that reruns the maxlen sweep evaluated on held-out train-range sums
                      (train.py's eval_split="train"; training itself is identical)
