@@ -72,6 +72,22 @@ def test_readout_lp_finds_no_margin_when_two_digits_share_a_state():
     assert small.shared(S, np.array([3, 3, 5])) == 0.0
 
 
+def test_shared_counts_the_states_whose_grid_cell_holds_another_digit():
+    # an independent reference: each state's cell as a tuple of Python ints, the digits per cell in a dict
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        n, h = int(rng.integers(1, 400)), int(rng.integers(1, 9))
+        # few distinct values (clashes), jitter across cell edges, and huge ones (the ids' overflow guard)
+        S = rng.choice([-1.0, -0.4, 0.0, 0.0004, 0.7, 3e9, -7e15], size=(n, h)) + rng.normal(0, 1e-3, (n, h))
+        D = rng.integers(0, int(rng.integers(1, 11)), n)
+        cells = [tuple(math.floor(x / small.GRID) for x in row) for row in S.tolist()]
+        digits = {}
+        for cell, d in zip(cells, D.tolist(), strict=True):
+            digits.setdefault(cell, set()).add(d)
+        assert small.shared(S, D) == sum(len(digits[c]) > 1 for c in cells) / n
+    assert math.isnan(small.shared(np.array([[0.1, np.nan]]), np.array([1])))
+
+
 def test_an_lp_no_method_solves_is_an_lp_error(monkeypatch):
     class Unsolved:
         status, message, x = 4, "numerical difficulties", None

@@ -35,6 +35,7 @@ from train import chain_batch, fit, to_tensors
 
 GRID = 1e-3  # shared(): states closer than this on every unit count as one state
 STATE_DIGITS = 3  # the states LP: every sum of two operands below 10^STATE_DIGITS
+QUICK_STATE_DIGITS = 2  # the same under --quick (10^4 sums instead of 10^6)
 SUM_SCALE = 0.15  # the column-sum target tanh(SUM_SCALE * (s - 9.5)): a code one tanh unit can hold
 TARGETS = ("carry", "sum")  # auxiliary targets, on units 0, 1, ... in the order a route lists them
 CHAIN_SUMS = 100  # carry-chain-rich sums per batch, beside the 200 transitions
@@ -159,9 +160,21 @@ def shared(S, D, grid=GRID):
     the collapse (two digits on one state) that no readout can undo; NaN for non-finite states."""
     if not np.isfinite(S).all():
         return float("nan")
-    cell = np.unique(np.floor(S / grid).astype(np.int64), axis=0, return_inverse=True)[1].ravel()
-    pairs = np.unique(np.stack([cell, D]), axis=1)  # each (cell, digit) once
-    digits = np.bincount(pairs[0], minlength=cell.max() + 1)  # distinct digits per cell
+    cell, top = np.zeros(len(S), np.int64), 1  # (N,) the rows of grid cells as mixed-radix ids below `top`: one
+    for col in np.floor(S / grid).astype(np.int64).T:  # 1-D sort at the end, not np.unique(axis=0)'s row sort
+        col, width = col - col.min(), int(col.max() - col.min()) + 1
+        if top * width >= 2**62:  # the next digit would overflow int64: renumber the ids so far (and the column)
+            cell = np.unique(cell, return_inverse=True)[1].ravel()
+            top = int(cell.max()) + 1
+            if top * width >= 2**62:
+                col = np.unique(col, return_inverse=True)[1].ravel()
+                width = int(col.max()) + 1
+        cell, top = cell * width + col, top * width
+    cell = np.unique(cell, return_inverse=True)[1].ravel()
+    base = D.max() + 1
+    pairs = np.sort(cell * base + D)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # each (cell, digit) once (np.unique's hash path is slower)
+    digits = np.bincount(pairs // base, minlength=cell.max() + 1)  # distinct digits per cell
     return float((digits[cell] > 1).mean())
 
 
@@ -218,7 +231,7 @@ def small_eval(model, state, run, seed, route, tune, prove, suite, restarts=0, q
         t0 = time.process_time()
         losses = route_train(model, seed if not r else RESTART_SEED * (seed + 1) + r, **tune, **route)
         t1 = time.process_time()
-        S, D = all_states(model)
+        S, D = all_states(model, QUICK_STATE_DIGITS if quick else STATE_DIGITS)
         wrong = int((margins(*(p.detach().double().numpy() for p in (model.out.weight, model.out.bias)), S, D) <= 0)
                     .sum())
         try:
