@@ -308,7 +308,7 @@ def committed_lr(tmp_path, monkeypatch):
     """source.OUT_DIR made a tmp plots/ holding a committed two-seed lr result (two tiny runs per seed)."""
     plots = tmp_path / "plots"
     monkeypatch.setattr(source, "OUT_DIR", plots)
-    monkeypatch.setattr(experiments, "SEEDS", 2)
+    monkeypatch.setattr(experiments, "CLAIM_SEEDS", 2)  # lr is a claim experiment: its plan's seeds
     monkeypatch.setattr(experiments, "LR_VALUES", [0.01])
     monkeypatch.setattr(experiments, "LR_SCHEDULE", {"lr": 0.01, "milestones": [50], "gamma": 0.5})
     monkeypatch.setattr(experiments, "LR_STEPS", 100)
