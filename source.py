@@ -264,7 +264,7 @@ def study(argv):
         print(f"[{eid}] {e}\nthe other runs are kept in {store.root}; rerun to retry", file=sys.stderr)
         return 1
     runner.close()
-    page.write_report(out_dir, quick=args.quick)
+    page.write_report(out_dir, quick=args.quick, reuse=True)
     print(f"done in {time.perf_counter() - t0:.1f}s: trained {trained_total} of {planned} runs; "
           f"report: {out_dir / 'README.md'}; store: {store.root}")
     return 0

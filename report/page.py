@@ -17,8 +17,10 @@ a value, an init no longer in the constants) is reported as "not judged" with th
 traceback. Every sentence that states a finding is computed from the stored numbers, and series are
 found by their settings (stats.find_series), never by their label.
 """
+import hashlib
 import json
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import experiments
@@ -91,8 +93,49 @@ def safe_section(result):
                 f"Section not written: the result lacks what it reads ({type(e).__name__}: {e}).", ""]
 
 
-def write_report(out_dir, quick=False):
+ROOT = Path(__file__).resolve().parents[1]  # the project: its modules decide the page (rules, charts, staleness)
+RECORD = ".report.json"  # beside the page (gitignored): what it was made of, so an unchanged page is not remade
+
+
+def made_of(out_dir, quick):
+    """A digest of everything the page is made of: the JSONs it reads under out_dir (the results, the other numerics
+    families'), every project module (the rules, the charts, the fingerprint that marks a result stale), the versions
+    that compute or draw it and the numerics family. Reading them costs milliseconds; judging them, seconds."""
+    h = hashlib.sha256(json.dumps([quick, fingerprint.environment(),
+                                   [metadata.version(p) for p in ("scipy", "matplotlib")]]).encode())
+    code = sorted(ROOT.glob("*.py")) + sorted(p for d in sorted(ROOT.glob("*/__init__.py"))
+                                              if d.parent.name not in ("tests", "benchmarks")
+                                              for p in d.parent.rglob("*.py"))
+    data = sorted(p for p in out_dir.glob("*.json") if p.name != RECORD) + sorted((out_dir / other_numerics.FOLDER).rglob("*.json"))
+    for base, files in ((ROOT, code), (out_dir, data)):
+        for f in files:
+            h.update(f"{f.relative_to(base)}\0".encode() + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _made(out_dir):
+    """sha256 of the page and of the margins chart as they are on disk (None: absent)."""
+    return {name: hashlib.sha256(p.read_bytes()).hexdigest() if (p := out_dir / name).is_file() else None
+            for name in ("README.md", margins.CHART)}
+
+
+def up_to_date(out_dir, key):
+    """Whether out_dir's page was made of `key` and is, with its chart, as it was written (not edited or deleted)."""
+    try:
+        record = json.loads((out_dir / RECORD).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("inputs") == key and record.get("made") == _made(out_dir) \
+        and record["made"]["README.md"] is not None
+
+
+def write_report(out_dir, quick=False, reuse=False):
+    """Judge the results in out_dir and write its README.md (and margins chart). reuse: leave an unchanged page as
+    it is (made_of, up_to_date: the same results, code and versions make the same bytes; a no-op rerun)."""
     out_dir = Path(out_dir)
+    key = made_of(out_dir, quick)
+    if reuse and up_to_date(out_dir, key):
+        return None
     results = {}
     for eid in experiments.EXPERIMENTS:  # the study's order, so the report reads like the study
         path = out_dir / f"{eid}.json"
@@ -120,4 +163,5 @@ def write_report(out_dir, quick=False):
     for result in results.values():
         lines += safe_section(result)
     (out_dir / "README.md").write_text("\n".join(wrap(lines)) + "\n")
+    (out_dir / RECORD).write_text(json.dumps({"inputs": key, "made": _made(out_dir)}))
     return results

@@ -630,3 +630,46 @@ def test_verdicts_on_the_seeds_after_the_pilot_are_compared():
     line = " ".join(claims.unseen_lines(res, verdicts))
     assert "on the later seeds alone these verdicts differ: C8 undecided at n = 15" in line and "-> refuted" in line
     assert claims.unseen_lines({"h0_init": h0(FAST, SLOW)}, claims.settled({"h0_init": h0(FAST, SLOW)})[0]) == []
+
+
+def test_an_unchanged_page_is_not_judged_again_and_any_change_remakes_it(tmp_path, monkeypatch):
+    """source.py's reuse: the same results, code and versions leave the page as it is; a changed result, a page
+    edited or deleted by hand, a damaged record, or a quick page asked for as a full one, each remake it."""
+    (tmp_path / "layers.json").write_text(json.dumps({**layers(FAST), "id": "layers"}))
+    page.write_report(tmp_path, reuse=True)
+    first = (tmp_path / "README.md").read_bytes()
+    judged = []
+    real = page.settled
+    monkeypatch.setattr(page, "settled", lambda results: judged.append(1) or real(results))
+
+    def remade(**kw):
+        before = len(judged)
+        page.write_report(tmp_path, reuse=True, **kw)
+        return len(judged) > before
+
+    assert not remade() and (tmp_path / "README.md").read_bytes() == first
+    (tmp_path / "README.md").write_text("edited")
+    assert remade() and (tmp_path / "README.md").read_bytes() == first and not remade()
+    (tmp_path / "README.md").unlink()
+    assert remade() and not remade()
+    (tmp_path / page.RECORD).write_text("{not json")
+    assert remade() and not remade()
+    assert remade(quick=True) and b"Quick mode" in (tmp_path / "README.md").read_bytes() and remade()
+    (tmp_path / "layers.json").write_text(json.dumps({**layers(SLOW), "id": "layers"}))
+    assert remade() and (tmp_path / "README.md").read_bytes() != first and not remade()
+
+
+def test_the_page_is_made_of_every_project_module_and_every_result(tmp_path, monkeypatch):
+    from conftest import copy_code
+
+    copy_code(tmp_path / "code")
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(page, "ROOT", tmp_path / "code")
+    key = page.made_of(tmp_path / "out", False)
+    assert page.made_of(tmp_path / "out", False) == key
+    rules = tmp_path / "code" / "report" / "rules_training.py"  # a module of a package: its rules decide verdicts
+    rules.write_text(rules.read_text() + "\n# an edit\n")
+    assert page.made_of(tmp_path / "out", False) != key
+    key = page.made_of(tmp_path / "out", False)
+    (tmp_path / "out" / "lr.json").write_text("{}")
+    assert page.made_of(tmp_path / "out", False) != key
