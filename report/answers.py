@@ -44,11 +44,13 @@ def short_p(p):
     return f"{p.tests[i][0]}, Holm p " + ("< 0.001" if adj[i] < 1e-3 else f"= {adj[i]:.3f}")
 
 
-def answer_line(cid, plain, parts, verdict):
-    """'- **C2** none beats carry ...: **mixed**. carry about 4x slower: contradicted, 15.7x [15.2x, 16.3x] (...)'."""
+def answer_line(cid, plain, parts, verdict, stale=()):
+    """'- **C2** none beats carry ...: **mixed**. carry about 4x slower: contradicted, 15.7x [15.2x, 16.3x] (...)';
+    stale: the results it reads that other code made (named first, so no reader takes the verdict as current)."""
     counted = [p for p in parts if p.outcome not in NOT_COUNTED]
     held = sum(p.outcome.startswith(HOLDS) for p in counted)
-    head = f"- **{cid}** {plain}: **{verdict}**" + (f", {held} of {len(counted)} parts hold" if counted else "")
+    old = f" *(from stale results: {', '.join(f'`{e}`' for e in stale)})*" if stale else ""
+    head = f"- **{cid}** {plain}: **{verdict}**{old}" + (f", {held} of {len(counted)} parts hold" if counted else "")
     p = deciding(parts, verdict)
     if p is None:
         return clip(head + ".", MAX_LINE)
@@ -123,9 +125,11 @@ def note_line(cid, parts, extra):
     return f"- **{cid}.** " + "; ".join(bits) + "." if bits else ""
 
 
-def lines(claims, plain, verdicts, sizes, source_notes):
-    """The claims' part of the report: (one line per claim, then the rules, the table and the notes)."""
-    first = [answer_line(c[0], plain.get(c[0], c[1]), verdicts[c[0]][0], verdicts[c[0]][2]) for c in claims]
+def lines(claims, plain, verdicts, sizes, source_notes, stale=()):
+    """The claims' part of the report: (one line per claim, then the rules, the table and the notes); stale: the
+    ids of results made by other code."""
+    first = [answer_line(c[0], plain.get(c[0], c[1]), verdicts[c[0]][0], verdicts[c[0]][2],
+                         [e for e in c[3] if e in stale]) for c in claims]
     out = [*rule_lines(sizes), "### All parts", "", HEADER, "|---" * 9 + "|"]
     notes = []
     for claim in claims:

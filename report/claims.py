@@ -105,12 +105,13 @@ def unseen_lines(results, verdicts):
             + ("every verdict is the same." if not moved else "these verdicts differ: " + "; ".join(moved) + "."), ""]
 
 
-def claims_table(results, judged=None):
+def claims_table(results, judged=None, stale=()):
     """The claims' sections: (one line per claim, then the rules, the table of parts and the notes), as
-    report/answers.py writes them; judged: settled(results), if made."""
+    report/answers.py writes them; judged: settled(results), if made; stale: the ids of results made by other code
+    (a claim that reads one says so on its line)."""
     verdicts, sizes = judged or settled(results)
     try:
         notes = fidelity.claim_notes(results)  # where the source's own figure reads differently
     except PREMISE_ERRORS:  # an edit removed what a note compares: the claims stand without the notes
         notes = {}
-    return answers.lines(CLAIMS, PLAIN, verdicts, sizes, notes)
+    return answers.lines(CLAIMS, PLAIN, verdicts, sizes, notes, stale)

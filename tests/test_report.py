@@ -283,6 +283,16 @@ def test_a_removed_premise_says_not_judged_in_one_line(cid, results, reason):
     assert (parts, notes, found) == ([], [reason], "not judged")
 
 
+def test_a_claim_read_from_a_stale_result_says_so_on_its_answer_line():
+    results = {"h0_init": h0(SAME, FAST), "cells": cells(FAST, FAST, SLOW, SLOW, drop=("gru",))}
+    current, _ = claims.claims_table(results)
+    first, _ = claims.claims_table(results, stale={"h0_init": ["train.fit"], "carry_chains": ["train.fit"]})
+    c8 = first[7]
+    assert c8.startswith("- **C8** a zero initial state learns best: **refuted** *(from stale results: `h0_init`)*, ")
+    assert c8.replace(" *(from stale results: `h0_init`)*", "") == current[7]
+    assert [a for a, b in zip(first, current, strict=True) if a != b] == [c8]  # carry_chains: no claim reads it
+
+
 def test_lr_sweep_without_a_low_lr_still_judges_the_rest():
     parts, notes, found = judge("C6", {"lr": lrs(True, 0.3, 50, values=(0.05, 0.1))})
     assert "oscillation not judged: LR_VALUES has no constant lr <= 0.01" in notes[0]

@@ -293,6 +293,11 @@ def test_report_names_a_change_shared_by_many_stale_results_once():
     text = " ".join(page.stale_lines({"b": old, "c": old, "d": older, "a": result}))
     assert text.count("train.fit") == 1 and "all 3 of them (`b`, `c`, `d`)" in text  # the shared change, once
     assert "`d` also data.gen_data, numerics pinned-intel -> portable" in text and "`a`" not in text
+    many = {**result, "fingerprint": {**fp, "code": {**fp["code"], "train.fit": "0" * 12,
+                                                     **{f"m.f{i}": "2" * 12 for i in range(page.NAMED + 3)}}}}
+    text = " ".join(page.stale_lines({"b": old, "c": old, "e": many}))
+    names = [f"m.f{i}" for i in range(page.NAMED + 3)]
+    assert f"`e` also {', '.join(names[:page.NAMED])} and 3 more definitions" in text  # the rest counted
 
 
 def test_report_header_names_the_numerics_family_of_its_numbers():
