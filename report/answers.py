@@ -49,7 +49,7 @@ def answer_line(cid, plain, parts, verdict, stale=()):
     stale: the results it reads that other code made (named first, so no reader takes the verdict as current)."""
     counted = [p for p in parts if p.outcome not in NOT_COUNTED]
     held = sum(p.outcome.startswith(HOLDS) for p in counted)
-    old = f" *(from stale results: {', '.join(f'`{e}`' for e in stale)})*" if stale else ""
+    old = f" *(from stale results: {', '.join(f'`{e}`' for e in stale)})*" if stale and parts else ""
     head = f"- **{cid}** {plain}: **{verdict}**{old}" + (f", {held} of {len(counted)} parts hold" if counted else "")
     p = deciding(parts, verdict)
     if p is None:
@@ -125,11 +125,12 @@ def note_line(cid, parts, extra):
     return f"- **{cid}.** " + "; ".join(bits) + "." if bits else ""
 
 
-def lines(claims, plain, verdicts, sizes, source_notes, stale=()):
-    """The claims' part of the report: (one line per claim, then the rules, the table and the notes); stale: the
-    ids of results made by other code."""
-    first = [answer_line(c[0], plain.get(c[0], c[1]), verdicts[c[0]][0], verdicts[c[0]][2],
-                         [e for e in c[3] if e in stale]) for c in claims]
+def lines(claims, plain, verdicts, sizes, source_notes, stale=None):
+    """The claims' part of the report: (one line per claim, then the rules, the table and the notes); stale:
+    {claim id: the results it reads that other code made}."""
+    stale = stale or {}
+    first = [answer_line(c[0], plain.get(c[0], c[1]), verdicts[c[0]][0], verdicts[c[0]][2], stale.get(c[0], ()))
+             for c in claims]
     out = [*rule_lines(sizes), "### All parts", "", HEADER, "|---" * 9 + "|"]
     notes = []
     for claim in claims:

@@ -60,6 +60,9 @@ PLAIN = {  # each claim in a few plain words, for the report's first section
 }
 
 
+ALSO_READS = {"C2": ["cost_to_exact"], "C5": ["maxlen_control"], "C7": ["heat_layers_mode"]}  # results a rule reads
+# when they are there (a part or a note), beside the ones it needs: a stale one marks the claim's answer too
+
 PREMISE_ERRORS = (KeyError, IndexError, ValueError, TypeError, StopIteration, ZeroDivisionError,
                   statistics.StatisticsError)  # what a rule raises when its result lacks what it reads
 
@@ -114,4 +117,5 @@ def claims_table(results, judged=None, stale=()):
         notes = fidelity.claim_notes(results)  # where the source's own figure reads differently
     except PREMISE_ERRORS:  # an edit removed what a note compares: the claims stand without the notes
         notes = {}
-    return answers.lines(CLAIMS, PLAIN, verdicts, sizes, notes, stale)
+    reads = {c[0]: [e for e in [*c[3], *ALSO_READS.get(c[0], ())] if e in stale] for c in CLAIMS}
+    return answers.lines(CLAIMS, PLAIN, verdicts, sizes, notes, reads)

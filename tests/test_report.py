@@ -286,11 +286,13 @@ def test_a_removed_premise_says_not_judged_in_one_line(cid, results, reason):
 def test_a_claim_read_from_a_stale_result_says_so_on_its_answer_line():
     results = {"h0_init": h0(SAME, FAST), "cells": cells(FAST, FAST, SLOW, SLOW, drop=("gru",))}
     current, _ = claims.claims_table(results)
-    first, _ = claims.claims_table(results, stale={"h0_init": ["train.fit"], "carry_chains": ["train.fit"]})
+    first, _ = claims.claims_table(results, stale={"h0_init": ["train.fit"], "carry_chains": ["train.fit"],
+                                                    "heat_layers_mode": ["train.fit"]})
     c8 = first[7]
     assert c8.startswith("- **C8** a zero initial state learns best: **refuted** *(from stale results: `h0_init`)*, ")
     assert c8.replace(" *(from stale results: `h0_init`)*", "") == current[7]
-    assert [a for a, b in zip(first, current, strict=True) if a != b] == [c8]  # carry_chains: no claim reads it
+    assert [a for a, b in zip(first, current, strict=True) if a != b] == [c8]  # carry_chains: no claim reads it;
+    # heat_layers_mode: C7 reads it when there, but C7 is not judged here (no layers result)
 
 
 def test_lr_sweep_without_a_low_lr_still_judges_the_rest():
