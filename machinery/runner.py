@@ -171,6 +171,8 @@ class Runner:
                 if key not in jobs and "train" in todo:  # why it trains, said once per run below
                     why[("force",) if force else ("weights",) if hist is not None else
                         ("changed", *self.store.stale_reason(req))] += 1
+                elif key not in jobs:  # trained and kept: only its measurement is made (again)
+                    why[("measure",)] += 1
                 job = jobs.setdefault(key, {"run": run, "req": req, "todo": todo, "keys": [], "fp": self.store.fp,
                                             "store": None if self.remote else str(self.store.root), "force": force})
                 job["keys"].append((i, s))
@@ -228,8 +230,12 @@ class Runner:
 
 def training_reason(eid, reason, n):
     """One line saying why `n` runs of experiment `eid` train now: reason = ("force",), ("weights",) or ("changed",
-    *files that changed since the runs were stored; none: the runs were never trained)."""
+    *files that changed since the runs were stored; none: the runs were never trained); ("measure",): they only get
+    measured."""
     runs = f"{n} run{'s' if n != 1 else ''}"
+    if reason[0] == "measure":
+        return (f"{runs} trained and kept but not measured by the current code of its hooks (or with these settings): "
+                "measuring them from their stored weights")
     if reason[0] == "force":
         return f"--force: retraining {runs}"
     if reason[0] == "weights":
