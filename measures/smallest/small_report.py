@@ -100,25 +100,31 @@ def keep_certificates(result, out_dir):
 
 
 def small_chart(result, path):
-    """Seeds proven by both checkers vs units, one line per route (hollow: states separable by a readout)."""
+    """Seeds proven by both checkers vs units, one line per route; a hollow marker: seeds whose reached states a
+    readout separates (the states LP), proven or not. Routes sit side by side at each unit count, so no marker hides
+    another; the legend sits below the axes."""
     from plot import plt, save
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     routes = {}
     for s, seeds in rows(result):
         routes.setdefault(route_name(s), []).append((s["settings"]["hidden_size"], seeds))
+    width = 0.08  # units between routes at one unit count (the x axis is categorical in effect: 2, 3, 4, 8)
     for i, (name, pts) in enumerate(routes.items()):
         pts.sort(key=lambda p: p[0])
-        ks = [k for k, _ in pts]
-        line = ax.plot(ks, [sum(e["proven"] for _, e in seeds) for _, seeds in pts], "o-", label=name,
-                       zorder=3)[0]
-        ax.plot(ks, [sum(e["separable"] for _, e in seeds) + 0.1 * (i - 1) for _, seeds in pts], "o", mfc="none",
-                color=line.get_color())
-    ax.set(xlabel="units (one tanh layer)", ylabel="seeds proven (both checkers)", xticks=sorted(
+        ks = [k + width * (i - (len(routes) - 1) / 2) for k, _ in pts]
+        line = ax.plot(ks, [sum(e["proven"] for _, e in seeds) for _, seeds in pts], "o-", label=name, zorder=3)[0]
+        ax.plot(ks, [sum(e["separable"] for _, e in seeds) for _, seeds in pts], "o", mfc="none", ms=10,
+                color=line.get_color(), zorder=2)
+    n = max((len(seeds) for _, seeds in rows(result)), default=0)
+    ax.set(xlabel="units (one tanh layer)", ylabel=f"seeds (of {n})", xticks=sorted(
         {s["settings"]["hidden_size"] for s, _ in rows(result)}))
-    ax.set_ylim(bottom=-0.3)
+    ax.set_ylim(-0.5, n + 0.5)
+    ax.grid(alpha=0.3)
     if routes:
-        ax.legend(title="filled: proven; hollow: separable", fontsize=8)
+        ax.plot([], [], "ko", label="filled: proven by both checkers")
+        ax.plot([], [], "ko", mfc="none", ms=10, label="hollow: states separable by a readout (LP)")
+        fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     save(fig, path, "small trained adders: seeds proven per number of units and route", result)
 
 
