@@ -94,18 +94,41 @@ def seed_counts(results):
     return "no results" if not ns else f"n = {ns[0]} seeds" if len(ns) == 1 else f"n = {ns[0]}-{ns[-1]} seeds"
 
 
+def _words(results):
+    """{claim id: verdict word} judged on `results` (Holm within each claim; no run-length or leave-one-out check)."""
+    there, _ = robust.judged(results, CLAIMS, judge_claim)
+    return {cid: fixed or robust.claim_verdict(parts) for cid, (parts, _, fixed) in there.items()}
+
+
 def unseen_lines(results, verdicts):
     """Where the claims' results hold seeds beyond the pilot's (ANALYSIS_PLAN.md: seeds 0..PILOT_SEEDS-1 were seen
     while it was written): each verdict on the unseen seeds alone beside the one on all seeds; [] otherwise."""
     fresh = robust.unseen(results, PILOT_SEEDS)
     if fresh == results:
         return []
-    there, _ = robust.judged(fresh, CLAIMS, judge_claim)
-    words = {cid: fixed or robust.claim_verdict(parts) for cid, (parts, _, fixed) in there.items()}
+    words = _words(fresh)
     moved = [f"{cid} {verdicts[cid][2]} -> {words[cid]}" for cid in words
              if words[cid].split(" (")[0] != verdicts[cid][2].split(" (")[0]]
     return [f"Seeds 0-{PILOT_SEEDS - 1} were the pilot the plan was written after; on the later seeds alone "
             + ("every verdict is the same." if not moved else "these verdicts differ: " + "; ".join(moved) + "."), ""]
+
+
+def pilot_table(results, verdicts):
+    """Each claim's verdict on the pilot's seeds alone, on the later seeds alone and on all (the before and after of
+    the thirty-seed round, under one plan); [] when no claim's results hold seeds beyond the pilot."""
+    later = robust.unseen(results, PILOT_SEEDS)
+    if later == results:
+        return []
+    pilot, fresh = _words(robust.unseen(results, PILOT_SEEDS, later=False)), _words(later)
+    ns = {c[0]: sorted({len(s.get("seeds") or []) for e in c[3] if e in results for s in results[e]["series"]})
+          for c in CLAIMS}
+    rows = [f"| {cid} | {'/'.join(map(str, ns[cid])) or '-'} | {pilot[cid]} | "
+            f"{fresh[cid] if any(n > PILOT_SEEDS for n in ns[cid]) else '(no later seeds)'} | {verdicts[cid][2]} |"
+            for cid in verdicts]
+    return ["### The pilot and the later seeds", "",
+            f"Each claim judged by the same plan on seeds 0-{PILOT_SEEDS - 1} alone (the pilot it was written after), "
+            "on the later seeds alone and on all (the verdict above, with its run-length and leave-one-out checks):",
+            "", "| claim | seeds | seeds 0-9 | later seeds alone | all seeds |", "|---|---|---|---|---|", *rows, ""]
 
 
 def claims_table(results, judged=None, stale=()):

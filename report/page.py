@@ -29,7 +29,7 @@ from judge.parts import (
 )
 from machinery import fingerprint, plans, runner
 from report import answers, fidelity, findings, margins, other_numerics
-from report.claims import PREMISE_ERRORS, claims_table, seed_counts, settled, unseen_lines
+from report.claims import PREMISE_ERRORS, claims_table, pilot_table, seed_counts, settled, unseen_lines
 
 
 def wrap(lines, width=answers.MAX_LINE - 60):
@@ -164,7 +164,7 @@ def write_report(out_dir, quick=False, reuse=False):
              "accuracy curve, 1.0 = exact from the first evaluation). Accuracy = exact match of the whole sum on "
              "a fixed batch of held-out test sums.", "", *numerics_lines(results), *stale_lines(results, stale),
              "## The source report's claims: how they were judged", ""]
-    lines += detail + [""] + margins.lines(judged[0], judged[1], out_dir)
+    lines += detail + [""] + pilot_table(results, judged[0]) + margins.lines(judged[0], judged[1], out_dir)
     try:
         lines += fidelity.section(results)
     except PREMISE_ERRORS as e:

@@ -36,14 +36,15 @@ def drop_seed(results, seed):
             for eid, r in results.items()}
 
 
-def unseen(results, pilot):
+def unseen(results, pilot, later=True):
     """The results without seeds 0..pilot-1 in every series that has seeds beyond them (the seeds a plan was written
-    after); series with no seed beyond them are kept whole."""
+    after); series with no seed beyond them are kept whole. later=False: those series keep only seeds 0..pilot-1
+    (the pilot's view of them)."""
     def cut(s):
         seeds = s.get("seeds")
         if not isinstance(seeds, list) or not any(isinstance(x, int) and x >= pilot for x in seeds):
             return s
-        keep = [i for i, x in enumerate(seeds) if x >= pilot]
+        keep = [i for i, x in enumerate(seeds) if (x >= pilot) == later]
         return {k: [v[i] for i in keep] if k in PER_SEED and isinstance(v, list) and len(v) == len(seeds) else v
                 for k, v in s.items()}
 

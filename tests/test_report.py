@@ -685,3 +685,16 @@ def test_the_page_is_made_of_every_project_module_and_every_result(tmp_path, mon
     key = page.made_of(tmp_path / "out", False)
     (tmp_path / "out" / "lr.json").write_text("{}")
     assert page.made_of(tmp_path / "out", False) != key
+
+
+def test_the_pilot_table_judges_the_pilot_seeds_and_the_later_ones_apart():
+    # 20 seeds: on seeds 0-9 two layers learn as fast as one (alike), on seeds 10-19 far slower (C7's first part)
+    pilot = [0.90 + 0.001 * (i % 5) for i in range(claims.PILOT_SEEDS)]
+    one, two = pilot + FAST * 2, [v + 0.0005 for v in pilot] + SLOW * 2
+    results = {"layers": layers(one, two)}
+    verdicts, _ = claims.settled(results)
+    rows = {r.split(" | ")[0][2:]: r.split(" | ")[1:] for r in claims.pilot_table(results, verdicts) if r[:3] == "| C"}
+    n, before, after, whole = rows["C7"]
+    assert n == "20" and before == "refuted" and after == "confirmed" and whole.rstrip(" |") == verdicts["C7"][2]
+    assert rows["C1"][1:3] == ["-", "(no later seeds)"]  # no pt_main: not judged on any seeds
+    assert claims.pilot_table({"layers": layers(FAST, SLOW)}, verdicts) == []  # five seeds: no later seeds at all
