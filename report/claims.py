@@ -87,10 +87,15 @@ def settled(results):
     return robust.settle(results, CLAIMS, judge_claim)
 
 
+def seed_ns(results, claims=CLAIMS):
+    """The sorted seed counts of the series of the experiments these claims need."""
+    return sorted({len(s.get("seeds") or []) for c in claims for e in c[3] if e in results
+                   for s in results[e].get("series", [])})
+
+
 def seed_counts(results):
     """'n = 10 seeds' (or 'n = 10-30 seeds') over the claims' experiments."""
-    ns = sorted({len(s.get("seeds") or []) for c in CLAIMS for e in c[3] if e in results
-                 for s in results[e].get("series", [])})
+    ns = seed_ns(results)
     return "no results" if not ns else f"n = {ns[0]} seeds" if len(ns) == 1 else f"n = {ns[0]}-{ns[-1]} seeds"
 
 
@@ -100,28 +105,37 @@ def _words(results):
     return {cid: fixed or robust.claim_verdict(parts) for cid, (parts, _, fixed) in there.items()}
 
 
-def unseen_lines(results, verdicts):
+def rounds(results):
+    """{claim id: verdict word} on the pilot's seeds 0..PILOT_SEEDS-1 alone and on the later seeds alone (judged
+    once, for unseen_lines and pilot_table); None when no claim's results hold seeds beyond the pilot."""
+    later = robust.unseen(results, PILOT_SEEDS)
+    if later == results:
+        return None
+    return _words(robust.unseen(results, PILOT_SEEDS, later=False)), _words(later)
+
+
+def unseen_lines(results, verdicts, judged_rounds=None):
     """Where the claims' results hold seeds beyond the pilot's (ANALYSIS_PLAN.md: seeds 0..PILOT_SEEDS-1 were seen
-    while it was written): each verdict on the unseen seeds alone beside the one on all seeds; [] otherwise."""
-    fresh = robust.unseen(results, PILOT_SEEDS)
-    if fresh == results:
+    while it was written): each verdict on the unseen seeds alone beside the one on all seeds; [] otherwise.
+    judged_rounds: rounds(results), if made."""
+    both = judged_rounds or rounds(results)
+    if both is None:
         return []
-    words = _words(fresh)
+    words = both[1]
     moved = [f"{cid} {verdicts[cid][2]} -> {words[cid]}" for cid in words
              if words[cid].split(" (")[0] != verdicts[cid][2].split(" (")[0]]
     return [f"Seeds 0-{PILOT_SEEDS - 1} were the pilot the plan was written after; on the later seeds alone "
             + ("every verdict is the same." if not moved else "these verdicts differ: " + "; ".join(moved) + "."), ""]
 
 
-def pilot_table(results, verdicts):
+def pilot_table(results, verdicts, judged_rounds=None):
     """Each claim's verdict on the pilot's seeds alone, on the later seeds alone and on all (the before and after of
     the thirty-seed round, under one plan); [] when no claim's results hold seeds beyond the pilot."""
-    later = robust.unseen(results, PILOT_SEEDS)
-    if later == results:
+    both = judged_rounds or rounds(results)
+    if both is None:
         return []
-    pilot, fresh = _words(robust.unseen(results, PILOT_SEEDS, later=False)), _words(later)
-    ns = {c[0]: sorted({len(s.get("seeds") or []) for e in c[3] if e in results for s in results[e]["series"]})
-          for c in CLAIMS}
+    pilot, fresh = both
+    ns = {c[0]: seed_ns(results, [c]) for c in CLAIMS}
     rows = [f"| {cid} | {'/'.join(map(str, ns[cid])) or '-'} | {pilot[cid]} | "
             f"{fresh[cid] if any(n > PILOT_SEEDS for n in ns[cid]) else '(no later seeds)'} | {verdicts[cid][2]} |"
             for cid in verdicts]
