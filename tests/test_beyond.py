@@ -1,11 +1,9 @@
-"""Beyond the report: carry-chain data, chunked long evaluation, the linear probe, new training options,
-and the quick runs of the five experiments (length_generalization ... cost_to_exact)."""
-import json
+"""Beyond the report: carry-chain data, chunked long evaluation, the linear probe, new training options
+(their quick runs: test_study.py, beside the other tests of the quick study)."""
 
 import numpy as np
 import pytest
 import torch
-from conftest import assert_drawn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,8 +11,6 @@ from data import carry_chain_data, digits_to_ints, gen_data, longest_carry_chain
 from measures import beyond, chains, cost, length, probe, sizes
 from models import ModelConfig, build_model
 from train import check_settings, evaluate, to_tensors, train_run
-
-NEW = ["length_generalization", "carry_chains", "hidden_probe", "hidden_size_min", "cost_to_exact"]
 
 
 def scan_longest_chain(a, b):
@@ -170,21 +166,6 @@ def test_new_training_options_validated_and_off_by_default():
     clipped, _, _ = train_run({}, clip_grad=1e-3, **kw)
     assert base["loss"] == same["loss"] and base["accuracy"] == same["accuracy"]
     assert mixed["loss"] != base["loss"] and clipped["loss"] != base["loss"]
-
-
-@pytest.mark.parametrize("eid", NEW)
-def test_quick_run_of_new_experiment_writes_png_json_and_section(quick_results, eid):
-    assert_drawn(quick_results / f"{eid}.png")
-    result = json.loads((quick_results / f"{eid}.json").read_text())
-    assert result["id"] == eid and result["config"]["seeds"] == [0, 1]
-    text = (quick_results / "README.md").read_text()
-    assert f"## `{eid}`" in text and f"![{eid}]({eid}.png)" in text
-    if eid == "length_generalization":
-        extra = result["series"][0]["extra"][0]
-        assert max(extra["lengths"]) <= 100 and len(extra["accuracy"]) == len(extra["lengths"])
-        assert "**Best configuration**" in text
-    if eid == "cost_to_exact":
-        assert "§2.3.2" in text and "back-propagat" in text
 
 
 def test_size_and_cost_summaries_read_the_series():

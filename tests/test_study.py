@@ -59,6 +59,24 @@ def test_every_experiment_writes_png_and_json(quick_results, eid):
         assert max(losses) > min(losses)
 
 
+NEW = ["length_generalization", "carry_chains", "hidden_probe", "hidden_size_min", "cost_to_exact"]  # beyond the report
+
+
+@pytest.mark.parametrize("eid", NEW)
+def test_quick_run_of_new_experiment_writes_png_json_and_section(quick_results, eid):
+    assert_drawn(quick_results / f"{eid}.png")
+    result = json.loads((quick_results / f"{eid}.json").read_text())
+    assert result["id"] == eid and result["config"]["seeds"] == [0, 1]
+    text = (quick_results / "README.md").read_text()
+    assert f"## `{eid}`" in text and f"![{eid}]({eid}.png)" in text
+    if eid == "length_generalization":
+        extra = result["series"][0]["extra"][0]
+        assert max(extra["lengths"]) <= 100 and len(extra["accuracy"]) == len(extra["lengths"])
+        assert "**Best configuration**" in text
+    if eid == "cost_to_exact":
+        assert "§2.3.2" in text and "back-propagat" in text
+
+
 def test_report_has_every_section_and_claim(quick_results):
     text = (quick_results / "README.md").read_text()
     for eid in experiments.EXPERIMENTS:
