@@ -57,11 +57,13 @@ def stale_lines(results, stale=None):
     """A warning naming every shown result made by other code than the current one (empty when none is)."""
     stale = stale_results(results) if stale is None else stale
 
-    def why(files):
-        return "made before code fingerprints were recorded" if files == ["unknown"] else f"{', '.join(files)} changed"
-
     def some(files):
         return ", ".join(files[:NAMED]) + (f" and {len(files) - NAMED} more definitions" if len(files) > NAMED else "")
+
+    def why(files, named=True):  # named: at most NAMED of them (a shared change is named in full, once)
+        if files == ["unknown"]:
+            return "made before code fingerprints were recorded"
+        return f"{some(files) if named else ', '.join(files)} changed"
 
     if not stale:
         return []
@@ -72,7 +74,7 @@ def stale_lines(results, stale=None):
         return [head + "; ".join(f"`{eid}` ({why(files)})" for eid, files in stale.items()) + ".", ""]
     extra = {eid: [f for f in files if f not in common] for eid, files in stale.items()}
     besides = "; ".join(f"`{eid}` also {some(rest)}" for eid, rest in extra.items() if rest)
-    return [head + f"all {len(stale)} of them ({', '.join(f'`{e}`' for e in stale)}): {why(common)}"
+    return [head + f"all {len(stale)} of them ({', '.join(f'`{e}`' for e in stale)}): {why(common, named=False)}"
             + (f". Besides: {besides}" if besides else "") + ".", ""]
 
 

@@ -301,6 +301,8 @@ def test_report_names_a_change_shared_by_many_stale_results_once():
     text = " ".join(page.stale_lines({"b": old, "c": old, "e": many}))
     names = [f"m.f{i}" for i in range(page.NAMED + 3)]
     assert f"`e` also {', '.join(names[:page.NAMED])} and 3 more definitions" in text  # the rest counted
+    text = " ".join(page.stale_lines({"b": old, "e": many}))  # two stale results: each named on its own, capped
+    assert f"`e` ({', '.join(sorted(['train.fit', *names])[:page.NAMED])} and 4 more definitions changed)" in text
 
 
 def test_report_header_names_the_numerics_family_of_its_numbers():
