@@ -172,3 +172,19 @@ def test_every_proven_step_keeps_weights_and_a_certificate_both_checkers_accept(
     assert certificate.verify(path)["meta"] == {"series": "hand", "seed": 7, "units": 19, "iterations":
                                                 certificate.verify(path)["meta"]["iterations"],
                                                 "origin": "trained", "targets": []}
+
+
+def test_a_proven_step_whose_certificate_cannot_be_written_again_is_named(tmp_path, monkeypatch, capsys):
+    """The keep step searches each proven step's boxes again; one it cannot prove again (a search budget_s stopped
+    on a busy machine) leaves no file, and the keep step says which, in one line."""
+    monkeypatch.setattr(frontier_report, "write_certificate", lambda result, out_dir: None)
+    monkeypatch.setattr(frontier_report.constructed, "write_certificate", lambda out_dir, recheck_kept: None)
+    monkeypatch.setattr(frontier_report, "pruned", lambda result: [(5, {})])
+    monkeypatch.setattr(frontier_report, "write_certificates",
+                        lambda result, out_dir: {(5, 24): tmp_path / "a.npz", (5, 20): None})
+    frontier_report.keep_certificates({}, tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].endswith(": seed 5, 20 units") and "24" not in lines[0]
+    monkeypatch.setattr(frontier_report, "write_certificates", lambda result, out_dir: {(5, 24): tmp_path / "a.npz"})
+    frontier_report.keep_certificates({}, tmp_path)
+    assert capsys.readouterr().out == ""  # every proven step kept: nothing to say
