@@ -63,8 +63,8 @@ def rule_lines(sizes):
     a = f"{stats.ALPHA:g}"
     fam = ", ".join(f"{c} {m}" for c, m in sizes.items() if m)
     return [
-        f"How a part is decided (ANALYSIS_PLAN.md, **plan {PLAN}**; the numbers below are the ten-seed pilot data "
-        "unless the seed counts say otherwise):",
+        f"How a part is decided (ANALYSIS_PLAN.md, **plan {PLAN}**; the numbers below are from every seed of each "
+        "experiment, the counts and degrees of freedom saying how many):",
         "",
         "- Settings of one experiment share seeds, so a comparison is paired by seed: a paired t-test on learning "
         "speed (mean exact-match accuracy over the evaluations), Welch's test where no seeds are shared.",
