@@ -13,7 +13,7 @@ label or a list never silently moves them. The pilots behind the constants' valu
 """
 from functools import partial
 
-from machinery.plans import cell_settings, heatmap, run, selects, settings_of, shrink
+from machinery.plans import cell_settings, heatmap, run, selects
 from measures import chains, cost, length, probe, sizes, split
 from measures.exact import evaluate, exact_report, verdicts
 from measures.smallest import frontier, frontier_report, small, small_report
@@ -423,15 +423,6 @@ def small_adder():
     return {"title": "small trained adders: units x route, readouts fitted by LP, proven by both checkers",
             "runs": runs, "seeds": SMALL_SEEDS, "chart": small_report.small_chart,
             "section": small_report.small_section, "keep": small_report.keep_certificates}
-
-
-def planned(eid, quick=False):
-    """Experiment `eid`'s plan, shrunk to the QUICK caps when quick, its title's {setting} fields filled in from the
-    settings of its first run: a title names what is trained (--quick's maxlen, not the full study's)."""
-    plan = EXPERIMENTS[eid]()
-    if quick:
-        plan = shrink(plan, QUICK, QUICK_EVAL_SIZE)
-    return {**plan, "title": plan["title"].format(**settings_of(plan["runs"][0]))}
 
 
 # id -> plan function, in the order `python source.py` runs them

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import experiments
 from machinery import checks, cluster, plans
-from machinery.runner import CodeChanged, Runner, run_experiment, set_aside_damaged, snapshot
+from machinery.runner import CodeChanged, Runner, planned, run_experiment, set_aside_damaged, snapshot
 from machinery.store import Store, StoreError, prepare
 from judge import tables
 from report import page
@@ -50,7 +50,7 @@ def results_folder(args, ids, n_seeds, device):
     if args.quick or (args.out is not None and args.out.resolve() != OUT_DIR.resolve()):
         return args.out or OUT_DIR / "quick", None
     family = numerics.family()
-    seeds = sorted({experiments.planned(eid).get("seeds", experiments.SEEDS) for eid in ids})
+    seeds = sorted({planned(eid).get("seeds", experiments.SEEDS) for eid in ids})
     other = [f"--seeds {n_seeds}"] if n_seeds is not None and seeds != [n_seeds] else []
     other += [f"numerics {family}"] if family != COMMITTED_FAMILY else []
     other += [f"device {device}"] if device != COMMITTED_DEVICE else []
@@ -203,7 +203,7 @@ def study(argv):
         return 2
     if args.list:
         width = max(map(len, valid))
-        print("\n".join(f"{eid:<{width}}  {describe(experiments.planned(eid, args.quick))}"
+        print("\n".join(f"{eid:<{width}}  {describe(planned(eid, args.quick))}"
                         for eid in args.ids or valid))
         return 0
     bad = [f"{flag} must be an integer >= 1, got {value}"
@@ -239,14 +239,14 @@ def study(argv):
     set_aside_damaged(out_dir, [i for i in valid if args.ids and i not in args.ids])  # those run: run_experiment's
     runner = Runner(device, pool.slots if pool else args.workers, store, pool)
     t0 = time.perf_counter()
-    planned = trained_total = 0
+    n_planned = trained_total = 0
     eid = ids[0]
     try:
         for eid in ids:
             seeds = None if n_seeds is None else range(n_seeds)  # None: the plan's own count
             result, trained = run_experiment(eid, out_dir, runner, seeds, args.quick, args.force)
             n = len(result["series"]) * len(result["config"]["seeds"])
-            planned, trained_total = planned + n, trained_total + (trained or 0)
+            n_planned, trained_total = n_planned + n, trained_total + (trained or 0)
             how = ("cached" if trained is None else f"all {n} runs from the store" if not trained else
                    f"trained {trained} of {n} runs in {result['wall_seconds']:.1f}s")
             tqdm.write(f"[{eid}] {how}: {tables.summary_line(result)}")
@@ -265,7 +265,7 @@ def study(argv):
         return 1
     runner.close()
     page.write_report(out_dir, quick=args.quick, reuse=True)
-    print(f"done in {time.perf_counter() - t0:.1f}s: trained {trained_total} of {planned} runs; "
+    print(f"done in {time.perf_counter() - t0:.1f}s: trained {trained_total} of {n_planned} runs; "
           f"report: {out_dir / 'README.md'}; store: {store.root}")
     return 0
 

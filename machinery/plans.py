@@ -13,7 +13,7 @@ fn.__name__, so moving a function to another file changes no key: recorded() is 
 The plan format (what an experiment function of experiments.py returns; source.py runs it, machinery/runner.py caches
 it):
 
-    {"title": str,            # its {setting} fields ({maxlen}, {num_layers}, ...) are the first run's (planned())
+    {"title": str,            # its {setting} fields ({maxlen}, {num_layers}, ...) are its first run's (runner.planned)
      "runs": [{"label": str, "model": ModelConfig fields, "train": train.train_run settings,   # run(label, ...)
                "after": hook}, ...],   # optional, per run: partial(fn, **args) or fn
      "seeds": N,               # optional: its number of seeds when --seeds is not given (default SEEDS)
@@ -25,7 +25,7 @@ it):
 A hook is called as hook(model, state, run, seed) on each trained model (state: the one a carry-mode training ended
 with, else None); its JSON-ready return is stored per seed as the series' "extra". A chart draws plots/<id>.png and a
 section writes the experiment's part of plots/README.md in place of the default line chart and table. --quick shrinks
-every plan to experiments.QUICK's caps (experiments.planned calls shrink).
+every plan to experiments.QUICK's caps (runner.planned calls shrink).
 """
 from functools import partial
 

@@ -268,6 +268,15 @@ def assemble(eid, plan, config, seeds, hists, device, wall, extras=None):
     return result
 
 
+def planned(eid, quick=False):
+    """Experiment `eid`'s plan, shrunk to experiments.QUICK's caps when quick, its title's {setting} fields filled in
+    from the settings of its first run: a title names what is trained (--quick's maxlen, not the full study's)."""
+    plan = experiments.EXPERIMENTS[eid]()
+    if quick:
+        plan = plans.shrink(plan, experiments.QUICK, experiments.QUICK_EVAL_SIZE)
+    return {**plan, "title": plan["title"].format(**plans.settings_of(plan["runs"][0]))}
+
+
 def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     """One experiment from the store (training only the runs it lacks); write its JSON and PNG.
 
@@ -275,7 +284,7 @@ def run_experiment(eid, out_dir, runner, seeds=None, quick=False, force=False):
     seeds None: the plan's own "seeds" count, else experiments.SEEDS.
     A stored result whose config and code fingerprint equal the current ones is only redrawn.
     """
-    plan = experiments.planned(eid, quick)
+    plan = planned(eid, quick)
     if seeds is None:
         seeds = range(plan.get("seeds", experiments.SEEDS))
     config = make_config(plan, seeds)

@@ -27,6 +27,7 @@ def pytest_sessionfinish(session, exitstatus):
 numerics.apply()  # what every entry point does once torch is loaded (train.py leaves it to them)
 
 import experiments  # noqa: E402
+from machinery import runner as machinery_runner  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +41,7 @@ TINY = {"seeds": 2, "steps": 20, "every": 10, "maxlen_div": 5}  # experiments.QU
 
 def quick_runs(eid):
     """How many runs experiment `eid` trains under --quick with TINY: its curves times TINY's seeds."""
-    return len(experiments.planned(eid, True)["runs"]) * TINY["seeds"]
+    return len(machinery_runner.planned(eid, True)["runs"]) * TINY["seeds"]
 
 
 @pytest.fixture(scope="session")

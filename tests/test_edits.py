@@ -217,15 +217,15 @@ def test_titles_name_what_is_trained(quick):
     import re
 
     for eid in experiments.EXPERIMENTS:
-        plan = experiments.planned(eid, quick)
+        plan = machinery_runner.planned(eid, quick)
         first, title = machinery_plans.settings_of(plan["runs"][0]), plan["title"]
         said = {"maxlen": re.findall(r"(?:maxlen|trained on) (\d+)\b(?! x)", title),
                 "num_layers": re.findall(r"(\d+)[- ]layers?\b", title),
                 "steps": re.findall(r"within (\d+) steps", title), "lr": re.findall(r"\blr (\d[\d.e-]*)", title)}
         assert {k: [float(x) for x in v] for k, v in said.items()} == {
             k: [float(first[k])] * len(v) for k, v in said.items()}, (eid, title)
-    assert re.findall(r"maxlen (\d+)", experiments.planned("lr", quick)["title"]) == [
-        str(experiments.planned("lr", quick)["runs"][0]["train"]["maxlen"])]  # one that says it
+    assert re.findall(r"maxlen (\d+)", machinery_runner.planned("lr", quick)["title"]) == [
+        str(machinery_runner.planned("lr", quick)["runs"][0]["train"]["maxlen"])]  # one that says it
 
 
 def test_every_checked_name_is_the_constant_it_reads():

@@ -115,7 +115,7 @@ def test_line_chart_draws_the_mean_over_seeds():
 
 def quick_runs(eid):
     """How many runs `eid` trains under --quick: its curves times the quick seeds."""
-    return len(experiments.planned(eid, True)["runs"]) * experiments.QUICK["seeds"]
+    return len(machinery_runner.planned(eid, True)["runs"]) * experiments.QUICK["seeds"]
 
 
 def test_cache_skips_then_one_constant_retrains_one_then_force(tmp_path, tiny, monkeypatch):
@@ -187,7 +187,7 @@ def test_exact_chart_axes_read_as_seed_counts_and_sizes(quick_results, monkeypat
     result = json.loads((quick_results / "exact_adder.json").read_text())
     figs = []
     monkeypatch.setattr(exact_report, "save", lambda fig, path, title, result=None: figs.append(fig))  # as imported
-    machinery_plans.chart(experiments.planned("exact_adder"))(result, tmp_path / "exact_adder.png")
+    machinery_plans.chart(machinery_runner.planned("exact_adder"))(result, tmp_path / "exact_adder.png")
     fig = figs[0]
     fig.canvas.draw()
     axes = {ax.get_title(): ax for ax in fig.axes}
