@@ -142,7 +142,8 @@ def pilot_table(results, verdicts, judged_rounds=None):
     return ["### The pilot and the later seeds", "",
             f"Each claim judged by the same plan on seeds 0-{PILOT_SEEDS - 1} alone (the pilot it was written after), "
             "on the later seeds alone and on all (the verdict above, with its run-length and leave-one-out checks):",
-            "", "| claim | seeds | seeds 0-9 | later seeds alone | all seeds |", "|---|---|---|---|---|", *rows, ""]
+            "", f"| claim | seeds | seeds 0-{PILOT_SEEDS - 1} | later seeds alone | all seeds |",
+            "|---|---|---|---|---|", *rows, ""]
 
 
 def claims_table(results, judged=None, stale=()):
