@@ -99,6 +99,21 @@ def test_no_import_cycle():
     assert found is None, " -> ".join(found)
 
 
+MAX_MODULE_LINES, MAX_FOLDER_MODULES = 400, 12  # the house's room sizes: a module one reads whole, a folder one scans
+
+
+def test_every_module_and_folder_stays_readable():
+    modules = project_modules()
+    long = {m: n for m, p in modules.items() if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
+    per_folder = {}
+    for path in modules.values():
+        if path.parent != ROOT:
+            per_folder.setdefault(path.parent.relative_to(ROOT), set()).add(path)
+    crowded = {str(f): len(ps) for f, ps in per_folder.items() if len(ps) > MAX_FOLDER_MODULES}
+    assert not crowded, f"folders over {MAX_FOLDER_MODULES} modules: {crowded}"
+
+
 def test_no_module_uses_another_modules_private_names():
     used = {m: p for m, (_, p) in graph().items() if p}
     assert used == {}
