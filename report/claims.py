@@ -114,27 +114,26 @@ def rounds(results):
     return _words(robust.unseen(results, PILOT_SEEDS, later=False)), _words(later)
 
 
-def unseen_lines(results, verdicts, judged_rounds=None):
+def unseen_lines(verdicts, judged_rounds):
     """Where the claims' results hold seeds beyond the pilot's (ANALYSIS_PLAN.md: seeds 0..PILOT_SEEDS-1 were seen
     while it was written): each verdict on the unseen seeds alone beside the one on all seeds; [] otherwise.
-    judged_rounds: rounds(results), if made."""
-    both = judged_rounds or rounds(results)
-    if both is None:
+    judged_rounds: rounds(results)."""
+    if judged_rounds is None:
         return []
-    words = both[1]
+    words = judged_rounds[1]
     moved = [f"{cid} {verdicts[cid][2]} -> {words[cid]}" for cid in words
              if words[cid].split(" (")[0] != verdicts[cid][2].split(" (")[0]]
     return [f"Seeds 0-{PILOT_SEEDS - 1} were the pilot the plan was written after; on the later seeds alone "
             + ("every verdict is the same." if not moved else "these verdicts differ: " + "; ".join(moved) + "."), ""]
 
 
-def pilot_table(results, verdicts, judged_rounds=None):
+def pilot_table(results, verdicts, judged_rounds):
     """Each claim's verdict on the pilot's seeds alone, on the later seeds alone and on all (the before and after of
-    the thirty-seed round, under one plan); [] when no claim's results hold seeds beyond the pilot."""
-    both = judged_rounds or rounds(results)
-    if both is None:
+    the thirty-seed round, under one plan); [] when no claim's results hold seeds beyond the pilot.
+    judged_rounds: rounds(results)."""
+    if judged_rounds is None:
         return []
-    pilot, fresh = both
+    pilot, fresh = judged_rounds
     ns = {c[0]: seed_ns(results, [c]) for c in CLAIMS}
     rows = [f"| {cid} | {'/'.join(map(str, ns[cid])) or '-'} | {pilot[cid]} | "
             f"{fresh[cid] if any(n > PILOT_SEEDS for n in ns[cid]) else '(no later seeds)'} | {verdicts[cid][2]} |"

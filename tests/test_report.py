@@ -639,9 +639,10 @@ def test_verdicts_on_the_seeds_after_the_pilot_are_compared():
     assert fresh["h0_init"]["series"][0]["seeds"] == [10, 11, 12, 13, 14]
     assert robust.unseen({"h0_init": h0(FAST, SLOW)}, 10) == {"h0_init": h0(FAST, SLOW)}  # nothing beyond: whole
     verdicts = claims.settled(res)[0]
-    line = " ".join(claims.unseen_lines(res, verdicts))
+    line = " ".join(claims.unseen_lines(verdicts, claims.rounds(res)))
     assert "on the later seeds alone these verdicts differ: C8 undecided at n = 15" in line and "-> refuted" in line
-    assert claims.unseen_lines({"h0_init": h0(FAST, SLOW)}, claims.settled({"h0_init": h0(FAST, SLOW)})[0]) == []
+    whole = {"h0_init": h0(FAST, SLOW)}
+    assert claims.rounds(whole) is None and claims.unseen_lines(claims.settled(whole)[0], claims.rounds(whole)) == []
 
 
 def test_an_unchanged_page_is_not_judged_again_and_any_change_remakes_it(tmp_path, monkeypatch):
@@ -693,8 +694,10 @@ def test_the_pilot_table_judges_the_pilot_seeds_and_the_later_ones_apart():
     one, two = pilot + FAST * 2, [v + 0.0005 for v in pilot] + SLOW * 2
     results = {"layers": layers(one, two)}
     verdicts, _ = claims.settled(results)
-    rows = {r.split(" | ")[0][2:]: r.split(" | ")[1:] for r in claims.pilot_table(results, verdicts) if r[:3] == "| C"}
+    table = claims.pilot_table(results, verdicts, claims.rounds(results))
+    rows = {r.split(" | ")[0][2:]: r.split(" | ")[1:] for r in table if r[:3] == "| C"}
     n, before, after, whole = rows["C7"]
     assert n == "20" and before == "refuted" and after == "confirmed" and whole.rstrip(" |") == verdicts["C7"][2]
     assert rows["C1"][1:3] == ["-", "(no later seeds)"]  # no pt_main: not judged on any seeds
-    assert claims.pilot_table({"layers": layers(FAST, SLOW)}, verdicts) == []  # five seeds: no later seeds at all
+    five = {"layers": layers(FAST, SLOW)}  # five seeds: no later seeds at all
+    assert claims.rounds(five) is None and claims.pilot_table(five, verdicts, claims.rounds(five)) == []

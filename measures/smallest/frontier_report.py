@@ -144,15 +144,16 @@ def frontier_chart(result, path):
     a cut that did not prove (pruning then tried a smaller cut from the last proven model); the smallest proven
     model named."""
     fig, ax = plt.subplots(figsize=(10, 4.8))
-    strip = -0.45  # where failed cuts are drawn: below the margin bounds, which are > 0 for a proven model
-    for k, (seed, e) in enumerate(pruned(result)):
+    strip, row = -0.45, 0.12  # failed cuts: seed k's on a row at strip - row * k, below every proven margin (> 0)
+    seeds = pruned(result)
+    for k, (seed, e) in enumerate(seeds):
         tried = attempts(e)
         won = [a for a in tried if proven(a)]
         color = f"C{k % 10}"
         ax.plot([a["units"] for a in won], [a["min_margin_bound"] for a in won], "o-", color=color,
                 label=f"seed {seed}")
         lost = [a["units"] for a in tried if not proven(a)]
-        ax.plot(lost, [strip - 0.12 * k] * len(lost), "o", mfc="none", color=color)
+        ax.plot(lost, [strip - row * k] * len(lost), "o", mfc="none", color=color)
     best = smallest(result)
     if best is not None:
         units, margin, seed, _ = best
@@ -163,10 +164,10 @@ def frontier_chart(result, path):
     ax.set(xlabel="hidden units (one layer; pruned from the right-hand 32)",
            ylabel="margin bound of the proof (> 0: proven)")
     ticks = [t for t in ax.get_yticks() if t >= 0]
-    rows = strip - 0.12 * (len(pruned(result)) - 1) / 2  # the middle of the failed cuts' rows: named on the axis,
-    ax.set_yticks([rows, *ticks], ["not proven", *(f"{t:g}" for t in ticks)])  # not written over a marker
+    middle = strip - row * (len(seeds) - 1) / 2  # the middle of the failed cuts' rows: named on the axis,
+    ax.set_yticks([middle, *ticks], ["not proven", *(f"{t:g}" for t in ticks)])  # not written over a marker
     ax.grid(alpha=0.3)
-    if pruned(result):
+    if seeds:
         handles = [*ax.get_legend_handles_labels()[0],
                    Line2D([], [], marker="o", color="grey", label="filled: proven at that size (joined in order)"),
                    Line2D([], [], marker="o", mfc="none", linestyle="none", color="grey",
